@@ -563,6 +563,15 @@ def main():
         f.write("|---|---|---|---|---|---|\n")
         for fname, desc, ishape, opset, size in rows:
             f.write("| `%s` | %s | %s | %d | %d | `%s` |\n" % (fname, desc, ishape, opset, size, MAKE_CMD))
+        f.write("\nNotes:\n\n"
+                "- Float32 models: the expected output is PyTorch's; ONNX Runtime should agree to ~1e-5 relative.\n"
+                "- `resnet18_iqa_fp16`: PyTorch 1.13 cannot run half models on CPU, so the float32 export was "
+                "converted with the onnx API; the expected output is the float32 PyTorch output for the "
+                "fp16-exact input (compare with ~1e-2 relative tolerance).\n"
+                "- `qdq_conv`: the expected output is the QDQ graph evaluated exactly in float64; weights use a "
+                "7-bit range ([-63, 63]) so ONNX Runtime's fused x86 AVX2 U8S8 kernels do not saturate. "
+                "Compare within one output quantum (`output_quantum` in the JSON).\n"
+                "- `resnet18_iqa_static` has a fixed batch of 1 and only accepts 64x64 inputs.\n")
     return 0
 
 

@@ -299,8 +299,25 @@ function tagSize(f: number): number {
   return varintSize32(f << 3);
 }
 
+/**
+ * Called for every nested message before it is written: return a replacement to write instead
+ * (e.g. a tensor whose data moves to an external file), or the message itself. The input objects
+ * are never modified.
+ */
+export type Substitute = (msg: ProtoMessage, typeName: string) => ProtoMessage;
+
 class Encoder {
   private sizes = new Map<ProtoMessage, number>();
+  private readonly substitute: Substitute | undefined;
+
+  constructor(substitute?: Substitute) {
+    this.substitute = substitute;
+  }
+
+  private sub(v: unknown, typeName: string): ProtoMessage {
+    const m = v as ProtoMessage;
+    return this.substitute ? this.substitute(m, typeName) : m;
+  }
 
   size(obj: ProtoMessage, def: MessageDef): number {
     const cached = this.sizes.get(obj);
@@ -329,7 +346,7 @@ class Encoder {
 
   private valueSize(fd: FieldDef, v: unknown): number {
     if (isScalar(fd.type)) return scalarSize(fd.type, v);
-    return lenSize(this.size(v as ProtoMessage, messageDef(fd.type)));
+    return lenSize(this.size(this.sub(v, fd.type), messageDef(fd.type)));
   }
 
   private packedPayloadSize(fd: FieldDef, arr: ArrayLike<unknown>, start: number, count: number): number {
@@ -371,8 +388,9 @@ class Encoder {
       return;
     }
     const def = messageDef(fd.type);
-    w.varint32(this.size(v as ProtoMessage, def));
-    this.write(v as ProtoMessage, def, w);
+    const m = this.sub(v, fd.type);
+    w.varint32(this.size(m, def));
+    this.write(m, def, w);
   }
 
   private writeScalar(type: string, v: unknown, w: WireWriter): void {
@@ -410,14 +428,14 @@ class Encoder {
 }
 
 /** Size in bytes that `obj` encodes to. */
-export function encodedSize(obj: ProtoMessage, typeName: string): number {
-  return new Encoder().size(obj, messageDef(typeName));
+export function encodedSize(obj: ProtoMessage, typeName: string, substitute?: Substitute): number {
+  return new Encoder(substitute).size(obj, messageDef(typeName));
 }
 
 /** Encode into a sink (chunks; large byte fields are passed through without copying). */
-export function encodeTo(obj: ProtoMessage, typeName: string, sink: ByteSink): number {
+export function encodeTo(obj: ProtoMessage, typeName: string, sink: ByteSink, substitute?: Substitute): number {
   const def = messageDef(typeName);
-  const enc = new Encoder();
+  const enc = new Encoder(substitute);
   const size = enc.size(obj, def);
   const w = new WireWriter(sink);
   enc.write(obj, def, w);
@@ -426,9 +444,9 @@ export function encodeTo(obj: ProtoMessage, typeName: string, sink: ByteSink): n
 }
 
 /** Encode to one buffer. */
-export function encode(obj: ProtoMessage, typeName: string): Uint8Array {
+export function encode(obj: ProtoMessage, typeName: string, substitute?: Substitute): Uint8Array {
   const sink = new ConcatSink();
-  encodeTo(obj, typeName, sink);
+  encodeTo(obj, typeName, sink, substitute);
   return sink.result();
 }
 

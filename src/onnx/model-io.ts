@@ -1,0 +1,311 @@
+/**
+ * Loading and saving ModelProto files: size limits, external data (validated at load, read
+ * lazily), and atomic saves that never write outside the output folder nor over the files the
+ * model was read from.
+ */
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { OnnxFormatError, PathError, UserError } from '../errors.js';
+import { writeTemp, type PendingFile } from '../util/atomic-write.js';
+import { decode, encodeTo, encodedSize, LAYOUT, type ProtoMessage, type Substitute } from './codec.js';
+import { EXTERNAL_REF, resolveExternalRef, type TensorWithRef } from './external-data.js';
+import {
+  DataLocation,
+  type AttributeProto,
+  type GraphProto,
+  type ModelProto,
+  type NodeProto,
+  type TensorProto,
+} from './proto-types.js';
+import { isExternal, tensorByteLength, tensorRawBytes } from './tensor-data.js';
+
+export interface LoadedModel {
+  proto: ModelProto;
+  /** Absolute path of the model file, when loaded from a file. */
+  path?: string;
+  /** Folder external data is resolved against. */
+  dir?: string;
+  /** Real paths of every file this model reads from (itself and its external data files). */
+  sourceFiles: Set<string>;
+}
+
+export interface LoadOptions {
+  /** Refuse files larger than this many bytes (default 8 GiB). */
+  maxFileBytes?: number;
+}
+
+export const DEFAULT_MAX_FILE_BYTES = 8 * 1024 ** 3;
+
+/** Read and decode an ONNX model file. Throws UserError subclasses for anything a user can cause. */
+export function loadModelFile(file: string, opts: LoadOptions = {}): LoadedModel {
+  const abs = path.resolve(file);
+  let st;
+  try {
+    st = statSync(abs);
+  } catch {
+    throw new PathError('missing-file', `model file '${file}' does not exist`);
+  }
+  if (!st.isFile()) throw new PathError('not-a-file', `'${file}' is not a regular file`);
+  const max = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  if (st.size > max) {
+    throw new UserError('limit-file-size', `model file '${file}' is ${st.size} bytes, over the limit of ${max} (raise it with --max-file-bytes)`);
+  }
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(abs);
+  } catch (e) {
+    throw new PathError('unreadable', `cannot read '${file}': ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  const real = realpathSync(abs);
+  return decodeModel(bytes, { path: abs, dir: path.dirname(real), realPath: real });
+}
+
+/** Decode model bytes; external data is resolved against `dir` (when given). */
+export function decodeModel(bytes: Uint8Array, where: { path?: string; dir?: string; realPath?: string } = {}): LoadedModel {
+  if (bytes.length === 0) throw new OnnxFormatError('empty file: not an ONNX model');
+  const proto = decode<ModelProto>(bytes, 'ModelProto');
+  if (!proto.graph) {
+    throw new OnnxFormatError(
+      proto.ir_version === undefined
+        ? 'not an ONNX model: no ir_version and no graph found in the protobuf'
+        : 'ONNX model has no graph',
+    );
+  }
+  const loaded: LoadedModel = { proto, sourceFiles: new Set() };
+  if (where.path) loaded.path = where.path;
+  if (where.dir) loaded.dir = where.dir;
+  if (where.realPath) loaded.sourceFiles.add(where.realPath);
+  forEachTensor(proto, (t) => {
+    if (!isExternal(t)) return;
+    if (!where.dir) throw new OnnxFormatError(`tensor '${t.name ?? ''}' stores its data externally; load the model from its file`);
+    const ref = resolveExternalRef(t, where.dir);
+    (t as TensorWithRef)[EXTERNAL_REF] = ref;
+    loaded.sourceFiles.add(ref.file);
+  });
+  return loaded;
+}
+
+/** Visit every TensorProto in the model: initializers, attribute tensors, subgraphs, functions. */
+export function forEachTensor(model: ModelProto, visit: (t: TensorProto) => void): void {
+  const graphs: GraphProto[] = [];
+  if (model.graph) graphs.push(model.graph);
+  for (const ti of model.training_info ?? []) {
+    if (ti.initialization) graphs.push(ti.initialization);
+    if (ti.algorithm) graphs.push(ti.algorithm);
+  }
+  const visitNodes = (nodes: NodeProto[] | undefined): void => {
+    for (const n of nodes ?? []) for (const a of n.attribute ?? []) visitAttr(a);
+  };
+  const visitAttr = (a: AttributeProto): void => {
+    if (a.t) visit(a.t);
+    for (const t of a.tensors ?? []) visit(t);
+    if (a.sparse_tensor?.values) visit(a.sparse_tensor.values);
+    if (a.sparse_tensor?.indices) visit(a.sparse_tensor.indices);
+    for (const s of a.sparse_tensors ?? []) {
+      if (s.values) visit(s.values);
+      if (s.indices) visit(s.indices);
+    }
+    if (a.g) graphs.push(a.g);
+    for (const g of a.graphs ?? []) graphs.push(g);
+  };
+  for (const f of model.functions ?? []) visitNodes(f.node);
+  while (graphs.length > 0) {
+    const g = graphs.pop()!;
+    for (const t of g.initializer ?? []) visit(t);
+    for (const s of g.sparse_initializer ?? []) {
+      if (s.values) visit(s.values);
+      if (s.indices) visit(s.indices);
+    }
+    visitNodes(g.node);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Saving
+
+export interface SaveOptions {
+  /** true: move large tensors to a side file; false: everything inline; 'auto' (default): only when the file would pass `autoLimitBytes`. */
+  externalData?: boolean | 'auto';
+  /** Tensors of at least this many bytes go to the side file (default 1024, as ONNX's own tools). */
+  externalThresholdBytes?: number;
+  /** With 'auto', files that would be larger than this use external data (default 2 GiB - 64 MiB, protobuf's limit with a margin). */
+  autoLimitBytes?: number;
+  /** Side file name, a plain file name in the output's folder (default `<output name>.data`). */
+  dataFileName?: string;
+  /** Alignment of tensors in the side file (default 64 bytes). */
+  alignment?: number;
+  /** Files that must never be overwritten (the input model and its data); a LoadedModel's sourceFiles are always protected. */
+  protect?: Iterable<string>;
+}
+
+export interface SaveReport {
+  path: string;
+  bytes: number;
+  externalDataFile?: string;
+  externalTensors: number;
+  externalBytes: number;
+}
+
+const PROTOBUF_LIMIT = 2 * 1024 ** 3 - 64 * 1024 ** 2;
+
+function sameFile(a: string, protectedReal: Set<string>): boolean {
+  if (!existsSync(a)) return false;
+  let real: string;
+  try {
+    real = realpathSync(a);
+  } catch {
+    return false;
+  }
+  if (protectedReal.has(real)) return true;
+  const st = statSync(real);
+  for (const p of protectedReal) {
+    try {
+      const ps = statSync(p);
+      if (ps.ino === st.ino && ps.dev === st.dev) return true;
+    } catch {
+      // a protected file that vanished cannot be overwritten
+    }
+  }
+  return false;
+}
+
+/** Inline form of an externally stored tensor (the original object is not modified). */
+function inlined(t: TensorProto): TensorProto {
+  const copy: TensorProto = { ...t, raw_data: tensorRawBytes(t) };
+  delete copy.external_data;
+  delete copy.data_location;
+  return copy;
+}
+
+/** Save a model atomically; with external data, the side file is written (atomically) first. */
+export function saveModelFile(model: LoadedModel | ModelProto, outFile: string, opts: SaveOptions = {}): SaveReport {
+  const loaded: LoadedModel = 'proto' in model ? (model as LoadedModel) : { proto: model as ModelProto, sourceFiles: new Set() };
+  const out = path.resolve(outFile);
+  const outDir = path.dirname(out);
+  if (!existsSync(outDir) || !statSync(outDir).isDirectory()) {
+    throw new PathError('missing-dir', `output folder '${path.dirname(outFile)}' does not exist`);
+  }
+  const protectedReal = new Set<string>(loaded.sourceFiles);
+  for (const p of opts.protect ?? []) {
+    try {
+      protectedReal.add(realpathSync(p));
+    } catch {
+      // not there: nothing to protect
+    }
+  }
+  if (sameFile(out, protectedReal)) {
+    throw new PathError('overwrite-input', `refusing to overwrite '${outFile}': the model is read from it; write to another file`);
+  }
+
+  const threshold = opts.externalThresholdBytes ?? 1024;
+  const inlineSub: Substitute = (m, typeName) => (typeName === 'TensorProto' && isExternal(m as TensorProto) ? inlined(m as TensorProto) : m);
+
+  let external = opts.externalData ?? 'auto';
+  if (external === 'auto') {
+    external = encodedSizeWithoutReading(loaded.proto) > (opts.autoLimitBytes ?? PROTOBUF_LIMIT);
+  }
+
+  if (!external) {
+    const pending = writeTemp(out, (w) => encodeTo(loaded.proto, 'ModelProto', w, inlineSub));
+    const bytes = statSync(pending.tmp).size;
+    pending.commit();
+    return { path: out, bytes, externalTensors: 0, externalBytes: 0 };
+  }
+
+  const dataName = opts.dataFileName ?? `${path.basename(out)}.data`;
+  if (dataName.length === 0 || dataName === '.' || dataName === '..' || /[\\/\0]/.test(dataName)) {
+    throw new PathError('bad-data-name', `external data file name '${dataName}' must be a plain file name (no folders)`);
+  }
+  const dataPath = path.join(outDir, dataName);
+  if (dataPath === out) throw new PathError('bad-data-name', `external data file name '${dataName}' is the model file itself`);
+  if (sameFile(dataPath, protectedReal)) {
+    throw new PathError('overwrite-input', `refusing to overwrite '${dataName}': the model reads data from it; choose another output name`);
+  }
+
+  const align = opts.alignment ?? 64;
+  const moved = new Map<TensorProto, TensorProto>();
+  let externalBytes = 0;
+  let pendingData: PendingFile | undefined;
+  let pendingModel: PendingFile | undefined;
+  try {
+    pendingData = writeTemp(dataPath, (w) => {
+      const pad = new Uint8Array(align);
+      forEachTensor(loaded.proto, (t) => {
+        if (moved.has(t)) return;
+        if (t.data_type === 8 /* string */) return;
+        if (tensorByteLength(t) < threshold) return;
+        const bytes = tensorRawBytes(t);
+        const rem = w.bytesWritten % align;
+        if (rem !== 0) w.write(pad.subarray(0, align - rem));
+        const offset = w.bytesWritten;
+        w.write(bytes);
+        externalBytes += bytes.length;
+        const copy: TensorProto = { ...t };
+        delete copy.raw_data;
+        delete copy.float_data;
+        delete copy.int32_data;
+        delete copy.int64_data;
+        delete copy.double_data;
+        delete copy.uint64_data;
+        delete (copy as TensorWithRef)[EXTERNAL_REF];
+        copy.data_location = DataLocation.EXTERNAL;
+        copy.external_data = [
+          { key: 'location', value: dataName },
+          { key: 'offset', value: String(offset) },
+          { key: 'length', value: String(bytes.length) },
+        ];
+        moved.set(t, copy);
+      });
+    });
+    const sub: Substitute = (m, typeName) => {
+      if (typeName !== 'TensorProto') return m;
+      const t = m as TensorProto;
+      return moved.get(t) ?? (isExternal(t) ? inlined(t) : t);
+    };
+    pendingModel = writeTemp(out, (w) => encodeTo(loaded.proto, 'ModelProto', w, sub));
+    const bytes = statSync(pendingModel.tmp).size;
+    pendingData.commit();
+    pendingModel.commit();
+    return { path: out, bytes, externalDataFile: dataPath, externalTensors: moved.size, externalBytes };
+  } catch (e) {
+    pendingData?.abort();
+    pendingModel?.abort();
+    throw e;
+  }
+}
+
+/** Encoded size with external tensors counted at their inline size, without reading them. */
+function encodedSizeWithoutReading(proto: ModelProto): number {
+  let extra = 0;
+  const sub: Substitute = (m, typeName) => {
+    if (typeName === 'TensorProto' && isExternal(m as TensorProto)) {
+      extra += tensorByteLength(m as TensorProto) + 10;
+    }
+    return m;
+  };
+  return encodedSize(proto, 'ModelProto', sub) + extra;
+}
+
+/** Encode to bytes in memory (inlining any external data). */
+export function encodeModel(proto: ModelProto): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let n = 0;
+  encodeTo(proto, 'ModelProto', {
+    write(b) {
+      parts.push(b);
+      n += b.length;
+    },
+  }, (m, typeName) => (typeName === 'TensorProto' && isExternal(m as TensorProto) ? inlined(m as TensorProto) : m));
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** True when the message was decoded from a file (has a recorded wire layout). */
+export function hasLayout(m: ProtoMessage): boolean {
+  return m[LAYOUT] !== undefined;
+}
