@@ -1,0 +1,16 @@
+/** Public library API of iqa-surgeon. */
+export * from './errors.js';
+export { Model } from './ir/model.js';
+export { Graph, NameRegistry, type NodeSpec } from './ir/graph.js';
+export { Node } from './ir/node.js';
+export { Value, type Use } from './ir/value.js';
+export { makeAttribute } from './ir/attributes.js';
+export { decode, encode, encodeTo, LAYOUT } from './onnx/codec.js';
+export { loadModelFile, saveModelFile, decodeModel, encodeModel, forEachTensor, type SaveOptions, type SaveReport } from './onnx/model-io.js';
+export * from './onnx/proto-types.js';
+export { DataType, dataTypeName } from './onnx/data-types.js';
+export { tensorDims, tensorRawBytes, tensorTypedData, tensorToNumbers } from './onnx/tensor-data.js';
+export { inspectModel, type InspectReport } from './analysis/inspect.js';
+export { computeStages, findStage, type StageMap, type StageInfo } from './analysis/stages.js';
+export { inferShapes, inferShapesStatic, ShapeMap } from './analysis/shapes/infer.js';
+export type { Dim, ShapeInfo, ShapeSource } from './analysis/shapes/types.js';
