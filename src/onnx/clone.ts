@@ -3,7 +3,7 @@
  * Byte payloads and typed arrays are shared: the toolkit never modifies them in place (an edit
  * replaces the array), so sharing is safe and keeps clones of large models cheap.
  */
-import { LAYOUT, type ProtoMessage } from './codec.js';
+import { LAYOUT, RAW_STRINGS, type ProtoMessage } from './codec.js';
 import { EXTERNAL_REF } from './external-data.js';
 
 export function cloneProto<T>(m: T): T {
@@ -20,5 +20,6 @@ function cloneValue(v: unknown): unknown {
   const layout = src[LAYOUT];
   if (layout) out[LAYOUT] = layout.map((e) => ({ ...e }));
   if (src[EXTERNAL_REF]) out[EXTERNAL_REF] = src[EXTERNAL_REF];
+  if (src[RAW_STRINGS]) out[RAW_STRINGS] = new Map(src[RAW_STRINGS]);
   return out;
 }

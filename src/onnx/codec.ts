@@ -32,10 +32,19 @@ import {
 
 export const LAYOUT: unique symbol = Symbol('onnx.layout');
 
+/**
+ * Strings that were not valid UTF-8 in the file (proto2 allows that): the lossy decoded text maps
+ * to the original bytes, which are written back as long as the field still holds that text.
+ */
+export const RAW_STRINGS: unique symbol = Symbol('onnx.rawStrings');
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
 export type LayoutEntry = { f: number; n: number; packed: boolean } | { raw: Uint8Array };
 
 export interface ProtoMessage {
   [LAYOUT]?: LayoutEntry[];
+  [RAW_STRINGS]?: Map<string, Uint8Array>;
   [key: string]: unknown;
 }
 
@@ -92,6 +101,19 @@ export function decode<T = ProtoMessage>(bytes: Uint8Array, typeName: string): T
   return decodeMessage(new WireReader(bytes), messageDef(typeName), 0) as T;
 }
 
+function readString(r: WireReader, obj: ProtoMessage): string {
+  const bytes = r.bytes();
+  const s = decodeUtf8(bytes);
+  if (s.includes('\uFFFD')) {
+    try {
+      strictUtf8.decode(bytes);
+    } catch {
+      (obj[RAW_STRINGS] ??= new Map()).set(s, bytes);
+    }
+  }
+  return s;
+}
+
 function decodeMessage(r: WireReader, def: MessageDef, depth: number): ProtoMessage {
   if (depth > MAX_DEPTH) {
     throw new OnnxFormatError(`protobuf messages nested deeper than ${MAX_DEPTH} levels (${def.name})`);
@@ -118,7 +140,7 @@ function decodeMessage(r: WireReader, def: MessageDef, depth: number): ProtoMess
       continue;
     }
     if (!fd.repeated) {
-      obj[fd.name] = isScalar(fd.type) ? readScalar(r, fd.type) : readNested(r, fd.type, depth);
+      obj[fd.name] = fd.type === 'string' ? readString(r, obj) : isScalar(fd.type) ? readScalar(r, fd.type) : readNested(r, fd.type, depth);
       layout.push({ f, n: 1, packed: false });
       continue;
     }
@@ -156,7 +178,7 @@ function decodeMessage(r: WireReader, def: MessageDef, depth: number): ProtoMess
       r.pos = end;
       layout.push({ f, n, packed: true });
     } else {
-      const v = isScalar(fd.type) ? readScalar(r, fd.type) : readNested(r, fd.type, depth);
+      const v = fd.type === 'string' ? readString(r, obj) : isScalar(fd.type) ? readScalar(r, fd.type) : readNested(r, fd.type, depth);
       if (fd.typed) chunksFor(fd).push([v as number]);
       else arr.push(v);
       const last = layout[layout.length - 1];
@@ -283,7 +305,7 @@ function scalarSize(type: string, v: unknown): number {
     case 'double':
       return 8;
     case 'string':
-      return lenSize(utf8Length(v as string));
+      return typeof v === 'string' ? lenSize(utf8Length(v)) : lenSize((v as Uint8Array).length);
     case 'bytes':
       return lenSize((v as Uint8Array).length);
     default:
@@ -306,6 +328,13 @@ function tagSize(f: number): number {
  */
 export type Substitute = (msg: ProtoMessage, typeName: string) => ProtoMessage;
 
+/** Maps a string value back to its original (invalid UTF-8) bytes when it has not changed. */
+function rawStrings(obj: ProtoMessage): (fd: FieldDef, v: unknown) => unknown {
+  const raws = obj[RAW_STRINGS];
+  if (!raws) return (_fd, v) => v;
+  return (fd, v) => (fd.type === 'string' ? (raws.get(v as string) ?? v) : v);
+}
+
 class Encoder {
   private sizes = new Map<ProtoMessage, number>();
   private readonly substitute: Substitute | undefined;
@@ -323,12 +352,13 @@ class Encoder {
     const cached = this.sizes.get(obj);
     if (cached !== undefined) return cached;
     let total = 0;
+    const rs = rawStrings(obj);
     plan(obj, def, {
       raw: (b) => {
         total += b.length;
       },
       single: (fd, v) => {
-        total += tagSize(fd.no) + this.valueSize(fd, v);
+        total += tagSize(fd.no) + this.valueSize(fd, rs(fd, v));
       },
       repeated: (fd, arr, start, count, packed) => {
         if (packed) {
@@ -336,7 +366,7 @@ class Encoder {
           total += tagSize(fd.no) + lenSize(payload);
         } else {
           const t = tagSize(fd.no);
-          for (let i = start; i < start + count; i++) total += t + this.valueSize(fd, arr[i]);
+          for (let i = start; i < start + count; i++) total += t + this.valueSize(fd, rs(fd, arr[i]));
         }
       },
     });
@@ -358,10 +388,11 @@ class Encoder {
   }
 
   write(obj: ProtoMessage, def: MessageDef, w: WireWriter): void {
+    const rs = rawStrings(obj);
     plan(obj, def, {
       raw: (b) => w.raw(b),
       single: (fd, v) => {
-        this.writeValue(fd, v, w, true);
+        this.writeValue(fd, rs(fd, v), w, true);
       },
       repeated: (fd, arr, start, count, packed) => {
         if (packed) {
@@ -375,7 +406,7 @@ class Encoder {
             for (let i = start; i < start + count; i++) this.writeScalar(fd.type, arr[i], w);
           }
         } else {
-          for (let i = start; i < start + count; i++) this.writeValue(fd, arr[i], w, true);
+          for (let i = start; i < start + count; i++) this.writeValue(fd, rs(fd, arr[i]), w, true);
         }
       },
     });
@@ -412,7 +443,7 @@ class Encoder {
         w.double(v as number);
         return;
       case 'string': {
-        const b = encodeUtf8(v as string);
+        const b = typeof v === 'string' ? encodeUtf8(v) : (v as Uint8Array);
         w.varint32(b.length);
         w.raw(b);
         return;

@@ -63,7 +63,15 @@ export function loadModelFile(file: string, opts: LoadOptions = {}): LoadedModel
 /** Decode model bytes; external data is resolved against `dir` (when given). */
 export function decodeModel(bytes: Uint8Array, where: { path?: string; dir?: string; realPath?: string } = {}): LoadedModel {
   if (bytes.length === 0) throw new OnnxFormatError('empty file: not an ONNX model');
-  const proto = decode<ModelProto>(bytes, 'ModelProto');
+  let proto: ModelProto;
+  try {
+    proto = decode<ModelProto>(bytes, 'ModelProto');
+  } catch (e) {
+    if (e instanceof OnnxFormatError && looksLikeText(bytes)) {
+      throw new OnnxFormatError(`${e.message} (the file looks like text, not an ONNX protobuf)`);
+    }
+    throw e;
+  }
   if (!proto.graph) {
     throw new OnnxFormatError(
       proto.ir_version === undefined
@@ -83,6 +91,15 @@ export function decodeModel(bytes: Uint8Array, where: { path?: string; dir?: str
     loaded.sourceFiles.add(ref.file);
   });
   return loaded;
+}
+
+function looksLikeText(bytes: Uint8Array): boolean {
+  const n = Math.min(bytes.length, 256);
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i]!;
+    if (b < 0x09 || (b > 0x0d && b < 0x20) || b === 0x7f) return false;
+  }
+  return true;
 }
 
 /** Visit every TensorProto in the model: initializers, attribute tensors, subgraphs, functions. */
@@ -169,6 +186,14 @@ function sameFile(a: string, protectedReal: Set<string>): boolean {
   return false;
 }
 
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /** Inline form of an externally stored tensor (the original object is not modified). */
 function inlined(t: TensorProto): TensorProto {
   const copy: TensorProto = { ...t, raw_data: tensorRawBytes(t) };
@@ -196,6 +221,7 @@ export function saveModelFile(model: LoadedModel | ModelProto, outFile: string, 
   if (sameFile(out, protectedReal)) {
     throw new PathError('overwrite-input', `refusing to overwrite '${outFile}': the model is read from it; write to another file`);
   }
+  if (isDirectory(out)) throw new PathError('not-a-file', `output '${outFile}' is a folder; give the model a file name`);
 
   const threshold = opts.externalThresholdBytes ?? 1024;
   const inlineSub: Substitute = (m, typeName) => (typeName === 'TensorProto' && isExternal(m as TensorProto) ? inlined(m as TensorProto) : m);
@@ -207,9 +233,14 @@ export function saveModelFile(model: LoadedModel | ModelProto, outFile: string, 
 
   if (!external) {
     const pending = writeTemp(out, (w) => encodeTo(loaded.proto, 'ModelProto', w, inlineSub));
-    const bytes = statSync(pending.tmp).size;
-    pending.commit();
-    return { path: out, bytes, externalTensors: 0, externalBytes: 0 };
+    try {
+      const bytes = statSync(pending.tmp).size;
+      pending.commit();
+      return { path: out, bytes, externalTensors: 0, externalBytes: 0 };
+    } catch (e) {
+      pending.abort();
+      throw e;
+    }
   }
 
   const dataName = opts.dataFileName ?? `${path.basename(out)}.data`;
@@ -221,6 +252,7 @@ export function saveModelFile(model: LoadedModel | ModelProto, outFile: string, 
   if (sameFile(dataPath, protectedReal)) {
     throw new PathError('overwrite-input', `refusing to overwrite '${dataName}': the model reads data from it; choose another output name`);
   }
+  if (isDirectory(dataPath)) throw new PathError('not-a-file', `external data file '${dataName}' would replace a folder; choose another output name`);
 
   const align = opts.alignment ?? 64;
   const moved = new Map<TensorProto, TensorProto>();

@@ -122,6 +122,7 @@ export type TypedTensorData =
 
 /** The payload as a typed array of the tensor's element type (float16/bfloat16/8-bit floats as raw Uint16/Uint8). */
 export function tensorTypedData(t: TensorProto): TypedTensorData {
+  requireDataType(t.data_type, `tensor '${t.name ?? ''}'`);
   const raw = tensorRawBytes(t);
   const copy = new Uint8Array(raw.length);
   copy.set(raw);
