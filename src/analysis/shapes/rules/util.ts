@@ -37,10 +37,6 @@ export function has(node: Node, i: number): boolean {
   return node.input(i) !== null;
 }
 
-export function shapeOf(info: ShapeInfo | undefined): Dim[] | undefined {
-  return info?.shape;
-}
-
 /** Same shape and type as the input (optionally another type). */
 export function same(info: ShapeInfo | undefined, elemType?: number): ShapeInfo | undefined {
   if (!info?.shape) return undefined;
