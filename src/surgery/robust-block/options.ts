@@ -1,0 +1,51 @@
+/** RobustBlock options, their defaults, and the reference code's choices (`compat: 'paper-code'`). */
+import { UsageError } from '../../errors.js';
+
+export interface RobustBlockOptions {
+  /** Orthogonal conv: Fourier-domain Cayley (default) or AOL (a rescaled plain Conv). */
+  orth: 'cayley' | 'aol';
+  /** Channels of the reduce conv as a fraction of the input channels (default 0.5). */
+  reduce: number;
+  /** Kernel of the reduce conv: 1 (default) or 3 (unpadded: shrinks the map by 2). */
+  reduceKernel: 1 | 3;
+  /** Kernel of the orthogonal conv (default 3). */
+  orthKernel: number;
+  /** Pool to square: adaptive average (default) or the reference code's max pool. */
+  pool: 'avg' | 'max';
+  /** Pool to this fixed size instead of min(H, W). */
+  square?: number;
+  /** Initial alpha of the Cayley conv relative to ||Wf||_F: 'norm' (alpha = ||Wf||_F, default) or a number. */
+  alpha: 'norm' | number;
+  /** Resize the block's square output back to the edge's H x W (bilinear), for models whose later ops need the original size. */
+  restoreSize: boolean;
+  /** Seed of the new weights. */
+  seed: number;
+  /** Name prefix of the block's nodes and initializers. */
+  prefix: string;
+}
+
+export const DEFAULT_BLOCK_OPTIONS: RobustBlockOptions = {
+  orth: 'cayley',
+  reduce: 0.5,
+  reduceKernel: 1,
+  orthKernel: 3,
+  pool: 'avg',
+  alpha: 'norm',
+  restoreSize: false,
+  seed: 0,
+  prefix: 'robust_block',
+};
+
+/** The reference code's choices: max pool, 3x3 unpadded reduce conv, alpha = 1. */
+export const PAPER_CODE: Partial<RobustBlockOptions> = { pool: 'max', reduceKernel: 3, alpha: 1 };
+
+export function resolveBlockOptions(opts: Partial<RobustBlockOptions> & { compat?: 'paper-code' } = {}): RobustBlockOptions {
+  const { compat, ...rest } = opts;
+  const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<RobustBlockOptions>;
+  const o: RobustBlockOptions = { ...DEFAULT_BLOCK_OPTIONS, ...(compat === 'paper-code' ? PAPER_CODE : {}), ...defined };
+  if (!(o.reduce > 0 && o.reduce <= 1)) throw new UsageError(`--reduce ${o.reduce} must be in (0, 1]`);
+  if (o.reduceKernel !== 1 && o.reduceKernel !== 3) throw new UsageError(`--kernel ${String(o.reduceKernel)} must be 1 or 3`);
+  if (!Number.isInteger(o.orthKernel) || o.orthKernel < 1 || o.orthKernel % 2 === 0) throw new UsageError(`--orth-kernel ${o.orthKernel} must be an odd positive integer`);
+  if (o.square !== undefined && (!Number.isInteger(o.square) || o.square < 1)) throw new UsageError(`--square ${o.square} must be a positive integer`);
+  return o;
+}
