@@ -50,6 +50,19 @@ export class Emitter {
     return node.outputs[0]!;
   }
 
+  /** A node of another domain (the model must import it; see `ensureOpset`). */
+  opDomain(opType: string, domain: string, inputs: (Value | null)[], name: string, attributes: Record<string, AttrValue> = {}): Value {
+    const node = this.graph.addNode({ opType, domain, inputs, name: `${this.prefix}/${name}`, outputs: [`${this.prefix}/${name}_out`], attributes });
+    this.nodes.push(node);
+    return node.outputs[0]!;
+  }
+
+  /** ReduceSumSquare over `axes` (attribute before opset 18, input after). */
+  reduceSumSquare(x: Value, axes: number[], keepdims: boolean, name: string): Value {
+    if (this.opset >= 18) return this.op('ReduceSumSquare', [x, this.i64(`${name}.axes`, [axes.length], axes)], name, { keepdims: keepdims ? 1 : 0 });
+    return this.op('ReduceSumSquare', [x], name, { axes, keepdims: keepdims ? 1 : 0 });
+  }
+
   /** ReduceSum over `axes` (attribute before opset 13, input after). */
   reduceSum(x: Value, axes: number[], keepdims: boolean, name: string): Value {
     if (this.opset >= 13) return this.op('ReduceSum', [x, this.i64(`${name}.axes`, [axes.length], axes)], name, { keepdims: keepdims ? 1 : 0 });

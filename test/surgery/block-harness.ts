@@ -13,7 +13,10 @@ export interface Tensor64 {
 export async function runPart(shape: number[], input: ArrayLike<number>, build: (e: Emitter, x: Value) => Value, opset = 13): Promise<{ dims: readonly number[]; data: Float32Array }> {
   const model = new Model({
     ir_version: 8,
-    opset_import: [{ domain: '', version: opset }],
+    opset_import: [
+      { domain: '', version: opset },
+      { domain: 'com.microsoft', version: 1 },
+    ],
     graph: { name: 'part', input: [{ name: 'x', type: { tensor_type: { elem_type: 1, shape: { dim: shape.map((d) => ({ dim_value: d })) } } } }], output: [] },
   });
   const e = new Emitter(model.graph, 'blk', opset);

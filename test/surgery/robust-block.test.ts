@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { cayleySpectrum, type KernelShape } from '../../src/surgery/robust-block/cayley.js';
 import { aolRescale } from '../../src/surgery/robust-block/aol.js';
-import { emitAdaptivePool, emitAolConv, emitCayleyConv } from '../../src/surgery/robust-block/build.js';
+import { emitAdaptivePool, emitAolConv } from '../../src/surgery/robust-block/build.js';
+import { emitCayleyMaterialized, emitCayleyParametric, newtonSchulzIterations, type InverseMethod } from '../../src/surgery/robust-block/cayley-graph.js';
 import { paperMaxPoolKernel } from '../../src/surgery/robust-block/pool.js';
 import { l2, maxRelErr, runPart, type Tensor64 } from './block-harness.js';
 import { randomFloats } from '../helpers/seeded-random.js';
@@ -70,18 +71,29 @@ function denseCircularReference(c: CayleyCase, alpha: number, x: Float64Array, b
   return y;
 }
 
-const cayleyPart = (c: CayleyCase, alpha: number, bias: ArrayLike<number>) => (e: Parameters<Parameters<typeof runPart>[2]>[0], x: Parameters<Parameters<typeof runPart>[2]>[1]) =>
-  emitCayleyConv(e, x, c.W.data, bias, { cout: c.cout, cin: c.cin, k: c.k } as KernelShape, c.n, alpha).output;
+type Form = 'materialized' | InverseMethod;
+const cayleyPart =
+  (c: CayleyCase, alpha: number, bias: ArrayLike<number>, form: Form = 'materialized') =>
+  (e: Parameters<Parameters<typeof runPart>[2]>[0], x: Parameters<Parameters<typeof runPart>[2]>[1]) => {
+    const shape: KernelShape = { cout: c.cout, cin: c.cin, k: c.k };
+    const b = e.f32('orth.bias', [c.cout, 1, 1], bias);
+    if (form === 'materialized') return emitCayleyMaterialized(e, x, c.W.data, b, shape, c.n, alpha).output;
+    const weight = e.f32('orth.weight', c.W.shape, c.W.data);
+    const a = e.f32('orth.alpha', [], [alpha]);
+    return emitCayleyParametric(e, x, { weight, alpha: a, bias: b }, shape, c.n, { method: form, iterations: newtonSchulzIterations(Math.min(c.cin, c.cout), alpha) }).output;
+  };
 
 describe('surgery/robust-block', () => {
   describe('Cayley orthogonal conv (materialized, run by ONNX Runtime)', () => {
     for (const c of golden.cayley) {
       for (const variant of c.variants) {
-        it(`${c.name} (${variant.init}, alpha ${variant.alpha.toFixed(3)}): equals the PyTorch golden output within 1e-4`, async () => {
-          const y = await runPart(c.x.shape, c.x.data, cayleyPart(c, variant.alpha, c.bias.data));
-          expect([...y.dims]).to.deep.equal(variant.y.shape);
-          expect(maxRelErr(y.data, variant.y.data)).to.be.lessThan(1e-4);
-        });
+        for (const form of ['materialized', 'newton-schulz', 'com.microsoft'] as const) {
+          it(`${c.name} (${variant.init}, alpha ${variant.alpha.toFixed(3)}, ${form}): equals the PyTorch golden output within 1e-4`, async () => {
+            const y = await runPart(c.x.shape, c.x.data, cayleyPart(c, variant.alpha, c.bias.data, form));
+            expect([...y.dims]).to.deep.equal(variant.y.shape);
+            expect(maxRelErr(y.data, variant.y.data)).to.be.lessThan(1e-4);
+          });
+        }
       }
       it(`${c.name}: its linear part preserves norms (isometry when cout >= cin) and is not the identity`, async () => {
         const zero = new Array(c.cout).fill(0);

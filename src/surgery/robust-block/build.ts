@@ -17,8 +17,8 @@ import type { Graph } from '../../ir/graph.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
 import { Emitter } from '../emit.js';
-import { cayleySpectrum, spectrumArrays, type KernelShape } from './cayley.js';
-import { dftMatrices } from './dft.js';
+import { frobeniusNorm, kernelSpectrum, type KernelShape } from './cayley.js';
+import { emitCayleyMaterialized, emitCayleyParametric, newtonSchulzIterations } from './cayley-graph.js';
 import type { RobustBlockOptions } from './options.js';
 import { AOL_EPS } from './aol.js';
 import { adaptivePoolMatrix, paperMaxPoolKernel } from './pool.js';
@@ -43,8 +43,12 @@ export interface BuiltBlock {
   /** Cayley only: ||Wf||_F and the alpha used. */
   wfNorm?: number;
   alpha?: number;
-  /** Cayley only: the kernel W and alpha Q was computed from (kept in metadata, not read by the graph). */
+  /** Cayley, materialized: the kernel W and alpha Q was computed from (kept in metadata, not read by the graph). */
   params?: { weight: Float32Array; shape: number[]; alpha: number };
+  /** Cayley: the values holding Q (constants when materialized, computed when parametric). */
+  q?: { re: Value; im: Value };
+  /** Cayley, parametric: the W and alpha initializers, and the Newton-Schulz iterations (0 with com.microsoft Inverse). */
+  parametric?: { weight: Value; alpha: Value; iterations: number };
 }
 
 /** Deterministic uniform numbers (mulberry32). */
@@ -88,53 +92,6 @@ export function emitAdaptivePool(e: Emitter, x: Value, h: number, w: number, s: 
   if (w !== s) pooled = e.op('MatMul', [pooled, e.f32('pool.pw', [w, s], transposeMatrix(adaptivePoolMatrix(w, s), s, w))], 'pool/MatMul_w');
   if (h !== s) pooled = e.op('MatMul', [e.f32('pool.ph', [s, h], adaptivePoolMatrix(h, s)), pooled], 'pool/MatMul_h');
   return pooled;
-}
-
-/**
- * Emit a materialized Cayley conv on z [N, cin, n, n] -> [N, cout, n, n]: rfft2 by MatMuls,
- * Q(f) X(f) per frequency with Q stored as constants, irfft2, bias. alpha defaults to ||Wf||_F.
- */
-export function emitCayleyConv(
-  e: Emitter,
-  reduced: Value,
-  w: ArrayLike<number>,
-  biasData: ArrayLike<number>,
-  shape: KernelShape,
-  n: number,
-  alphaOpt?: number,
-): { output: Value; wfNorm: number; alpha: number } {
-  const spec0 = cayleySpectrum(w, shape, n, 1);
-  const alpha = alphaOpt ?? spec0.wfNorm;
-  const spec = alpha === 1 ? spec0 : cayleySpectrum(w, shape, n, alpha);
-  const bias = e.f32('orth.bias', [shape.cout, 1, 1], biasData);
-  const { re, im } = spectrumArrays(spec);
-  const d = dftMatrices(n);
-  const m = d.m;
-  const qr = e.f32('orth.q_re', [n, m, shape.cout, shape.cin], re);
-  const qi = e.f32('orth.q_im', [n, m, shape.cout, shape.cin], im);
-    const cw = e.f32('dft.cw', [n, m], d.cw);
-    const sw = e.f32('dft.sw', [n, m], d.sw);
-    const ch = e.f32('dft.ch', [n, n], d.ch);
-    const sh = e.f32('dft.sh', [n, n], d.sh);
-    const ar = e.f32('dft.ar', [m, n], d.ar);
-    const ai = e.f32('dft.ai', [m, n], d.ai);
-    // rfft2: along w, then along h
-    const a = e.op('MatMul', [reduced, cw], 'orth/rfft/MatMul_cw');
-    const b = e.op('MatMul', [reduced, sw], 'orth/rfft/MatMul_sw');
-    const xr = e.op('Add', [e.op('MatMul', [ch, a], 'orth/rfft/MatMul_ch_a'), e.op('MatMul', [sh, b], 'orth/rfft/MatMul_sh_b')], 'orth/rfft/Add');
-    const xi = e.op('Sub', [e.op('MatMul', [ch, b], 'orth/rfft/MatMul_ch_b'), e.op('MatMul', [sh, a], 'orth/rfft/MatMul_sh_a')], 'orth/rfft/Sub');
-    // per frequency: [N, Cmid, n, m] -> [n, m, Cmid, N]; Y = Q X; back to [N, C, n, m]
-    const tr = e.op('Transpose', [xr], 'orth/Transpose_xr', { perm: [2, 3, 1, 0] });
-    const ti = e.op('Transpose', [xi], 'orth/Transpose_xi', { perm: [2, 3, 1, 0] });
-    const yr = e.op('Sub', [e.op('MatMul', [qr, tr], 'orth/MatMul_qr_xr'), e.op('MatMul', [qi, ti], 'orth/MatMul_qi_xi')], 'orth/Sub_yr');
-    const yi = e.op('Add', [e.op('MatMul', [qr, ti], 'orth/MatMul_qr_xi'), e.op('MatMul', [qi, tr], 'orth/MatMul_qi_xr')], 'orth/Add_yi');
-    const ur = e.op('Transpose', [yr], 'orth/Transpose_yr', { perm: [3, 2, 0, 1] });
-    const ui = e.op('Transpose', [yi], 'orth/Transpose_yi', { perm: [3, 2, 0, 1] });
-    // irfft2: conjugate transform along h, then the real inverse along w (1/n^2 folded into ar, ai)
-    const zr = e.op('Sub', [e.op('MatMul', [ch, ur], 'orth/irfft/MatMul_ch_yr'), e.op('MatMul', [sh, ui], 'orth/irfft/MatMul_sh_yi')], 'orth/irfft/Sub');
-    const zi = e.op('Add', [e.op('MatMul', [ch, ui], 'orth/irfft/MatMul_ch_yi'), e.op('MatMul', [sh, ur], 'orth/irfft/MatMul_sh_yr')], 'orth/irfft/Add');
-    const y = e.op('Add', [e.op('MatMul', [zr, ar], 'orth/irfft/MatMul_ar'), e.op('MatMul', [zi, ai], 'orth/irfft/MatMul_ai')], 'orth/irfft/Add_w');
-    return { output: e.op('Add', [y, bias], 'orth/Add_bias'), wfNorm: spec.wfNorm, alpha };
 }
 
 /** R [out, in]: linear interpolation from `inp` samples to `out` (PyTorch bilinear, align_corners = false). */
@@ -193,12 +150,26 @@ export function buildRobustBlock(graph: Graph, x: Value, geo: BlockGeometry, o: 
   if (o.orth === 'aol') {
     output = emitAolConv(e, reduced, orth.w, orth.b, { cout: geo.c, cin: cmid, k });
   } else {
-    const alpha0 = o.alpha === 'norm' ? undefined : o.alpha;
-    const r = emitCayleyConv(e, reduced, orth.w, orth.b, { cout: geo.c, cin: cmid, k }, n, alpha0);
-    output = r.output;
-    built.params = { weight: Float32Array.from(orth.w), shape: [geo.c, cmid, k, k], alpha: r.alpha };
-    built.wfNorm = r.wfNorm;
-    built.alpha = r.alpha;
+    const shape = { cout: geo.c, cin: cmid, k };
+    const wfNorm = frobeniusNorm(kernelSpectrum(orth.w, shape, n));
+    const alpha = o.alpha === 'norm' ? wfNorm : o.alpha;
+    const bias = e.f32('orth.bias', [geo.c, 1, 1], orth.b);
+    built.wfNorm = wfNorm;
+    built.alpha = alpha;
+    if (o.form === 'materialized') {
+      const r = emitCayleyMaterialized(e, reduced, orth.w, bias, shape, n, alpha);
+      output = r.output;
+      built.params = { weight: Float32Array.from(orth.w), shape: [geo.c, cmid, k, k], alpha };
+      built.q = { re: r.qr, im: r.qi };
+    } else {
+      const weight = e.f32('orth.weight', [geo.c, cmid, k, k], orth.w);
+      const alphaV = e.f32('orth.alpha', [], [alpha]);
+      const iterations = o.nsIterations ?? newtonSchulzIterations(Math.min(geo.c, cmid), alpha);
+      const r = emitCayleyParametric(e, reduced, { weight, alpha: alphaV, bias }, shape, n, { method: o.inverse, iterations });
+      output = r.output;
+      built.q = { re: r.qr, im: r.qi };
+      built.parametric = { weight, alpha: alphaV, iterations: o.inverse === 'newton-schulz' ? iterations : 0 };
+    }
   }
   let outShape: [number, number, number] = [geo.c, n, n];
   if (o.restoreSize && (n !== geo.h || n !== geo.w)) {

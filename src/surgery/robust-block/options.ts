@@ -16,6 +16,12 @@ export interface RobustBlockOptions {
   square?: number;
   /** Initial alpha of the Cayley conv relative to ||Wf||_F: 'norm' (alpha = ||Wf||_F, default) or a number. */
   alpha: 'norm' | number;
+  /** Cayley: compute Q in the graph from W and alpha (default, trainable) or store Q precomputed. */
+  form: 'parametric' | 'materialized';
+  /** Cayley, parametric: how the graph inverts I + A (standard ops, or com.microsoft Inverse). */
+  inverse: 'newton-schulz' | 'com.microsoft';
+  /** Cayley, parametric, Newton-Schulz: iterations (default: enough for any kernel at the initial alpha). */
+  nsIterations?: number;
   /** Resize the block's square output back to the edge's H x W (bilinear), for models whose later ops need the original size. */
   restoreSize: boolean;
   /** Seed of the new weights. */
@@ -31,6 +37,8 @@ export const DEFAULT_BLOCK_OPTIONS: RobustBlockOptions = {
   orthKernel: 3,
   pool: 'avg',
   alpha: 'norm',
+  form: 'parametric',
+  inverse: 'newton-schulz',
   restoreSize: false,
   seed: 0,
   prefix: 'robust_block',

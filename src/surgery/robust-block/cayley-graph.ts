@@ -1,0 +1,213 @@
+/**
+ * The Cayley conv as ONNX: the spectral application shared by both forms, the materialized form
+ * (Q precomputed in float64 and stored as constants) and the parametric form (Q computed inside
+ * the graph from the kernel W and alpha initializers on every run, so fine-tuning can update them).
+ *
+ * Parametric form, all in real arithmetic (complex matrices as real and imaginary planes):
+ *   Wf = Eh W Ew^T with Eh[u,a] = exp(2 pi i u (a-s)/n), Ew[v,b] = exp(2 pi i v (b-s)/n)
+ *        (the conjugated, centred spectrum of the zero-padded kernel: no Pad needed);
+ *   M = Wf * alpha / ||Wf||_F; per frequency U = M[:cin], V = M[cin:] (constant selection MatMuls);
+ *   A = U - U^H + V^H V; B = I + A; C = B^-1 from the real 2cin x 2cin block form
+ *   [[Br, -Bi], [Bi, Br]], by a Newton-Schulz iteration X <- X (2I - B X), X0 = B^T / ||B||_F^2
+ *   (standard ops; converges because the symmetric part of B is >= I), or by com.microsoft
+ *   Inverse when asked; Q = [C (I - A); -2 V C]. For cin > cout the matrices are transposed
+ *   before and after, as in the reference.
+ */
+import { UsageError } from '../../errors.js';
+import type { Value } from '../../ir/value.js';
+import type { Emitter } from '../emit.js';
+import { cayleySpectrum, spectrumArrays, type KernelShape } from './cayley.js';
+import { dftMatrices, rfftBins } from './dft.js';
+
+export type InverseMethod = 'newton-schulz' | 'com.microsoft';
+
+/** y = irfft2(Q(f) rfft2(z)(f)) + bias for z [N, cin, n, n]; qr, qi [n, m, cout, cin]. */
+export function emitSpectralConv(e: Emitter, z: Value, qr: Value, qi: Value, bias: Value, n: number): Value {
+  const d = dftMatrices(n);
+  const m = d.m;
+  const cw = e.f32('dft.cw', [n, m], d.cw);
+  const sw = e.f32('dft.sw', [n, m], d.sw);
+  const ch = e.f32('dft.ch', [n, n], d.ch);
+  const sh = e.f32('dft.sh', [n, n], d.sh);
+  const ar = e.f32('dft.ar', [m, n], d.ar);
+  const ai = e.f32('dft.ai', [m, n], d.ai);
+  // rfft2: along w, then along h
+  const a = e.op('MatMul', [z, cw], 'orth/rfft/MatMul_cw');
+  const b = e.op('MatMul', [z, sw], 'orth/rfft/MatMul_sw');
+  const xr = e.op('Add', [e.op('MatMul', [ch, a], 'orth/rfft/MatMul_ch_a'), e.op('MatMul', [sh, b], 'orth/rfft/MatMul_sh_b')], 'orth/rfft/Add');
+  const xi = e.op('Sub', [e.op('MatMul', [ch, b], 'orth/rfft/MatMul_ch_b'), e.op('MatMul', [sh, a], 'orth/rfft/MatMul_sh_a')], 'orth/rfft/Sub');
+  // per frequency: [N, cin, n, m] -> [n, m, cin, N]; Y = Q X; back to [N, cout, n, m]
+  const tr = e.op('Transpose', [xr], 'orth/Transpose_xr', { perm: [2, 3, 1, 0] });
+  const ti = e.op('Transpose', [xi], 'orth/Transpose_xi', { perm: [2, 3, 1, 0] });
+  const yr = e.op('Sub', [e.op('MatMul', [qr, tr], 'orth/MatMul_qr_xr'), e.op('MatMul', [qi, ti], 'orth/MatMul_qi_xi')], 'orth/Sub_yr');
+  const yi = e.op('Add', [e.op('MatMul', [qr, ti], 'orth/MatMul_qr_xi'), e.op('MatMul', [qi, tr], 'orth/MatMul_qi_xr')], 'orth/Add_yi');
+  const ur = e.op('Transpose', [yr], 'orth/Transpose_yr', { perm: [3, 2, 0, 1] });
+  const ui = e.op('Transpose', [yi], 'orth/Transpose_yi', { perm: [3, 2, 0, 1] });
+  // irfft2: conjugate transform along h, then the real inverse along w (1/n^2 folded into ar, ai)
+  const zr = e.op('Sub', [e.op('MatMul', [ch, ur], 'orth/irfft/MatMul_ch_yr'), e.op('MatMul', [sh, ui], 'orth/irfft/MatMul_sh_yi')], 'orth/irfft/Sub');
+  const zi = e.op('Add', [e.op('MatMul', [ch, ui], 'orth/irfft/MatMul_ch_yi'), e.op('MatMul', [sh, ur], 'orth/irfft/MatMul_sh_yr')], 'orth/irfft/Add');
+  const y = e.op('Add', [e.op('MatMul', [zr, ar], 'orth/irfft/MatMul_ar'), e.op('MatMul', [zi, ai], 'orth/irfft/MatMul_ai')], 'orth/irfft/Add_w');
+  return e.op('Add', [y, bias], 'orth/Add_bias');
+}
+
+/** Q precomputed in float64 and stored as the constants `<prefix>.orth.q_re|q_im`. */
+export function emitCayleyMaterialized(
+  e: Emitter,
+  z: Value,
+  w: ArrayLike<number>,
+  bias: Value,
+  shape: KernelShape,
+  n: number,
+  alpha: number,
+): { output: Value; qr: Value; qi: Value; wfNorm: number } {
+  const spec = cayleySpectrum(w, shape, n, alpha);
+  const { re, im } = spectrumArrays(spec);
+  const m = rfftBins(n);
+  const qr = e.f32('orth.q_re', [n, m, shape.cout, shape.cin], re);
+  const qi = e.f32('orth.q_im', [n, m, shape.cout, shape.cin], im);
+  return { output: emitSpectralConv(e, z, qr, qi, bias, n), qr, qi, wfNorm: spec.wfNorm };
+}
+
+function selection(rows: number, cols: number, offset: number): Float64Array {
+  const s = new Float64Array(rows * cols);
+  for (let i = 0; i < rows; i++) s[i * cols + offset + i] = 1;
+  return s;
+}
+
+function eye(n: number): Float64Array {
+  return selection(n, n, 0);
+}
+
+/**
+ * Newton-Schulz iterations that bring B = I + A (block form, every frequency) to a relative
+ * residual `tol`, for any kernel with this alpha: X0 = B^T / ||B||_F^2 leaves a residual of norm
+ * r <= 1 - 1/||B||_F^2 (sigma_min(B) >= 1 since B's symmetric part is I + V^H V), each step squares
+ * it, and since sum_f ||M_f||_F^2 = alpha^2, ||I + A||_F <= sqrt(C) + 2 alpha + alpha^2 at every
+ * frequency. So k = ceil(log2(ln(1/tol) * 2 (sqrt(C) + 2 alpha + alpha^2)^2)) steps suffice.
+ */
+export function newtonSchulzIterations(c: number, alpha: number, tol = 1e-7): number {
+  const bound = 2 * (Math.sqrt(c) + 2 * Math.abs(alpha) + alpha * alpha) ** 2;
+  return Math.max(6, Math.ceil(Math.log2(Math.log(1 / tol) * bound)));
+}
+
+export interface ParametricValues {
+  weight: Value;
+  alpha: Value;
+  bias: Value;
+}
+
+/**
+ * Q computed in the graph from the W and alpha initializers. Returns the output and the values
+ * holding Q (so `materialize` can replace them with constants).
+ */
+export function emitCayleyParametric(
+  e: Emitter,
+  z: Value,
+  p: ParametricValues,
+  shape: KernelShape,
+  n: number,
+  inverse: { method: InverseMethod; iterations: number },
+): { output: Value; qr: Value; qi: Value } {
+  const { cout, cin, k } = shape;
+  const m = rfftBins(n);
+  const s = Math.floor((k - 1) / 2);
+  // E matrices: Eh [n, k], Ew^T [k, m]
+  const ehr = new Float64Array(n * k);
+  const ehi = new Float64Array(n * k);
+  for (let u = 0; u < n; u++)
+    for (let a = 0; a < k; a++) {
+      const t = (2 * Math.PI * u * (a - s)) / n;
+      ehr[u * k + a] = Math.cos(t);
+      ehi[u * k + a] = Math.sin(t);
+    }
+  const ewr = new Float64Array(k * m);
+  const ewi = new Float64Array(k * m);
+  for (let b = 0; b < k; b++)
+    for (let v = 0; v < m; v++) {
+      const t = (2 * Math.PI * v * (b - s)) / n;
+      ewr[b * m + v] = Math.cos(t);
+      ewi[b * m + v] = Math.sin(t);
+    }
+  const Ehr = e.f32('cayley.ehr', [n, k], ehr);
+  const Ehi = e.f32('cayley.ehi', [n, k], ehi);
+  const tr = e.op('MatMul', [p.weight, e.f32('cayley.ewr', [k, m], ewr)], 'orth/cayley/MatMul_ewr');
+  const ti = e.op('MatMul', [p.weight, e.f32('cayley.ewi', [k, m], ewi)], 'orth/cayley/MatMul_ewi');
+  const wfr = e.op('Sub', [e.op('MatMul', [Ehr, tr], 'orth/cayley/MatMul_ehr_tr'), e.op('MatMul', [Ehi, ti], 'orth/cayley/MatMul_ehi_ti')], 'orth/cayley/Sub_wfr');
+  const wfi = e.op('Add', [e.op('MatMul', [Ehr, ti], 'orth/cayley/MatMul_ehr_ti'), e.op('MatMul', [Ehi, tr], 'orth/cayley/MatMul_ehi_tr')], 'orth/cayley/Add_wfi');
+  const norm = e.op(
+    'Sqrt',
+    [e.op('Add', [e.op('ReduceSumSquare', [wfr], 'orth/cayley/ReduceSumSquare_r', { keepdims: 0 }), e.op('ReduceSumSquare', [wfi], 'orth/cayley/ReduceSumSquare_i', { keepdims: 0 })], 'orth/cayley/Add_norm')],
+    'orth/cayley/Sqrt_norm',
+  );
+  const scale = e.op('Div', [p.alpha, norm], 'orth/cayley/Div_scale');
+  // per frequency [n, m, cout, cin]; work on the tall orientation (rows >= cols)
+  const tall = cout >= cin;
+  const perm = tall ? [2, 3, 0, 1] : [2, 3, 1, 0];
+  const mr = e.op('Transpose', [e.op('Mul', [wfr, scale], 'orth/cayley/Mul_r')], 'orth/cayley/Transpose_mr', { perm });
+  const mi = e.op('Transpose', [e.op('Mul', [wfi, scale], 'orth/cayley/Mul_i')], 'orth/cayley/Transpose_mi', { perm });
+  const R = tall ? cout : cin; // rows
+  const C = tall ? cin : cout; // cols
+  const T = (x: Value, name: string): Value => e.op('Transpose', [x], name, { perm: [0, 1, 3, 2] });
+  const selU = e.f32('cayley.sel_u', [C, R], selection(C, R, 0));
+  const ur = e.op('MatMul', [selU, mr], 'orth/cayley/MatMul_ur');
+  const ui = e.op('MatMul', [selU, mi], 'orth/cayley/MatMul_ui');
+  let ar = e.op('Sub', [ur, T(ur, 'orth/cayley/Transpose_ur')], 'orth/cayley/Sub_ar');
+  let ai = e.op('Add', [ui, T(ui, 'orth/cayley/Transpose_ui')], 'orth/cayley/Add_ai');
+  let vr: Value | undefined;
+  let vi: Value | undefined;
+  if (R > C) {
+    const selV = e.f32('cayley.sel_v', [R - C, R], selection(R - C, R, C));
+    vr = e.op('MatMul', [selV, mr], 'orth/cayley/MatMul_vr');
+    vi = e.op('MatMul', [selV, mi], 'orth/cayley/MatMul_vi');
+    const vrT = T(vr, 'orth/cayley/Transpose_vr');
+    const viT = T(vi, 'orth/cayley/Transpose_vi');
+    const vhvR = e.op('Add', [e.op('MatMul', [vrT, vr], 'orth/cayley/MatMul_vrvr'), e.op('MatMul', [viT, vi], 'orth/cayley/MatMul_vivi')], 'orth/cayley/Add_vhv_r');
+    const vhvI = e.op('Sub', [e.op('MatMul', [vrT, vi], 'orth/cayley/MatMul_vrvi'), e.op('MatMul', [viT, vr], 'orth/cayley/MatMul_vivr')], 'orth/cayley/Sub_vhv_i');
+    ar = e.op('Add', [ar, vhvR], 'orth/cayley/Add_a_r');
+    ai = e.op('Add', [ai, vhvI], 'orth/cayley/Add_a_i');
+  }
+  const I = e.f32('cayley.eye', [C, C], eye(C));
+  const br = e.op('Add', [I, ar], 'orth/cayley/Add_br');
+  // block form [[Br, -Bi], [Bi, Br]]
+  const top = e.op('Concat', [br, e.op('Neg', [ai], 'orth/cayley/Neg_bi')], 'orth/cayley/Concat_top', { axis: 3 });
+  const bot = e.op('Concat', [ai, br], 'orth/cayley/Concat_bot', { axis: 3 });
+  const bb = e.op('Concat', [top, bot], 'orth/cayley/Concat_block', { axis: 2 });
+  let inv: Value;
+  if (inverse.method === 'com.microsoft') {
+    inv = e.opDomain('Inverse', 'com.microsoft', [bb], 'orth/cayley/Inverse');
+  } else {
+    if (inverse.iterations < 1) throw new UsageError('--ns-iterations must be at least 1');
+    const twoI = e.f32('cayley.two_eye', [2 * C, 2 * C], eye(2 * C).map((v) => 2 * v));
+    const fro = e.reduceSumSquare(bb, [2, 3], true, 'orth/cayley/ns/ReduceSumSquare');
+    let x = e.op('Div', [T(bb, 'orth/cayley/ns/Transpose_b'), fro], 'orth/cayley/ns/Div_x0');
+    for (let it = 0; it < inverse.iterations; it++) {
+      const bx = e.op('MatMul', [bb, x], `orth/cayley/ns/MatMul_bx_${it}`);
+      x = e.op('MatMul', [x, e.op('Sub', [twoI, bx], `orth/cayley/ns/Sub_${it}`)], `orth/cayley/ns/MatMul_x_${it}`);
+    }
+    inv = x;
+  }
+  // C = B^-1 = Cr + i Ci from the block inverse's left column
+  const colSel = new Float64Array(2 * C * C);
+  for (let i = 0; i < C; i++) colSel[i * C + i] = 1; // rows 0..C-1 of a [2C, C] selector
+  const left = e.op('MatMul', [inv, e.f32('cayley.sel_col', [2 * C, C], colSel)], 'orth/cayley/MatMul_left');
+  const cr = e.op('MatMul', [e.f32('cayley.sel_top', [C, 2 * C], selection(C, 2 * C, 0)), left], 'orth/cayley/MatMul_cr');
+  const ci = e.op('MatMul', [e.f32('cayley.sel_bot', [C, 2 * C], selection(C, 2 * C, C)), left], 'orth/cayley/MatMul_ci');
+  // top = C (I - A)
+  const dr = e.op('Sub', [I, ar], 'orth/cayley/Sub_dr');
+  const qTopR = e.op('Add', [e.op('MatMul', [cr, dr], 'orth/cayley/MatMul_crdr'), e.op('MatMul', [ci, ai], 'orth/cayley/MatMul_ciai')], 'orth/cayley/Add_qtop_r');
+  const qTopI = e.op('Sub', [e.op('MatMul', [ci, dr], 'orth/cayley/MatMul_cidr'), e.op('MatMul', [cr, ai], 'orth/cayley/MatMul_crai')], 'orth/cayley/Sub_qtop_i');
+  let qr = qTopR;
+  let qi = qTopI;
+  if (vr && vi) {
+    const m2 = e.f32('cayley.minus_two', [], [-2]);
+    const botR = e.op('Mul', [e.op('Sub', [e.op('MatMul', [vr, cr], 'orth/cayley/MatMul_vrcr'), e.op('MatMul', [vi, ci], 'orth/cayley/MatMul_vici')], 'orth/cayley/Sub_bot_r'), m2], 'orth/cayley/Mul_bot_r');
+    const botI = e.op('Mul', [e.op('Add', [e.op('MatMul', [vr, ci], 'orth/cayley/MatMul_vrci'), e.op('MatMul', [vi, cr], 'orth/cayley/MatMul_vicr')], 'orth/cayley/Add_bot_i'), m2], 'orth/cayley/Mul_bot_i');
+    qr = e.op('Concat', [qTopR, botR], 'orth/cayley/Concat_qr', { axis: 2 });
+    qi = e.op('Concat', [qTopI, botI], 'orth/cayley/Concat_qi', { axis: 2 });
+  }
+  if (!tall) {
+    qr = T(qr, 'orth/cayley/Transpose_qr');
+    qi = T(qi, 'orth/cayley/Transpose_qi');
+  }
+  return { output: emitSpectralConv(e, z, qr, qi, p.bias, n), qr, qi };
+}
