@@ -88,6 +88,9 @@ export async function spliceRobustBlock(model: Model, opts: SpliceOptions): Prom
     );
   }
   const fixedInputs = opts.inputShapes ? fixInputShapes(model, opts.inputShapes) : {};
+  if (o.orth === 'cayley' && o.form === 'parametric' && o.inverse === 'com.microsoft' && model.opsetVersion('com.microsoft') === undefined) {
+    (model.proto.opset_import ??= []).push({ domain: 'com.microsoft', version: 1 });
+  }
 
   let built: ReturnType<typeof buildRobustBlock> | undefined;
   graph.insertOnEdge(edge, (x) => {
@@ -125,8 +128,15 @@ export async function spliceRobustBlock(model: Model, opts: SpliceOptions): Prom
   if (b.wfNorm !== undefined) report.wfNorm = b.wfNorm;
   const prev = model.metadata().get(SPLICE_METADATA_KEY);
   const entry: Record<string, unknown> = { edge: edgeName, stage: stageName, inShape: report.inShape, outShape: report.outShape, options: o };
+  entry.form = o.orth === 'aol' ? 'parametric' : o.form;
+  entry.fold = b.foldable.map((v) => v.name);
+  entry.parameters = b.initializers.filter((v) => /\.(weight|bias|alpha)$/.test(v.name)).map((v) => v.name);
+  if (b.parametric) {
+    entry.nsIterations = b.parametric.iterations;
+    entry.cayley = { cout: c, cin: b.cmid, k: o.orthKernel, n: b.n, weight: b.parametric.weight.name, alpha: b.parametric.alpha.name };
+  }
   if (b.params) {
-    entry.cayley = {
+    entry.cayleyParams = {
       alpha: b.params.alpha,
       wfNorm: b.wfNorm,
       weightShape: b.params.shape,

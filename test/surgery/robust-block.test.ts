@@ -169,7 +169,7 @@ describe('surgery/robust-block', () => {
         const n = 2 * kh + 1;
         const input = new Float64Array(cin * cin * n * n);
         for (let i = 0; i < cin; i++) input[((i * cin + i) * n + kh) * n + kw] = 1;
-        const y = await runPart([cin, cin, n, n], input, (e, x) => emitAolConv(e, x, a.W.data, new Array(cout).fill(0), { cout, cin, k: kh }));
+        const y = await runPart([cin, cin, n, n], input, (e, x) => emitAolConv(e, x, a.W.data, new Array(cout).fill(0), { cout, cin, k: kh }).output);
         const got = new Float64Array(cout * cin * kh * kw);
         const p = (kh - 1) / 2;
         for (let i = 0; i < cin; i++)

@@ -47,6 +47,8 @@ export interface BuiltBlock {
   params?: { weight: Float32Array; shape: number[]; alpha: number };
   /** Cayley: the values holding Q (constants when materialized, computed when parametric). */
   q?: { re: Value; im: Value };
+  /** Values computed from initializers only, which `materialize` replaces by constants (Q, or AOL's rescaled kernel). */
+  foldable: Value[];
   /** Cayley, parametric: the W and alpha initializers, and the Newton-Schulz iterations (0 with com.microsoft Inverse). */
   parametric?: { weight: Value; alpha: Value; iterations: number };
 }
@@ -75,7 +77,7 @@ function convInit(next: () => number, cout: number, cin: number, k: number): { w
  * Emit a trainable AOL conv on z [N, cin, n, n] -> [N, cout, n, n] (zero padding, same size): the
  * graph rescales the kernel initializer W per input channel by 1/sqrt(sum |conv(W^T, W^T)| + 1e-6).
  */
-export function emitAolConv(e: Emitter, z: Value, wData: ArrayLike<number>, biasData: ArrayLike<number>, { cout, cin, k }: KernelShape): Value {
+export function emitAolConv(e: Emitter, z: Value, wData: ArrayLike<number>, biasData: ArrayLike<number>, { cout, cin, k }: KernelShape): { output: Value; scaledKernel: Value } {
   const w = e.f32('orth.weight', [cout, cin, k, k], wData);
   const wt = e.op('Transpose', [w], 'orth/aol/Transpose', { perm: [1, 0, 2, 3] });
   const v = e.op('Conv', [wt, wt], 'orth/aol/Conv', { kernel_shape: [k, k], pads: [k - 1, k - 1, k - 1, k - 1] });
@@ -83,7 +85,7 @@ export function emitAolConv(e: Emitter, z: Value, wData: ArrayLike<number>, bias
   const scale = e.op('Sqrt', [e.op('Add', [d, e.f32('orth.eps', [], [AOL_EPS])], 'orth/aol/Add')], 'orth/aol/Sqrt');
   const wScaled = e.op('Div', [w, e.op('Transpose', [scale], 'orth/aol/Transpose_scale', { perm: [1, 0, 2, 3] })], 'orth/aol/Div');
   const p = (k - 1) / 2;
-  return e.op('Conv', [z, wScaled, e.f32('orth.bias', [cout], biasData)], 'orth/Conv', { kernel_shape: [k, k], pads: [p, p, p, p] });
+  return { output: e.op('Conv', [z, wScaled, e.f32('orth.bias', [cout], biasData)], 'orth/Conv', { kernel_shape: [k, k], pads: [p, p, p, p] }), scaledKernel: wScaled };
 }
 
 /** Emit adaptive average pooling [N, C, H, W] -> [N, C, s, s] as MatMuls with PyTorch's bins. */
@@ -148,7 +150,9 @@ export function buildRobustBlock(graph: Graph, x: Value, geo: BlockGeometry, o: 
   let output: Value;
   const built: Partial<BuiltBlock> = {};
   if (o.orth === 'aol') {
-    output = emitAolConv(e, reduced, orth.w, orth.b, { cout: geo.c, cin: cmid, k });
+    const aol = emitAolConv(e, reduced, orth.w, orth.b, { cout: geo.c, cin: cmid, k });
+    output = aol.output;
+    built.foldable = [aol.scaledKernel];
   } else {
     const shape = { cout: geo.c, cin: cmid, k };
     const wfNorm = frobeniusNorm(kernelSpectrum(orth.w, shape, n));
@@ -161,6 +165,7 @@ export function buildRobustBlock(graph: Graph, x: Value, geo: BlockGeometry, o: 
       output = r.output;
       built.params = { weight: Float32Array.from(orth.w), shape: [geo.c, cmid, k, k], alpha };
       built.q = { re: r.qr, im: r.qi };
+      built.foldable = [];
     } else {
       const weight = e.f32('orth.weight', [geo.c, cmid, k, k], orth.w);
       const alphaV = e.f32('orth.alpha', [], [alpha]);
@@ -168,6 +173,7 @@ export function buildRobustBlock(graph: Graph, x: Value, geo: BlockGeometry, o: 
       const r = emitCayleyParametric(e, reduced, { weight, alpha: alphaV, bias }, shape, n, { method: o.inverse, iterations });
       output = r.output;
       built.q = { re: r.qr, im: r.qi };
+      built.foldable = [r.qr, r.qi];
       built.parametric = { weight, alpha: alphaV, iterations: o.inverse === 'newton-schulz' ? iterations : 0 };
     }
   }
@@ -179,6 +185,7 @@ export function buildRobustBlock(graph: Graph, x: Value, geo: BlockGeometry, o: 
     outShape = [geo.c, geo.h, geo.w];
   }
   return {
+    foldable: [],
     ...built,
     output,
     nodes: e.nodes,

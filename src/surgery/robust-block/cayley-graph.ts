@@ -108,6 +108,20 @@ export function emitCayleyParametric(
   n: number,
   inverse: { method: InverseMethod; iterations: number },
 ): { output: Value; qr: Value; qi: Value } {
+  const { qr, qi } = emitCayleyQ(e, p.weight, p.alpha, shape, n, inverse);
+  return { output: emitSpectralConv(e, z, qr, qi, p.bias, n), qr, qi };
+}
+
+/** The per-frequency Cayley matrices Q [n, m, cout, cin] (real, imaginary) from W and alpha values. */
+export function emitCayleyQ(
+  e: Emitter,
+  weight: Value,
+  alphaValue: Value,
+  shape: KernelShape,
+  n: number,
+  inverse: { method: InverseMethod; iterations: number },
+): { qr: Value; qi: Value } {
+  const p = { weight, alpha: alphaValue };
   const { cout, cin, k } = shape;
   const m = rfftBins(n);
   const s = Math.floor((k - 1) / 2);
@@ -209,5 +223,5 @@ export function emitCayleyParametric(
     qr = T(qr, 'orth/cayley/Transpose_qr');
     qi = T(qi, 'orth/cayley/Transpose_qi');
   }
-  return { output: emitSpectralConv(e, z, qr, qi, p.bias, n), qr, qi };
+  return { qr, qi };
 }
