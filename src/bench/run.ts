@@ -1,12 +1,13 @@
 /**
- * `npm run bench`: every benchmark, as ratios against a baseline measured in the same process,
- * printed and written to docs/benchmarks/latest.json (docs/BENCHMARKS.md records the runs that
- * matter, with the machine).
+ * `npm run bench [-- --only io,block]`: every benchmark, as ratios against a baseline measured in
+ * the same process, printed and written to docs/benchmarks/latest.json (docs/BENCHMARKS.md
+ * records the runs that matter, with the machine).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { PAPER_SCALE, REDUCED_SCALE, runBlockBench, type BlockBenchRow } from './block-bench.js';
 import { runIoBench } from './io-bench.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -16,17 +17,41 @@ function machine(): string {
   return `${cpu}, ${os.cpus().length} cores, ${(os.totalmem() / 1024 ** 3).toFixed(0)} GiB, ${os.platform()} ${os.release()}, Node ${process.version}`;
 }
 
-const results: Record<string, unknown> = { machine: machine(), date: new Date().toISOString() };
+const onlyArg = process.argv.indexOf('--only');
+const only = onlyArg >= 0 ? new Set((process.argv[onlyArg + 1] ?? '').split(',')) : undefined;
+const want = (name: string): boolean => !only || only.has(name);
 
+const results: Record<string, unknown> = { machine: machine(), date: new Date().toISOString() };
 console.log(`machine: ${results.machine}`);
-console.log('== I/O: load and save of a full-width ResNet-50 export (random weights)');
-const io = runIoBench(repoRoot);
-results.io = io;
-console.log(`file              ${(io.fileBytes / 1e6).toFixed(1)} MB`);
-console.log(`load  ${io.loadMs.toFixed(1)} ms vs fs.readFile ${io.rawReadMs.toFixed(1)} ms  -> ${io.loadRatio.toFixed(2)}x (goal <= 3x)`);
-console.log(`save  ${io.saveMs.toFixed(1)} ms vs fs write+fsync ${io.rawWriteMs.toFixed(1)} ms -> ${io.saveRatio.toFixed(2)}x (goal <= 3x)`);
-console.log(`peak memory (load+save, fresh process) ${(io.peakLoadSaveBytes / 1e6).toFixed(1)} MB -> ${io.peakRatio.toFixed(2)}x file (goal < 2.5x)`);
-console.log(`saved file byte-identical to the input: ${io.byteIdentical}`);
+
+if (want('io')) {
+  console.log('== I/O: load and save of a full-width ResNet-50 export (random weights)');
+  const io = runIoBench(repoRoot);
+  results.io = io;
+  console.log(`file              ${(io.fileBytes / 1e6).toFixed(1)} MB`);
+  console.log(`load  ${io.loadMs.toFixed(1)} ms vs fs.readFile ${io.rawReadMs.toFixed(1)} ms  -> ${io.loadRatio.toFixed(2)}x (goal <= 3x)`);
+  console.log(`save  ${io.saveMs.toFixed(1)} ms vs fs write+fsync ${io.rawWriteMs.toFixed(1)} ms -> ${io.saveRatio.toFixed(2)}x (goal <= 3x)`);
+  console.log(`peak memory (load+save, fresh process) ${(io.peakLoadSaveBytes / 1e6).toFixed(1)} MB -> ${io.peakRatio.toFixed(2)}x file (goal < 2.5x)`);
+  console.log(`saved file byte-identical to the input: ${io.byteIdentical}`);
+}
+
+function printRows(rows: BlockBenchRow[]): void {
+  for (const r of rows) {
+    const ratios = Object.entries(r.ratio)
+      .map(([k, v]) => `${k} ${r.inferMs[k]!.toFixed(0)} ms = ${v.toFixed(2)}x`)
+      .join(', ');
+    console.log(`  ${r.variant.padEnd(48)} ${(r.fileBytes / 1e6).toFixed(1).padStart(8)} MB  session ${r.sessionMs.toFixed(0).padStart(6)} ms  ${ratios}`);
+  }
+}
+
+if (want('block')) {
+  for (const cfg of [PAPER_SCALE, REDUCED_SCALE]) {
+    console.log(`== RobustBlock on layer3 of a ResNet-50 IQA model (${cfg.label}: widths x${cfg.widen / 8}, ${cfg.height}x${cfg.width}), ONNX Runtime CPU`);
+    const rows = await runBlockBench(repoRoot, cfg, (s) => console.log(s));
+    results[`block_${cfg.label.replace(/ /g, '_')}`] = rows;
+    printRows(rows);
+  }
+}
 
 const outDir = path.join(repoRoot, 'docs/benchmarks');
 mkdirSync(outDir, { recursive: true });
