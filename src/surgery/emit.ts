@@ -10,7 +10,7 @@ import { DataType } from '../onnx/data-types.js';
 import type { TensorProto } from '../onnx/proto-types.js';
 
 export function float32Tensor(dims: number[], data: ArrayLike<number>): TensorProto {
-  const f = Float32Array.from(data);
+  const f = data instanceof Float32Array ? data : Float32Array.from(data);
   const n = dims.reduce((a, b) => a * b, 1);
   if (f.length !== n) throw new Error(`internal: tensor data has ${f.length} values for dims [${dims}]`);
   return { dims: [...dims], data_type: DataType.FLOAT, raw_data: new Uint8Array(f.buffer, f.byteOffset, f.byteLength) };

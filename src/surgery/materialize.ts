@@ -14,8 +14,10 @@ import type { Value } from '../ir/value.js';
 import { cleanup } from '../ir/passes/cleanup.js';
 import { DataType } from '../onnx/data-types.js';
 import type { ModelProto, NodeProto, TensorProto } from '../onnx/proto-types.js';
-import { tensorRawBytes } from '../onnx/tensor-data.js';
-import { Emitter } from './emit.js';
+import { tensorRawBytes, tensorTypedData } from '../onnx/tensor-data.js';
+import { Emitter, float32Tensor } from './emit.js';
+import { frobeniusNorm, kernelSpectrum } from './robust-block/cayley.js';
+import { rfftBins } from './robust-block/dft.js';
 import { emitCayleyQ } from './robust-block/cayley-graph.js';
 import { SPLICE_METADATA_KEY } from './splice.js';
 
@@ -66,8 +68,14 @@ export async function evaluateConstants(model: Model, targets: Value[]): Promise
     },
   };
   const sub = new Model(proto);
-  const session = await ort.InferenceSession.create(sub.toBytes());
-  const out = await session.run({});
+  let out: Awaited<ReturnType<ort.InferenceSession['run']>>;
+  try {
+    // a damaged model (bad axes, opsets) fails here: that is bad input, not a bug (found by `npm run fuzz`)
+    const session = await ort.InferenceSession.create(sub.toBytes());
+    out = await session.run({});
+  } catch (e) {
+    throw new UserError('materialize-failed', `ONNX Runtime cannot compute the block's constants: ${String((e as Error).message).split('\n')[0]}`);
+  }
   const result = new Map<Value, TensorProto>();
   for (const t of targets) {
     const r = out[t.name]!;
@@ -86,24 +94,45 @@ async function exactCayleyQ(model: Model, c: NonNullable<BlockEntry['cayley']>, 
   const w = model.graph.lookup(c.weight);
   const a = model.graph.lookup(c.alpha);
   if (!w?.initializer || !a?.initializer) throw new UserError('bad-metadata', `the Cayley parameters '${c.weight}' / '${c.alpha}' are not initializers of the model`);
-  const scratch = new Model({
-    ir_version: 8,
-    opset_import: [
-      { domain: '', version: 13 },
-      { domain: 'com.microsoft', version: 1 },
-    ],
-    graph: { name: 'cayley_q', output: [] },
-  });
-  const e = new Emitter(scratch.graph, 'q', 13);
-  const wv = e.init('weight', { ...w.initializer, raw_data: tensorRawBytes(w.initializer), data_location: undefined, external_data: undefined });
-  const av = e.init('alpha', { ...a.initializer, raw_data: tensorRawBytes(a.initializer), data_location: undefined, external_data: undefined });
-  const { qr, qi } = emitCayleyQ(e, wv, av, { cout: c.cout, cin: c.cin, k: c.k }, c.n, { method: 'com.microsoft', iterations: 0 });
-  const values = await evaluateConstants(scratch, [qr, qi]);
+  const wData = tensorTypedData(w.initializer) as Float32Array;
+  const alpha = (tensorTypedData(a.initializer) as Float32Array)[0]!;
+  const shape = { cout: c.cout, cin: c.cin, k: c.k };
+  const scale = alpha / frobeniusNorm(kernelSpectrum(wData, shape, c.n));
+  const m = rfftBins(c.n);
+  const per = c.cout * c.cin;
+  const qr = new Float32Array(c.n * m * per);
+  const qi = new Float32Array(c.n * m * per);
+  // frequency rows per chunk, so that the chunk's 2C x 2C block matrices (and the few
+  // intermediates of the same size) stay near CHUNK_BYTES
+  const blockBytes = 4 * (2 * Math.min(c.cout, c.cin)) ** 2 * m * 12;
+  const rowsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / blockBytes));
+  for (let u0 = 0; u0 < c.n; u0 += rowsPerChunk) {
+    const u1 = Math.min(c.n, u0 + rowsPerChunk);
+    const scratch = new Model({
+      ir_version: 8,
+      opset_import: [
+        { domain: '', version: 13 },
+        { domain: 'com.microsoft', version: 1 },
+      ],
+      graph: { name: 'cayley_q', output: [] },
+    });
+    const e = new Emitter(scratch.graph, 'q', 13);
+    const wv = e.f32('weight', [c.cout, c.cin, c.k, c.k], wData);
+    const av = e.f32('alpha', [], [alpha]);
+    const q = emitCayleyQ(e, wv, av, shape, c.n, { method: 'com.microsoft', iterations: 0 }, { rows: [u0, u1], scale });
+    const values = await evaluateConstants(scratch, [q.qr, q.qi]);
+    qr.set(new Float32Array(values.get(q.qr)!.raw_data!.slice().buffer), u0 * m * per);
+    qi.set(new Float32Array(values.get(q.qi)!.raw_data!.slice().buffer), u0 * m * per);
+  }
+  const dims = [c.n, m, c.cout, c.cin];
   return new Map([
-    [qrValue, values.get(qr)!],
-    [qiValue, values.get(qi)!],
+    [qrValue, float32Tensor(dims, qr)],
+    [qiValue, float32Tensor(dims, qi)],
   ]);
 }
+
+/** Memory the chunks of an exact Q computation aim at. */
+const CHUNK_BYTES = 1.5 * 1024 ** 3;
 
 export async function materialize(model: Model, opts: { dropParams?: boolean } = {}): Promise<MaterializeReport> {
   const raw = model.metadata().get(SPLICE_METADATA_KEY);

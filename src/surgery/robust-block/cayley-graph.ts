@@ -120,6 +120,7 @@ export function emitCayleyQ(
   shape: KernelShape,
   n: number,
   inverse: { method: InverseMethod; iterations: number },
+  chunk?: { rows: [number, number]; scale: number },
 ): { qr: Value; qi: Value } {
   const p = { weight, alpha: alphaValue };
   const { cout, cin, k } = shape;
@@ -142,18 +143,24 @@ export function emitCayleyQ(
       ewr[b * m + v] = Math.cos(t);
       ewi[b * m + v] = Math.sin(t);
     }
-  const Ehr = e.f32('cayley.ehr', [n, k], ehr);
-  const Ehi = e.f32('cayley.ehi', [n, k], ehi);
+  // a chunk of frequency rows u in [u0, u1) (materialize computes Q in pieces to bound memory)
+  const [u0, u1] = chunk?.rows ?? [0, n];
+  const Ehr = e.f32('cayley.ehr', [u1 - u0, k], ehr.subarray(u0 * k, u1 * k));
+  const Ehi = e.f32('cayley.ehi', [u1 - u0, k], ehi.subarray(u0 * k, u1 * k));
   const tr = e.op('MatMul', [p.weight, e.f32('cayley.ewr', [k, m], ewr)], 'orth/cayley/MatMul_ewr');
   const ti = e.op('MatMul', [p.weight, e.f32('cayley.ewi', [k, m], ewi)], 'orth/cayley/MatMul_ewi');
   const wfr = e.op('Sub', [e.op('MatMul', [Ehr, tr], 'orth/cayley/MatMul_ehr_tr'), e.op('MatMul', [Ehi, ti], 'orth/cayley/MatMul_ehi_ti')], 'orth/cayley/Sub_wfr');
   const wfi = e.op('Add', [e.op('MatMul', [Ehr, ti], 'orth/cayley/MatMul_ehr_ti'), e.op('MatMul', [Ehi, tr], 'orth/cayley/MatMul_ehi_tr')], 'orth/cayley/Add_wfi');
-  const norm = e.op(
-    'Sqrt',
-    [e.op('Add', [e.op('ReduceSumSquare', [wfr], 'orth/cayley/ReduceSumSquare_r', { keepdims: 0 }), e.op('ReduceSumSquare', [wfi], 'orth/cayley/ReduceSumSquare_i', { keepdims: 0 })], 'orth/cayley/Add_norm')],
-    'orth/cayley/Sqrt_norm',
-  );
-  const scale = e.op('Div', [p.alpha, norm], 'orth/cayley/Div_scale');
+  let scale: Value;
+  if (chunk) scale = e.f32('cayley.scale', [], [chunk.scale]);
+  else {
+    const norm = e.op(
+      'Sqrt',
+      [e.op('Add', [e.op('ReduceSumSquare', [wfr], 'orth/cayley/ReduceSumSquare_r', { keepdims: 0 }), e.op('ReduceSumSquare', [wfi], 'orth/cayley/ReduceSumSquare_i', { keepdims: 0 })], 'orth/cayley/Add_norm')],
+      'orth/cayley/Sqrt_norm',
+    );
+    scale = e.op('Div', [p.alpha, norm], 'orth/cayley/Div_scale');
+  }
   // per frequency [n, m, cout, cin]; work on the tall orientation (rows >= cols)
   const tall = cout >= cin;
   const perm = tall ? [2, 3, 0, 1] : [2, 3, 1, 0];
