@@ -98,6 +98,7 @@ export async function spliceRobustBlock(model: Model, opts: SpliceOptions): Prom
     return built.output;
   });
   const b = built!;
+  graph.toposort();
 
   // Downstream ops that depend on the spatial size fail here (static rules or an ORT run).
   if (b.outShape[1] !== h || b.outShape[2] !== w) {

@@ -39,6 +39,8 @@ describe('surgery/splice', () => {
         expect(r.inShape).to.deep.equal(st.shape);
         const s = Math.min(st.shape[1] as number, st.shape[2] as number);
         expect(r.outShape).to.deep.equal([st.shape[0], s, s]);
+        const pos = new Map(m.graph.nodes.map((n, i) => [n, i]));
+        for (const n of m.graph.nodes) for (const i of n.inputs) if (i?.producer()) expect(pos.get(i.producer()!)!, `${n.label} reads ${i.name} before it is produced`).to.be.lessThan(pos.get(n)!);
         const out = await run(m, shape);
         for (const [k, v] of Object.entries(ref)) {
           expect([...out[k]!.dims]).to.deep.equal([...v.dims]);
