@@ -16,7 +16,7 @@ import { DataType } from '../onnx/data-types.js';
 import type { ModelProto, NodeProto, TensorProto } from '../onnx/proto-types.js';
 import { tensorRawBytes, tensorTypedData } from '../onnx/tensor-data.js';
 import { Emitter, float32Tensor } from './emit.js';
-import { frobeniusNorm, kernelSpectrum } from './robust-block/cayley.js';
+import { kernelSpectrumNorm } from './robust-block/cayley.js';
 import { rfftBins } from './robust-block/dft.js';
 import { emitCayleyQ } from './robust-block/cayley-graph.js';
 import { SPLICE_METADATA_KEY } from './splice.js';
@@ -97,7 +97,7 @@ async function exactCayleyQ(model: Model, c: NonNullable<BlockEntry['cayley']>, 
   const wData = tensorTypedData(w.initializer) as Float32Array;
   const alpha = (tensorTypedData(a.initializer) as Float32Array)[0]!;
   const shape = { cout: c.cout, cin: c.cin, k: c.k };
-  const scale = alpha / frobeniusNorm(kernelSpectrum(wData, shape, c.n));
+  const scale = alpha / kernelSpectrumNorm(wData, shape, c.n);
   const m = rfftBins(c.n);
   const per = c.cout * c.cin;
   const qr = new Float32Array(c.n * m * per);

@@ -181,3 +181,15 @@ describe('surgery/robust-block', () => {
     }
   });
 });
+
+describe('surgery/robust-block/cayley: spectrum norm without materializing the spectrum', () => {
+  it('equals the norm of the full spectrum and the PyTorch value', async () => {
+    const { kernelSpectrumNorm, kernelSpectrum, frobeniusNorm } = await import('../../src/surgery/robust-block/cayley.js');
+    for (const c of golden.cayley) {
+      const shape = { cout: c.cout, cin: c.cin, k: c.k };
+      const a = kernelSpectrumNorm(c.W.data, shape, c.n);
+      expect(Math.abs(a - frobeniusNorm(kernelSpectrum(c.W.data, shape, c.n))) / a).to.be.lessThan(1e-12);
+      expect(Math.abs(a - c.wf_norm) / a).to.be.lessThan(1e-12);
+    }
+  });
+});

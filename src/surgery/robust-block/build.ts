@@ -17,7 +17,7 @@ import type { Graph } from '../../ir/graph.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
 import { Emitter } from '../emit.js';
-import { frobeniusNorm, kernelSpectrum, type KernelShape } from './cayley.js';
+import { kernelSpectrumNorm, type KernelShape } from './cayley.js';
 import { emitCayleyMaterialized, emitCayleyParametric, newtonSchulzIterations } from './cayley-graph.js';
 import type { RobustBlockOptions } from './options.js';
 import { AOL_EPS } from './aol.js';
@@ -155,7 +155,7 @@ export function buildRobustBlock(graph: Graph, x: Value, geo: BlockGeometry, o: 
     built.foldable = [aol.scaledKernel];
   } else {
     const shape = { cout: geo.c, cin: cmid, k };
-    const wfNorm = frobeniusNorm(kernelSpectrum(orth.w, shape, n));
+    const wfNorm = kernelSpectrumNorm(orth.w, shape, n);
     const alpha = o.alpha === 'norm' ? wfNorm : o.alpha;
     const bias = e.f32('orth.bias', [geo.c, 1, 1], orth.b);
     built.wfNorm = wfNorm;
