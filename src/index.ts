@@ -6,7 +6,21 @@ export { Node } from './ir/node.js';
 export { Value, type Use } from './ir/value.js';
 export { makeAttribute } from './ir/attributes.js';
 export { decode, encode, encodeTo, LAYOUT } from './onnx/codec.js';
-export { loadModelFile, saveModelFile, decodeModel, encodeModel, forEachTensor, type SaveOptions, type SaveReport } from './onnx/model-io.js';
+export {
+  loadModelFile,
+  saveModelFile,
+  decodeModel,
+  encodeModel,
+  forEachTensor,
+  setLimits,
+  currentLimits,
+  DEFAULT_LIMITS,
+  checkElementCount,
+  type Limits,
+  type LoadOptions,
+  type SaveOptions,
+  type SaveReport,
+} from './onnx/model-io.js';
 export * from './onnx/proto-types.js';
 export { DataType, dataTypeName } from './onnx/data-types.js';
 export { tensorDims, tensorRawBytes, tensorTypedData, tensorToNumbers } from './onnx/tensor-data.js';
@@ -14,3 +28,10 @@ export { inspectModel, type InspectReport } from './analysis/inspect.js';
 export { computeStages, findStage, type StageMap, type StageInfo } from './analysis/stages.js';
 export { inferShapes, inferShapesStatic, ShapeMap } from './analysis/shapes/infer.js';
 export type { Dim, ShapeInfo, ShapeSource } from './analysis/shapes/types.js';
+export * from './rewrite/index.js';
+export { validateModel, staticProblems, ValidationError } from './ir/validate.js';
+export { cleanup as cleanupPass } from './ir/passes/cleanup.js';
+export type { PassResult } from './ir/passes/pass.js';
+export { spliceRobustBlock, SPLICE_METADATA_KEY, type SpliceOptions, type SpliceReport } from './surgery/splice.js';
+export { materialize, type MaterializeReport } from './surgery/materialize.js';
+export { resolveBlockOptions, type RobustBlockOptions } from './surgery/robust-block/options.js';

@@ -9,6 +9,7 @@
 import { UserError } from '../errors.js';
 import type { Model } from '../ir/model.js';
 import { DataType, dataTypeName } from '../onnx/data-types.js';
+import { checkElementCount } from '../onnx/model-io.js';
 import type { Dim } from './shapes/types.js';
 
 export interface ProbeOptions {
@@ -121,6 +122,7 @@ export async function probeValues(model: Model, names: readonly string[], opts: 
     const kind = t === undefined ? undefined : FEED_TYPES[t];
     if (!kind) throw new UserError('probe-unsupported-input', `cannot probe: graph input '${name}' has type ${dataTypeName(t)}, which the probe cannot feed`);
     const n = dims.reduce((a, b) => a * b, 1);
+    checkElementCount(n, `the probe's input '${name}' [${dims.join(',')}]`);
     feeds[name] = new ort.Tensor(kind.ort as 'float32', kind.make(n, rnd) as Float32Array, dims);
   }
   let results: Record<string, InstanceType<typeof ort.Tensor>>;

@@ -4,10 +4,14 @@
  *   0 success, 1 bad input or usage (one-line message), 2 internal error (a bug), 3 a check failed.
  */
 import { Command, CommanderError } from 'commander';
-import { CheckFailedError, UserError } from '../errors.js';
+import { CheckFailedError, UsageError, UserError } from '../errors.js';
+import { DEFAULT_LIMITS, setLimits } from '../onnx/model-io.js';
 import { registerConvert } from './commands/convert.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerStages } from './commands/stages.js';
+import { registerSplice } from './commands/splice.js';
+import { registerMaterialize } from './commands/materialize.js';
+import { registerRewrite } from './commands/rewrite.js';
 import { VERSION } from '../version.js';
 
 export const EXIT = { ok: 0, user: 1, internal: 2, check: 3 } as const;
@@ -29,6 +33,10 @@ export function buildProgram(io: CliIO = defaultIO): Command {
     .description('Model surgery for ONNX image-quality models')
     .version(VERSION)
     .option('--debug', 'print stack traces of errors')
+    .option('--max-file-bytes <n>', `refuse model files larger than this (default ${DEFAULT_LIMITS.maxFileBytes})`, parseLimit('--max-file-bytes'))
+    .option('--max-nodes <n>', `refuse models with more nodes (default ${DEFAULT_LIMITS.maxNodes})`, parseLimit('--max-nodes'))
+    .option('--max-proto-messages <n>', `refuse models holding more protobuf messages (default ${DEFAULT_LIMITS.maxProtoMessages})`, parseLimit('--max-proto-messages'))
+    .option('--max-tensor-elements <n>', `refuse tensors with more elements (default ${DEFAULT_LIMITS.maxTensorElements})`, parseLimit('--max-tensor-elements'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
@@ -36,20 +44,52 @@ export function buildProgram(io: CliIO = defaultIO): Command {
       writeErr: io.err,
       outputError: (str, write) => write(str.startsWith('error:') ? `iqa-surgeon: ${str}` : str),
     });
+  program.hook('preAction', () => {
+    const o = program.opts<{ maxFileBytes?: number; maxNodes?: number; maxProtoMessages?: number; maxTensorElements?: number }>();
+    setLimits({ maxFileBytes: o.maxFileBytes, maxNodes: o.maxNodes, maxProtoMessages: o.maxProtoMessages, maxTensorElements: o.maxTensorElements });
+  });
   registerInspect(program, io);
   registerStages(program, io);
   registerConvert(program, io);
+  registerSplice(program, io);
+  registerMaterialize(program, io);
+  registerRewrite(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }
 
-function oneLine(s: string): string {
-  return s.replace(/\s*\n\s*/g, ' ').trim();
+/** A limit value: a positive integer, optionally with a K/M/G/T suffix (powers of 1024). */
+function parseLimit(option: string) {
+  return (text: string): number => {
+    const m = /^(\d+)([kKmMgGtT]?)$/.exec(text.trim());
+    const scale = m ? 1024 ** ' kmgt'.indexOf((m[2] || ' ').toLowerCase()) : 0;
+    const n = m ? Number(m[1]) * scale : NaN;
+    if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`${option} '${text}' must be a positive integer (a K, M, G or T suffix multiplies by 1024s)`);
+    return n;
+  };
 }
+
+/**
+ * An error message as one printable line of bounded length: messages quote names taken from the
+ * file (fuzzing found 200 KB names echoed whole, and names can hold control characters that a
+ * terminal would obey), so control characters are escaped, long quoted names are shortened in
+ * the middle, and the line is capped.
+ */
+function oneLine(s: string): string {
+  const flat = s
+    .replace(/\s*\n\s*/g, ' ')
+    .trim()
+    .replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+    .replace(/'([^']{121,})'/g, (_m, name: string) => `'${name.slice(0, 60)}…(${name.length} characters)…${name.slice(-20)}'`);
+  return flat.length > MAX_MESSAGE ? `${flat.slice(0, MAX_MESSAGE - 1)}…` : flat;
+}
+
+const MAX_MESSAGE = 1000;
 
 /** Run the CLI; resolves to the exit status (never throws). */
 export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
   const debug = argv.includes('--debug');
+  setLimits(); // defaults, unless the global flags say otherwise (preAction); one process may run main() many times
   const program = buildProgram(io);
   try {
     await program.parseAsync(argv);

@@ -96,9 +96,23 @@ function readScalar(r: WireReader, type: string): unknown {
   }
 }
 
+/**
+ * Called before each message (the top one included) is decoded, with its type name; it may throw
+ * to stop the decode (resource limits: model-io counts nodes and messages through it).
+ */
+export type OnMessage = (typeName: string) => void;
+
+let onMessageHook: OnMessage | undefined;
+
 /** Decode `bytes` as message `typeName` (e.g. 'ModelProto'). */
-export function decode<T = ProtoMessage>(bytes: Uint8Array, typeName: string): T {
-  return decodeMessage(new WireReader(bytes), messageDef(typeName), 0) as T;
+export function decode<T = ProtoMessage>(bytes: Uint8Array, typeName: string, onMessage?: OnMessage): T {
+  const saved = onMessageHook;
+  onMessageHook = onMessage;
+  try {
+    return decodeMessage(new WireReader(bytes), messageDef(typeName), 0) as T;
+  } finally {
+    onMessageHook = saved;
+  }
 }
 
 function readString(r: WireReader, obj: ProtoMessage): string {
@@ -118,6 +132,7 @@ function decodeMessage(r: WireReader, def: MessageDef, depth: number): ProtoMess
   if (depth > MAX_DEPTH) {
     throw new OnnxFormatError(`protobuf messages nested deeper than ${MAX_DEPTH} levels (${def.name})`);
   }
+  if (onMessageHook) onMessageHook(def.name);
   const obj: ProtoMessage = {};
   const layout: LayoutEntry[] = [];
   // Repeated float/double payloads are gathered as chunks and joined once at the end.

@@ -3,7 +3,7 @@
  * lazily), and atomic saves that never write outside the output folder nor over the files the
  * model was read from.
  */
-import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { OnnxFormatError, PathError, UserError } from '../errors.js';
 import { writeTemp, type PendingFile } from '../util/atomic-write.js';
@@ -17,6 +17,7 @@ import {
   type NodeProto,
   type TensorProto,
 } from './proto-types.js';
+import { dataTypeInfo, rawByteLength } from './data-types.js';
 import { isExternal, tensorByteLength, tensorRawBytes } from './tensor-data.js';
 
 export interface LoadedModel {
@@ -32,9 +33,70 @@ export interface LoadedModel {
 export interface LoadOptions {
   /** Refuse files larger than this many bytes (default 8 GiB). */
   maxFileBytes?: number;
+  /** Refuse models with more nodes than this, subgraphs and functions included (default 200,000). */
+  maxNodes?: number;
+  /** Refuse models holding more protobuf messages than this, of any kind (default 1,000,000). */
+  maxProtoMessages?: number;
+  /** Refuse tensors declaring more elements than this (default 2^28); also caps what the shape probe feeds. */
+  maxTensorElements?: number;
 }
 
+/**
+ * Resource limits for reading models. Every limit is checked before the memory it guards is
+ * spent: the file size before reading, node and message counts while decoding (a 10 MB file of
+ * empty nodes would otherwise build millions of objects), element counts from dims alone.
+ */
+export type Limits = Required<LoadOptions>;
+
 export const DEFAULT_MAX_FILE_BYTES = 8 * 1024 ** 3;
+
+export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
+  maxFileBytes: DEFAULT_MAX_FILE_BYTES,
+  maxNodes: 200_000,
+  maxProtoMessages: 1_000_000,
+  maxTensorElements: 2 ** 28,
+});
+
+/** The command-line flag that raises each limit (named in the error). */
+export const LIMIT_FLAGS: Readonly<Record<keyof Limits, string>> = Object.freeze({
+  maxFileBytes: '--max-file-bytes',
+  maxNodes: '--max-nodes',
+  maxProtoMessages: '--max-proto-messages',
+  maxTensorElements: '--max-tensor-elements',
+});
+
+let processLimits: Limits = { ...DEFAULT_LIMITS };
+
+/** The limits loads use when their options do not say (set by the CLI's global flags). */
+export function currentLimits(): Readonly<Limits> {
+  return processLimits;
+}
+
+/** Replace the process-wide limits (unset entries take the defaults). */
+export function setLimits(limits: LoadOptions = {}): void {
+  processLimits = { ...DEFAULT_LIMITS };
+  for (const k of Object.keys(DEFAULT_LIMITS) as (keyof Limits)[]) {
+    const v = limits[k];
+    if (v !== undefined) processLimits[k] = v;
+  }
+}
+
+function resolveLimits(opts: LoadOptions): Limits {
+  const base = currentLimits();
+  return {
+    maxFileBytes: opts.maxFileBytes ?? base.maxFileBytes,
+    maxNodes: opts.maxNodes ?? base.maxNodes,
+    maxProtoMessages: opts.maxProtoMessages ?? base.maxProtoMessages,
+    maxTensorElements: opts.maxTensorElements ?? base.maxTensorElements,
+  };
+}
+
+/** Throws the limit error when `count` elements exceed `maxTensorElements` (for callers that allocate from shapes). */
+export function checkElementCount(count: number, what: string, maxTensorElements = currentLimits().maxTensorElements): void {
+  if (!(count <= maxTensorElements)) {
+    throw new UserError('limit-tensor-elements', `${what} has ${Number.isFinite(count) ? count : 'too many'} elements, over the limit of ${maxTensorElements} (raise it with ${LIMIT_FLAGS.maxTensorElements})`);
+  }
+}
 
 /** Read and decode an ONNX model file. Throws UserError subclasses for anything a user can cause. */
 export function loadModelFile(file: string, opts: LoadOptions = {}): LoadedModel {
@@ -46,7 +108,8 @@ export function loadModelFile(file: string, opts: LoadOptions = {}): LoadedModel
     throw new PathError('missing-file', `model file '${file}' does not exist`);
   }
   if (!st.isFile()) throw new PathError('not-a-file', `'${file}' is not a regular file`);
-  const max = opts.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES;
+  const limits = resolveLimits(opts);
+  const max = limits.maxFileBytes;
   if (st.size > max) {
     throw new UserError('limit-file-size', `model file '${file}' is ${st.size} bytes, over the limit of ${max} (raise it with --max-file-bytes)`);
   }
@@ -57,15 +120,26 @@ export function loadModelFile(file: string, opts: LoadOptions = {}): LoadedModel
     throw new PathError('unreadable', `cannot read '${file}': ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
   }
   const real = realpathSync(abs);
-  return decodeModel(bytes, { path: abs, dir: path.dirname(real), realPath: real });
+  return decodeModel(bytes, { path: abs, dir: path.dirname(real), realPath: real }, limits);
 }
 
 /** Decode model bytes; external data is resolved against `dir` (when given). */
-export function decodeModel(bytes: Uint8Array, where: { path?: string; dir?: string; realPath?: string } = {}): LoadedModel {
+export function decodeModel(bytes: Uint8Array, where: { path?: string; dir?: string; realPath?: string } = {}, opts: LoadOptions = {}): LoadedModel {
   if (bytes.length === 0) throw new OnnxFormatError('empty file: not an ONNX model');
+  const limits = resolveLimits(opts);
   let proto: ModelProto;
+  let nodes = 0;
+  let messages = 0;
+  const count = (typeName: string): void => {
+    if (++messages > limits.maxProtoMessages) {
+      throw new UserError('limit-proto-messages', `the model holds more than ${limits.maxProtoMessages} protobuf messages, over the limit (raise it with ${LIMIT_FLAGS.maxProtoMessages})`);
+    }
+    if (typeName === 'NodeProto' && ++nodes > limits.maxNodes) {
+      throw new UserError('limit-nodes', `the model has more than ${limits.maxNodes} nodes, over the limit (raise it with ${LIMIT_FLAGS.maxNodes})`);
+    }
+  };
   try {
-    proto = decode<ModelProto>(bytes, 'ModelProto');
+    proto = decode<ModelProto>(bytes, 'ModelProto', count);
   } catch (e) {
     if (e instanceof OnnxFormatError && looksLikeText(bytes)) {
       throw new OnnxFormatError(`${e.message} (the file looks like text, not an ONNX protobuf)`);
@@ -84,13 +158,51 @@ export function decodeModel(bytes: Uint8Array, where: { path?: string; dir?: str
   if (where.dir) loaded.dir = where.dir;
   if (where.realPath) loaded.sourceFiles.add(where.realPath);
   forEachTensor(proto, (t) => {
-    if (!isExternal(t)) return;
-    if (!where.dir) throw new OnnxFormatError(`tensor '${t.name ?? ''}' stores its data externally; load the model from its file`);
-    const ref = resolveExternalRef(t, where.dir);
-    (t as TensorWithRef)[EXTERNAL_REF] = ref;
-    loaded.sourceFiles.add(ref.file);
+    if (isExternal(t)) {
+      if (!where.dir) throw new OnnxFormatError(`tensor '${t.name ?? ''}' stores its data externally; load the model from its file`);
+      const ref = resolveExternalRef(t, where.dir);
+      (t as TensorWithRef)[EXTERNAL_REF] = ref;
+      loaded.sourceFiles.add(ref.file);
+    } else {
+      checkInlineTensor(t);
+    }
+    checkTensorElements(t, limits.maxTensorElements);
   });
   return loaded;
+}
+
+/**
+ * An inline tensor's dims must be non-negative integers, and a raw_data payload must have the
+ * size its dims and data type say (as ONNX's checker requires): otherwise the file is refused at
+ * load rather than written back by a save that the next load would refuse. Unknown data types
+ * are left to the read (the tensor may never be read).
+ */
+function checkInlineTensor(t: TensorProto): void {
+  const label = `tensor '${(t.name ?? '').slice(0, 80)}'`;
+  let count = 1;
+  for (const d of t.dims ?? []) {
+    const v = Number(d);
+    if (!Number.isSafeInteger(v) || v < 0) throw new OnnxFormatError(`${label} has an invalid dimension ${String(d).slice(0, 40)}`);
+    count *= v;
+  }
+  if (!t.raw_data) return;
+  const info = dataTypeInfo(t.data_type);
+  if (!info || info.bits === 0 || !Number.isSafeInteger(count)) return;
+  const want = rawByteLength(info, count);
+  if (t.raw_data.length !== want) {
+    throw new OnnxFormatError(`${label} has ${t.raw_data.length} bytes of raw_data, but its dims [${(t.dims ?? []).slice(0, 8).map(String).join(',')}] and data type ${info.name} need ${want}`);
+  }
+}
+
+/** Refuse a tensor whose dims declare more than `max` elements (from dims alone, before any data is read). */
+function checkTensorElements(t: TensorProto, max: number): void {
+  let n = 1;
+  for (const d of t.dims ?? []) {
+    const v = Number(d);
+    if (!Number.isSafeInteger(v) || v < 0) return; // reported, with the tensor's name, where the dims are used
+    n *= v;
+  }
+  checkElementCount(n, `tensor '${(t.name ?? '').slice(0, 80)}'`, max);
 }
 
 function looksLikeText(bytes: Uint8Array): boolean {
@@ -265,6 +377,9 @@ export function saveModelFile(model: LoadedModel | ModelProto, outFile: string, 
       forEachTensor(loaded.proto, (t) => {
         if (moved.has(t)) return;
         if (t.data_type === 8 /* string */) return;
+        // an unknown data type stays inline: the load checks an external length against the type
+        // and would refuse the file this save wrote (found by `npm run fuzz`)
+        if (!dataTypeInfo(t.data_type) && !isExternal(t)) return;
         if (tensorByteLength(t) < threshold) return;
         const bytes = tensorRawBytes(t);
         const rem = w.bytesWritten % align;
@@ -296,6 +411,10 @@ export function saveModelFile(model: LoadedModel | ModelProto, outFile: string, 
     };
     pendingModel = writeTemp(out, (w) => encodeTo(loaded.proto, 'ModelProto', w, sub));
     const bytes = statSync(pendingModel.tmp).size;
+    // Two files cannot be renamed at once. If a previous model sits at the output, it may read a
+    // data file of the same name: remove it first, so a kill between the renames leaves no model
+    // (rerun) rather than the old model reading the new data (wrong weights, silently).
+    if (existsSync(dataPath) && existsSync(out)) rmSync(out, { force: true });
     pendingData.commit();
     pendingModel.commit();
     return { path: out, bytes, externalDataFile: dataPath, externalTensors: moved.size, externalBytes };
