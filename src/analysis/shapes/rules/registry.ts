@@ -13,7 +13,7 @@ import { REDUCE_RULES } from './reduce.js';
 import { RESHAPE_RULES } from './reshape.js';
 import { RESIZE_RULES } from './resize.js';
 import { SLICE_RULES } from './slice.js';
-import { UNARY_RULES } from './unary.js';
+import { sameShapeOnly, UNARY_RULES } from './unary.js';
 
 const FAMILIES: Record<string, ShapeRule>[] = [
   CONV_RULES,
@@ -44,7 +44,13 @@ function build(): Map<string, ShapeRule> {
 /** Op type -> rule. */
 export const SHAPE_RULES: ReadonlyMap<string, ShapeRule> = build();
 
+/** Rules for ops of other domains that the toolkit itself emits (keyed `domain::op`). */
+const OTHER_DOMAIN_RULES: ReadonlyMap<string, ShapeRule> = new Map([
+  // com.microsoft Inverse: batched square matrices in, same shape out (the RobustBlock's --inverse com.microsoft)
+  ['com.microsoft::Inverse', sameShapeOnly],
+]);
+
 /** The rule for an op of the given domain ('' or 'ai.onnx' = default), if any. */
 export function shapeRule(opType: string, domain = ''): ShapeRule | undefined {
-  return domain === '' || domain === 'ai.onnx' ? SHAPE_RULES.get(opType) : undefined;
+  return domain === '' || domain === 'ai.onnx' ? SHAPE_RULES.get(opType) : OTHER_DOMAIN_RULES.get(`${domain}::${opType}`);
 }

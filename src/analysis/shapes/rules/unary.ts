@@ -29,6 +29,12 @@ function unary(fn?: MapFn): ShapeRule {
   };
 }
 
+/** Same shape and type as the first input, contents unknown (e.g. com.microsoft Inverse). */
+export const sameShapeOnly: ShapeRule = (_node, inputs) => {
+  const info = same(inputs[0]);
+  return info ? [info] : undefined;
+};
+
 const identity: ShapeRule = (_node, inputs) => {
   const info = same(inputs[0]);
   if (!info) return undefined;
