@@ -37,7 +37,7 @@ export interface LoadOptions {
   maxNodes?: number;
   /** Refuse models holding more protobuf messages than this, of any kind (default 1,000,000). */
   maxProtoMessages?: number;
-  /** Refuse tensors declaring more elements than this (default 2^28); also caps what the shape probe feeds. */
+  /** Refuse tensors declaring more elements than this (default 2^31: 8 GiB of float32, the default file-size cap); also caps what the shape probe feeds. */
   maxTensorElements?: number;
 }
 
@@ -54,7 +54,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxFileBytes: DEFAULT_MAX_FILE_BYTES,
   maxNodes: 200_000,
   maxProtoMessages: 1_000_000,
-  maxTensorElements: 2 ** 28,
+  maxTensorElements: 2 ** 31,
 });
 
 /** The command-line flag that raises each limit (named in the error). */

@@ -139,7 +139,7 @@ describe('regressions found by fuzzing', function () {
     }
     expect(caught).to.be.instanceOf(UserError);
     expect((caught as UserError).code).to.equal('limit-tensor-elements');
-    expect((caught as Error).message).to.match(/input 'x' \[100000,100000\] has 10000000000 elements, over the limit of 268435456 \(raise it with --max-tensor-elements\)/);
+    expect((caught as Error).message).to.match(/input 'x' \[100000,100000\] has 10000000000 elements, over the limit of 2147483648 \(raise it with --max-tensor-elements\)/);
   });
 
   it('materialize on a damaged spliced model is bad input, exit 1 (was: ONNX Runtime error as an internal error, exit 2)', async function () {
@@ -197,11 +197,11 @@ describe('limits: caps refused up front with the cap named, raised by global fla
 
   it('raising a limit lets a model over the default through', async () => {
     const m = model({ nodes: [node('Relu', ['x'], ['y'], 'relu')], inputs: [tensorInfo('x', FLOAT, [1])], outputs: [tensorInfo('y', FLOAT, [1])] });
-    m.graph!.initializer = [{ name: 'big', dims: [2 ** 28 + 1], data_type: 1 }];
+    m.graph!.initializer = [{ name: 'big', dims: [2 ** 31 + 1], data_type: 1 }];
     const f = writeModel(tmp.make('raise'), modelBytes(m));
-    expectOneLine(await cli(['inspect', f]), /tensor 'big' has 268435457 elements, over the limit of 268435456/);
+    expectOneLine(await cli(['inspect', f]), /tensor 'big' has 2147483649 elements, over the limit of 2147483648/);
     // over the raised limit it gets to the next check (no payload for the dims), not the cap
-    const r = await cli(['--max-tensor-elements', '1G', 'inspect', f]);
+    const r = await cli(['--max-tensor-elements', '4G', 'inspect', f]);
     expect(r.stderr).to.not.match(/over the limit/);
   });
 
