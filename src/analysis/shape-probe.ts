@@ -9,7 +9,17 @@
 import { UserError } from '../errors.js';
 import type { Model } from '../ir/model.js';
 import { DataType, dataTypeName } from '../onnx/data-types.js';
-import { checkElementCount } from '../onnx/model-io.js';
+import { checkElementCount, currentLimits, DEFAULT_LIMITS } from '../onnx/model-io.js';
+
+/**
+ * The probe allocates its inputs and ONNX Runtime then allocates every intermediate, so it stays
+ * under 2^28 elements per input (1 GiB of float32) unless --max-tensor-elements was raised above
+ * its default, in which case the raised value applies.
+ */
+function probeElementCap(): number {
+  const limit = currentLimits().maxTensorElements;
+  return limit > DEFAULT_LIMITS.maxTensorElements ? limit : Math.min(limit, 2 ** 28);
+}
 import type { Dim } from './shapes/types.js';
 
 export interface ProbeOptions {
@@ -122,7 +132,7 @@ export async function probeValues(model: Model, names: readonly string[], opts: 
     const kind = t === undefined ? undefined : FEED_TYPES[t];
     if (!kind) throw new UserError('probe-unsupported-input', `cannot probe: graph input '${name}' has type ${dataTypeName(t)}, which the probe cannot feed`);
     const n = dims.reduce((a, b) => a * b, 1);
-    checkElementCount(n, `the probe's input '${name}' [${dims.join(',')}]`);
+    checkElementCount(n, `the probe's input '${name}' [${dims.join(',')}]`, probeElementCap());
     feeds[name] = new ort.Tensor(kind.ort as 'float32', kind.make(n, rnd) as Float32Array, dims);
   }
   let results: Record<string, InstanceType<typeof ort.Tensor>>;

@@ -45,9 +45,13 @@ export function tensorRawBytes(t: TensorProto): Uint8Array {
   const info = requireDataType(t.data_type, `tensor '${t.name ?? ''}'`);
   if (info.bits === 0) throw new OnnxFormatError(`string tensor '${t.name ?? ''}' has no raw byte form`);
   const count = tensorElementCount(t);
+  const where = `tensor '${t.name ?? ''}'`;
+  // the values must be there before anything is allocated from the dims
+  const present = (t[info.field] as ArrayLike<unknown> | undefined)?.length ?? 0;
+  const wanted = info.bits === 4 ? Math.ceil(count / 2) : t.data_type === DataType.COMPLEX64 || t.data_type === DataType.COMPLEX128 ? count * 2 : count;
+  if (present !== wanted) throw new OnnxFormatError(`${where} has ${present} values for ${count} elements`);
   const out = new Uint8Array(rawByteLength(info, count));
   const dv = new DataView(out.buffer);
-  const where = `tensor '${t.name ?? ''}'`;
   const need = (arr: ArrayLike<unknown> | undefined, n: number): ArrayLike<unknown> => {
     const a = arr ?? [];
     if (a.length !== n) throw new OnnxFormatError(`${where} has ${a.length} values for ${count} elements`);

@@ -107,6 +107,15 @@ describe('regressions found by fuzzing', function () {
     expect(existsSync(path.join(dir, 'out.onnx'))).to.equal(false);
   });
 
+  it('an int64_data tensor whose dims claim a billion elements is refused before anything is allocated (was: an 8 GB allocation, exit 2)', async () => {
+    const m = smallMlp();
+    m.graph!.initializer!.push({ name: 'shape', dims: [1_000_000_000], data_type: 7, int64_data: [1, 2] });
+    const dir = tmp.make('bigdims');
+    const r = await cli(['convert', writeModel(dir, m), '-o', path.join(dir, 'out.onnx'), '--external-data']);
+    expectOneLine(r, /^tensor 'shape' has 2 values for 1000000000 elements$/);
+    expect(existsSync(path.join(dir, 'out.onnx'))).to.equal(false);
+  });
+
   it('raw_data whose size disagrees with dims and data type is refused at load (was: convert --external-data wrote a file the load refused)', async () => {
     const m = smallMlp();
     m.graph!.initializer![0]!.data_type = 17; // float8e4m3fn: 1 byte per element, the payload has 4
@@ -139,7 +148,7 @@ describe('regressions found by fuzzing', function () {
     }
     expect(caught).to.be.instanceOf(UserError);
     expect((caught as UserError).code).to.equal('limit-tensor-elements');
-    expect((caught as Error).message).to.match(/input 'x' \[100000,100000\] has 10000000000 elements, over the limit of 2147483648 \(raise it with --max-tensor-elements\)/);
+    expect((caught as Error).message).to.match(/input 'x' \[100000,100000\] has 10000000000 elements, over the limit of 268435456 \(raise it with --max-tensor-elements\)/);
   });
 
   it('materialize on a damaged spliced model is bad input, exit 1 (was: ONNX Runtime error as an internal error, exit 2)', async function () {
