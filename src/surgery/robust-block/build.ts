@@ -16,6 +16,7 @@ import { UserError } from '../../errors.js';
 import type { Graph } from '../../ir/graph.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
+import { mulberry32 } from '../../util/random.js';
 import { Emitter } from '../emit.js';
 import { kernelSpectrumNorm, type KernelShape } from './cayley.js';
 import { emitCayleyMaterialized, emitCayleyParametric, newtonSchulzIterations } from './cayley-graph.js';
@@ -51,18 +52,6 @@ export interface BuiltBlock {
   foldable: Value[];
   /** Cayley, parametric: the W and alpha initializers, and the Newton-Schulz iterations (0 with com.microsoft Inverse). */
   parametric?: { weight: Value; alpha: Value; iterations: number };
-}
-
-/** Deterministic uniform numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** PyTorch's default conv init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias. */
@@ -119,7 +108,7 @@ function transposeMatrix(a: Float64Array, rows: number, cols: number): Float64Ar
 
 export function buildRobustBlock(graph: Graph, x: Value, geo: BlockGeometry, o: RobustBlockOptions, opset: number): BuiltBlock {
   const e = new Emitter(graph, o.prefix, opset);
-  const next = rng(o.seed);
+  const next = mulberry32(o.seed);
 
   // 1. pool to square
   let pooled = x;
