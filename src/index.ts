@@ -35,3 +35,4 @@ export type { PassResult } from './ir/passes/pass.js';
 export { spliceRobustBlock, SPLICE_METADATA_KEY, type SpliceOptions, type SpliceReport } from './surgery/splice.js';
 export { materialize, type MaterializeReport } from './surgery/materialize.js';
 export { resolveBlockOptions, type RobustBlockOptions } from './surgery/robust-block/options.js';
+export * from './equiv/index.js';

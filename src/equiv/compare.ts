@@ -1,0 +1,128 @@
+/**
+ * The equivalence check: structural (graph isomorphism, `structural.ts`) or numeric (both models
+ * run by ONNX Runtime on the same seeded inputs, every graph output compared, `numeric.ts`, and
+ * optionally every common intermediate value, `per-layer.ts`). With one model, the numeric check
+ * runs it twice in two sessions and compares the runs (a determinism check).
+ */
+import type { Dim } from '../analysis/shapes/types.js';
+import { UsageError } from '../errors.js';
+import { Model } from '../ir/model.js';
+import { dataTypeName } from '../onnx/data-types.js';
+import { compareTensors, DEFAULT_TOLERANCES, type TensorComparison } from './numeric.js';
+import { comparePerLayer } from './per-layer.js';
+import type { EquivReport } from './report.js';
+import { inputSpecs, runModel, seededFeeds, type RunValue } from './runner.js';
+import { compareStructure, fmt } from './structural.js';
+
+export interface EquivOptions {
+  /** Absolute tolerance (numeric; default 1e-4). In structural mode, the tolerance on weights (default 0: byte-equal). */
+  atol?: number;
+  /** Relative tolerance (numeric; default 1e-3). */
+  rtol?: number;
+  /** Compare structure instead of running the models. */
+  structural?: boolean;
+  /** Also compare every intermediate value with the same name in both models. */
+  perLayer?: boolean;
+  /** Seed of the random inputs (default 0). */
+  seed?: number;
+  /** Dims for graph inputs (symbolic dims default to 1). */
+  inputShapes?: Record<string, Dim[]>;
+  /** How the report names the models (default: the file paths). */
+  names?: { a?: string; b?: string };
+}
+
+export type ModelRef = string | Model;
+
+function load(ref: ModelRef): Model {
+  return typeof ref === 'string' ? Model.load(ref) : ref;
+}
+
+function nameOf(ref: ModelRef, m: Model, fallback: string): string {
+  return typeof ref === 'string' ? ref : (m.path ?? fallback);
+}
+
+function checkTolerance(name: string, v: number | undefined): void {
+  if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new UsageError(`${name} ${v} must be a finite number >= 0`);
+}
+
+const asTensor = (v: RunValue | undefined): { dims: number[]; data: Float64Array } | undefined => (v && v.data ? { dims: v.dims, data: v.data } : undefined);
+
+/** Compare two models (or one model with itself run twice); never throws for "not equivalent". */
+export async function compareModels(aRef: ModelRef, bRef?: ModelRef, opts: EquivOptions = {}): Promise<EquivReport> {
+  checkTolerance('atol', opts.atol);
+  checkTolerance('rtol', opts.rtol);
+  if (opts.seed !== undefined && !(Number.isSafeInteger(opts.seed) && opts.seed >= 0)) throw new UsageError(`the input seed ${opts.seed} must be a non-negative integer`);
+  const a = load(aRef);
+  const determinism = bRef === undefined;
+  const b = determinism ? a : load(bRef);
+  const aName = opts.names?.a ?? nameOf(aRef, a, '(model A)');
+  const bName = determinism ? `${aName} (second run)` : (opts.names?.b ?? nameOf(bRef!, b, '(model B)'));
+
+  if (opts.structural) {
+    if (determinism) throw new UsageError('a structural comparison needs two models (with one model, equiv runs it twice and compares the runs: leave out --structural)');
+    if (opts.perLayer) throw new UsageError('--per-layer compares values computed by running the models; it cannot be combined with --structural');
+    const weightAtol = opts.atol ?? 0;
+    const st = compareStructure(a, b, { weightAtol });
+    return {
+      schema: 'iqa-surgeon/equiv@1',
+      a: aName,
+      b: bName,
+      mode: 'structural',
+      determinism: false,
+      equivalent: st.equal,
+      tolerances: { atol: weightAtol, rtol: 0 },
+      runtime: null,
+      inputs: null,
+      structural: st,
+      outputs: [],
+      perLayer: null,
+      summary: st.equal ? `EQUIVALENT: structurally equal (${st.nodes[0]} nodes)` : `NOT EQUIVALENT: ${st.difference!.message}`,
+    };
+  }
+
+  const tol = { atol: opts.atol ?? DEFAULT_TOLERANCES.atol, rtol: opts.rtol ?? DEFAULT_TOLERANCES.rtol };
+  const seed = opts.seed ?? 0;
+  const specs = inputSpecs(a, determinism ? undefined : b, opts.inputShapes);
+  const feeds = seededFeeds(specs, seed, 'a');
+  const feedsB = seededFeeds(specs, seed, 'b');
+  const outNames = a.graph.outputs.map((v) => v.name);
+  if (!determinism) {
+    const namesB = b.graph.outputs.map((v) => v.name);
+    const missing = outNames.filter((n) => !namesB.includes(n));
+    if (missing.length === outNames.length && outNames.length > 0) {
+      throw new UsageError(`the models have no output name in common (A: ${outNames.join(', ')}; B: ${namesB.join(', ')}); outputs are paired by name`);
+    }
+  }
+  const ra = await runModel(a, feeds);
+  const rb = await runModel(b, feedsB);
+  const outputs: TensorComparison[] = outNames.map((n) => compareTensors(n, asTensor(ra.get(n)), asTensor(rb.get(n)), tol));
+  const perLayer = opts.perLayer ? await comparePerLayer(a, b, feeds, tol, feedsB) : null;
+  const failed = outputs.filter((c) => !c.pass);
+  const equivalent = failed.length === 0 && (!perLayer || perLayer.failing === 0);
+  let summary: string;
+  if (equivalent) {
+    const worst = Math.max(0, ...outputs.map((c) => c.maxAbs));
+    summary = `EQUIVALENT: ${outputs.length} output${outputs.length === 1 ? '' : 's'} within tolerance (max abs error ${fmt(worst)})${perLayer ? `, and ${perLayer.compared} intermediate values` : ''}`;
+  } else if (failed.length > 0) {
+    const c = failed[0]!;
+    summary = `NOT EQUIVALENT: ${failed.length} of ${outputs.length} outputs outside tolerance; output '${c.name}' ${c.problem ?? `max abs ${fmt(c.maxAbs)}, max rel ${fmt(c.maxRel)}`}`;
+  } else {
+    summary = `NOT EQUIVALENT: outputs within tolerance but ${perLayer!.failing} intermediate values are not`;
+  }
+  if (perLayer?.firstDivergence) summary += `; first diverging node '${perLayer.firstDivergence.node}' (${perLayer.firstDivergence.opType})`;
+  return {
+    schema: 'iqa-surgeon/equiv@1',
+    a: aName,
+    b: bName,
+    mode: 'numeric',
+    determinism,
+    equivalent,
+    tolerances: tol,
+    runtime: 'onnxruntime-node (CPU, graph optimizations disabled)',
+    inputs: { seed, tensors: specs.map((s) => ({ name: s.name, elemType: dataTypeName(s.elemType), ...(s.elemTypeB !== undefined ? { elemTypeB: dataTypeName(s.elemTypeB) } : {}), shape: s.dims })) },
+    structural: null,
+    outputs,
+    perLayer,
+    summary,
+  };
+}

@@ -1,0 +1,124 @@
+import { expect } from 'chai';
+import path from 'node:path';
+import { main } from '../../src/cli/main.js';
+import { TempDirs } from '../helpers/temp-dir.js';
+import { editedCopy, perturbedCopy, reorderedCopy, weightOf } from './variants.js';
+
+const RESNET = path.resolve('fixtures/models/resnet18_iqa.onnx');
+const LINEARITY = path.resolve('fixtures/models/linearity_iqa.onnx');
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await main(['node', 'iqa-surgeon', ...args], { out: (s) => (out += s), err: (s) => (err += s) });
+  return { code, out, err };
+}
+
+describe('cli: equiv', () => {
+  const temps = new TempDirs('equiv-cli');
+  after(() => temps.cleanup());
+  let reordered: string;
+  let perturbed: string;
+  let convPerturbed: string;
+  let renamedInput: string;
+  const conv = '/layer3/layer3.0/conv2/Conv';
+  before(() => {
+    const dir = temps.make('models');
+    reordered = reorderedCopy(RESNET, dir).file;
+    perturbed = perturbedCopy(RESNET, dir, 'fc.weight', 1e-2);
+    convPerturbed = perturbedCopy(RESNET, temps.make('conv'), weightOf(RESNET, conv), 1e-2);
+    renamedInput = editedCopy(RESNET, dir, 'renamed-input', (m) => m.graph.renameValue(m.graph.value('input'), 'image'));
+  });
+
+  it('exit 0 for a reordered copy, numeric and structural', async () => {
+    const r = await cli('equiv', RESNET, reordered);
+    expect(r.code, r.err).to.equal(0);
+    expect(r.out).to.match(/result: EQUIVALENT: 1 output within tolerance \(max abs error 0\)\n$/);
+    expect(r.err).to.equal('');
+    const s = await cli('equiv', RESNET, reordered, '--structural');
+    expect(s.code, s.err).to.equal(0);
+    expect(s.out).to.contain('result: EQUIVALENT: structurally equal (49 nodes)');
+  });
+
+  it('one model: runs it twice and compares (determinism)', async () => {
+    const r = await cli('equiv', LINEARITY, '--inputs', '5', '--input-shape', '2,3,64,96');
+    expect(r.code, r.err).to.equal(0);
+    expect(r.out).to.contain('(determinism: one model run twice)');
+    expect(r.out).to.contain('inputs: seed 5; input float32[2,3,64,96]');
+  });
+
+  it('exit 3 with the report for a perturbed weight; --json gives iqa-surgeon/equiv@1', async () => {
+    const r = await cli('equiv', RESNET, perturbed);
+    expect(r.code).to.equal(3);
+    expect(r.out).to.contain("output 'score' [1,1]: FAIL");
+    expect(r.out).to.contain('histogram of |a - b|');
+    expect(r.out).to.contain('smallest passing tolerances');
+    expect(r.err).to.match(/^iqa-surgeon: check failed: NOT EQUIVALENT: 1 of 1 outputs outside tolerance; output 'score' max abs \S+, max rel \S+\n$/);
+    const j = await cli('equiv', RESNET, perturbed, '--json', '--atol', '1e-5', '--rtol', '0');
+    expect(j.code).to.equal(3);
+    const rep = JSON.parse(j.out);
+    expect(rep.schema).to.equal('iqa-surgeon/equiv@1');
+    expect(rep.mode).to.equal('numeric');
+    expect(rep.equivalent).to.equal(false);
+    expect(rep.tolerances).to.deep.equal({ atol: 1e-5, rtol: 0 });
+    expect(rep.outputs[0].name).to.equal('score');
+    expect(rep.outputs[0].minAtol).to.be.greaterThan(1e-4);
+    expect(rep.outputs[0].histogram.length).to.equal(13);
+    // the reported smallest atol passes
+    const ok = await cli('equiv', RESNET, perturbed, '--atol', String(rep.outputs[0].minAtol), '--rtol', '0');
+    expect(ok.code, ok.out).to.equal(0);
+  });
+
+  it('float32 against float16: the same input values in each model\'s type; passes at a float16 tolerance', async () => {
+    const fp16 = path.resolve('fixtures/models/resnet18_iqa_fp16.onnx');
+    const r = await cli('equiv', RESNET, fp16, '--rtol', '1e-2', '--json');
+    expect(r.code, r.out).to.equal(0);
+    const rep = JSON.parse(r.out);
+    expect(rep.inputs.tensors).to.deep.equal([{ name: 'input', elemType: 'float32', elemTypeB: 'float16', shape: [1, 3, 64, 64] }]);
+    expect(rep.outputs[0].maxAbs).to.be.greaterThan(0);
+    // per layer, float16 arithmetic departs from float32 at the first conv
+    const p = await cli('equiv', RESNET, fp16, '--per-layer', '--json');
+    expect(p.code).to.equal(3);
+    expect(JSON.parse(p.out).perLayer.firstDivergence.node).to.equal('/conv1/Conv');
+  });
+
+  it('--per-layer names the perturbed conv', async () => {
+    const r = await cli('equiv', RESNET, convPerturbed, '--per-layer', '--json');
+    expect(r.code).to.equal(3);
+    const rep = JSON.parse(r.out);
+    expect(rep.perLayer.firstDivergence.node).to.equal(conv);
+    expect(rep.perLayer.firstDivergence.opType).to.equal('Conv');
+    const t = await cli('equiv', RESNET, convPerturbed, '--per-layer');
+    expect(t.out).to.contain(`first diverging node (topological order): '${conv}' (Conv), output '${conv}_output_0'`);
+    expect(t.out).to.contain('its inputs agree within tolerance: the difference starts at this node');
+  });
+
+  it('--structural: exit 3 naming the initializer; --atol is the weight tolerance', async () => {
+    const r = await cli('equiv', RESNET, perturbed, '--structural');
+    expect(r.code).to.equal(3);
+    expect(r.out).to.contain("first difference: node '/fc/Gemm' (Gemm) input 1: initializer 'fc.weight' differs: max abs 0.01 > tolerance 0");
+    expect((await cli('equiv', RESNET, perturbed, '--structural', '--atol', '0.02')).code).to.equal(0);
+    const j = JSON.parse((await cli('equiv', RESNET, perturbed, '--structural', '--json')).out);
+    expect(j.structural.difference.kind).to.equal('initializer');
+  });
+
+  it('exit 1 for bad input and for what is not available yet', async () => {
+    const cases: [string[], RegExp][] = [
+      [['equiv', RESNET, '--mirror'], /--mirror .* is not available yet/],
+      [['equiv', RESNET, RESNET, '--inputs', path.resolve('fixtures')], /comparing on real images from a folder is not available yet/],
+      [['equiv', RESNET, RESNET, '--inputs', 'abc'], /--inputs 'abc' must be a seed/],
+      [['equiv', RESNET, RESNET, '--atol', '-1'], /--atol '-1' must be a number >= 0/],
+      [['equiv', RESNET, '--structural'], /a structural comparison needs two models/],
+      [['equiv', RESNET, RESNET, '--structural', '--per-layer'], /cannot be combined with --structural/],
+      [['equiv', RESNET, '/nonexistent/b.onnx'], /model file '\/nonexistent\/b\.onnx' does not exist/],
+      [['equiv', RESNET, renamedInput], /the models take different inputs: A takes input, B takes image/],
+      [['equiv', RESNET, RESNET, '--input-shape', 'x=1,3,64,64'], /names 'x', which is not a graph input/],
+    ];
+    for (const [args, msg] of cases) {
+      const r = await cli(...args);
+      expect(r.code, `${args.join(' ')}: ${r.err}`).to.equal(1);
+      expect(r.err, args.join(' ')).to.match(/^iqa-surgeon: error: /).and.match(msg);
+      expect(r.err.split('\n').length, r.err).to.equal(2);
+    }
+  });
+});
