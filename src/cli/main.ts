@@ -12,6 +12,8 @@ import { registerStages } from './commands/stages.js';
 import { registerSplice } from './commands/splice.js';
 import { registerMaterialize } from './commands/materialize.js';
 import { registerRewrite } from './commands/rewrite.js';
+import { registerDataset } from './commands/dataset.js';
+import { registerEquiv } from './commands/equiv.js';
 import { VERSION } from '../version.js';
 
 export const EXIT = { ok: 0, user: 1, internal: 2, check: 3 } as const;
@@ -54,6 +56,8 @@ export function buildProgram(io: CliIO = defaultIO): Command {
   registerSplice(program, io);
   registerMaterialize(program, io);
   registerRewrite(program, io);
+  registerDataset(program, io);
+  registerEquiv(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

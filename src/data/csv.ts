@@ -52,7 +52,7 @@ export function parseCsv(text: string, source = 'CSV'): CsvRow[] {
       continue;
     }
     if (c === '"') {
-      if (field.trim() !== '') throw new CsvError(`${source} line ${line}: a quote inside an unquoted field; quote the whole field and double inner quotes`);
+      if (field.trim() !== '') throw new CsvError(`'${source}' line ${line}: a quote inside an unquoted field; quote the whole field and double inner quotes`);
       field = '';
       quoted = true;
       fieldStarted = true;
@@ -74,7 +74,7 @@ export function parseCsv(text: string, source = 'CSV'): CsvRow[] {
       i++;
     }
   }
-  if (quoted) throw new CsvError(`${source} line ${rowLine}: a quoted field is not closed before the end of the file`);
+  if (quoted) throw new CsvError(`'${source}' line ${rowLine}: a quoted field is not closed before the end of the file`);
   if (field !== '' || fields.length > 0 || fieldStarted) endRow();
   return rows;
 }

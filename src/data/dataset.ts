@@ -19,7 +19,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { parseCsv } from './csv.js';
-import { mulberry32 } from './random.js';
+import { mulberry32 } from '../util/random.js';
 
 export class DatasetError extends UserError {
   constructor(message: string) {

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { DATA_INPUT_KINDS } from '../data/fuzz-rows.js';
 import { fileURLToPath } from 'node:url';
 import type { InputKind, SeedInput } from './harness.js';
 import { genericByteMutators, protobufByteMutators } from './mutate-bytes.js';
@@ -85,4 +86,5 @@ export const INPUT_KINDS: InputKind[] = [
   },
   // { id: 'image', ext: 'png', seeds: ..., mutators: [...genericByteMutators('png'), ...pngMutators] },
   // { id: 'dataset-csv', ext: 'csv', ... }
+  ...DATA_INPUT_KINDS,
 ];

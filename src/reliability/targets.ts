@@ -4,6 +4,7 @@
  * that reads a file is one more row.
  */
 import path from 'node:path';
+import { DATA_FUZZ_TARGETS } from '../data/fuzz-rows.js';
 import type { FuzzTarget } from './harness.js';
 import { REPO_ROOT } from './inputs.js';
 
@@ -75,4 +76,5 @@ export const FUZZ_TARGETS: FuzzTarget[] = [
     argv: (file, dir) => ['apply', PATCH_MODEL, file, '-o', out(dir)],
     after: (_file, dir) => reloads(dir),
   },
+  ...DATA_FUZZ_TARGETS,
 ];

@@ -1,0 +1,109 @@
+/**
+ * Images through sharp (libvips): decode any format sharp reads into 8-bit RGB, and turn an image
+ * into the float32 CHW tensor a preprocessing spec describes. Every failure is an `ImageError`
+ * naming the file.
+ */
+import { existsSync, statSync } from 'node:fs';
+import sharp, { type OutputInfo, type Sharp } from 'sharp';
+import { UserError } from '../errors.js';
+import type { PreprocessSpec } from './preprocess.js';
+
+export class ImageError extends UserError {
+  readonly file: string;
+  constructor(file: string, message: string) {
+    super('image', message);
+    this.file = file;
+  }
+}
+
+/** Interleaved 8-bit RGB pixels. */
+export interface RgbImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+function firstLine(e: unknown): string {
+  return String((e as Error)?.message ?? e).split('\n')[0]!.trim();
+}
+
+function checkFile(file: string): void {
+  if (!existsSync(file)) throw new ImageError(file, `image file '${file}' does not exist`);
+  if (!statSync(file).isFile()) throw new ImageError(file, `image '${file}' is not a file`);
+}
+
+/** A sharp pipeline from a file: EXIF orientation applied, alpha dropped, sRGB, 3 channels. */
+function rgbPipeline(file: string): Sharp {
+  return sharp(file, { failOn: 'warning', limitInputPixels: 1 << 28 }).autoOrient().removeAlpha().toColourspace('srgb');
+}
+
+async function rawRgb(pipeline: Sharp, file: string): Promise<RgbImage> {
+  let out: { data: Buffer; info: OutputInfo };
+  try {
+    out = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  } catch (e) {
+    throw new ImageError(file, `image '${file}' cannot be decoded: ${firstLine(e)}`);
+  }
+  const { width, height, channels } = out.info;
+  if (channels === 3) return { width, height, data: new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.length) };
+  // grey images come back with one channel on some inputs: replicate it
+  const rgb = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) {
+    const g = out.data[i * channels]!;
+    rgb[i * 3] = g;
+    rgb[i * 3 + 1] = g;
+    rgb[i * 3 + 2] = g;
+  }
+  return { width, height, data: rgb };
+}
+
+/** Decode a file to RGB at its own size. */
+export async function decodeImage(file: string): Promise<RgbImage> {
+  checkFile(file);
+  return rawRgb(rgbPipeline(file), file);
+}
+
+/** Decode a file and resize it to the spec's size (kernel and fit as the spec says). */
+export async function decodeResized(file: string, spec: PreprocessSpec): Promise<RgbImage> {
+  checkFile(file);
+  const [h, w] = spec.size;
+  const p = rgbPipeline(file).resize(w, h, { kernel: spec.kernel, fit: spec.fit, position: 'centre' });
+  return rawRgb(p, file);
+}
+
+/** RGB pixels to a float32 CHW tensor (3*H*W) per the spec's range, mean/std and colour order. */
+export function toChw(img: RgbImage, spec: PreprocessSpec, out = new Float32Array(3 * img.width * img.height), offset = 0): Float32Array {
+  const n = img.width * img.height;
+  const [lo, hi] = spec.range;
+  const scale = (hi - lo) / 255;
+  for (let c = 0; c < 3; c++) {
+    const src = spec.colorOrder === 'RGB' ? c : 2 - c;
+    const m = spec.mean[src]!;
+    const s = spec.std[src]!;
+    const base = offset + c * n;
+    for (let i = 0; i < n; i++) out[base + i] = (img.data[i * 3 + src]! * scale + lo - m) / s;
+  }
+  return out;
+}
+
+/** Encode RGB pixels as PNG (no metadata, fixed settings: the same pixels give the same bytes). */
+export async function encodePng(img: RgbImage): Promise<Uint8Array> {
+  const buf = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .png({ compressionLevel: 9, adaptiveFiltering: false, palette: false })
+    .toBuffer();
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+}
+
+/** Round-trip RGB pixels through baseline JPEG at `quality` (1..100); 4:2:0 chroma subsampling. */
+export async function jpegRoundTrip(img: RgbImage, quality: number): Promise<RgbImage> {
+  const jpg = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .jpeg({ quality, chromaSubsampling: '4:2:0', mozjpeg: false, progressive: false })
+    .toBuffer();
+  const out = await sharp(jpg).raw().toBuffer({ resolveWithObject: true });
+  return { width: out.info.width, height: out.info.height, data: new Uint8Array(out.data.buffer, out.data.byteOffset, out.data.length) };
+}
+
+/** The sharp and libvips versions (recorded in generated datasets: PNG/JPEG bytes depend on them). */
+export function imageLibraryVersions(): { sharp: string; libvips: string } {
+  return { sharp: sharp.versions.sharp ?? 'unknown', libvips: sharp.versions.vips };
+}
