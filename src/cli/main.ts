@@ -39,6 +39,7 @@ export function buildProgram(io: CliIO = defaultIO): Command {
     .option('--max-nodes <n>', `refuse models with more nodes (default ${DEFAULT_LIMITS.maxNodes})`, parseLimit('--max-nodes'))
     .option('--max-proto-messages <n>', `refuse models holding more protobuf messages (default ${DEFAULT_LIMITS.maxProtoMessages})`, parseLimit('--max-proto-messages'))
     .option('--max-tensor-elements <n>', `refuse tensors with more elements (default ${DEFAULT_LIMITS.maxTensorElements})`, parseLimit('--max-tensor-elements'))
+    .option('--max-image-pixels <n>', `refuse images with more pixels, from their header (default ${DEFAULT_LIMITS.maxImagePixels})`, parseLimit('--max-image-pixels'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
@@ -47,8 +48,8 @@ export function buildProgram(io: CliIO = defaultIO): Command {
       outputError: (str, write) => write(str.startsWith('error:') ? `iqa-surgeon: ${str}` : str),
     });
   program.hook('preAction', () => {
-    const o = program.opts<{ maxFileBytes?: number; maxNodes?: number; maxProtoMessages?: number; maxTensorElements?: number }>();
-    setLimits({ maxFileBytes: o.maxFileBytes, maxNodes: o.maxNodes, maxProtoMessages: o.maxProtoMessages, maxTensorElements: o.maxTensorElements });
+    const o = program.opts<{ maxFileBytes?: number; maxNodes?: number; maxProtoMessages?: number; maxTensorElements?: number; maxImagePixels?: number }>();
+    setLimits({ maxFileBytes: o.maxFileBytes, maxNodes: o.maxNodes, maxProtoMessages: o.maxProtoMessages, maxTensorElements: o.maxTensorElements, maxImagePixels: o.maxImagePixels });
   });
   registerInspect(program, io);
   registerStages(program, io);

@@ -4,6 +4,7 @@
  * naming the file.
  */
 import { existsSync, statSync } from 'node:fs';
+import { currentLimits, LIMIT_FLAGS } from '../onnx/model-io.js';
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { UserError } from '../errors.js';
 import type { PreprocessSpec } from './preprocess.js';
@@ -32,9 +33,24 @@ function checkFile(file: string): void {
   if (!statSync(file).isFile()) throw new ImageError(file, `image '${file}' is not a file`);
 }
 
+/** Refuse an image whose header declares more pixels than the limit, before decoding it. */
+async function checkPixels(file: string): Promise<void> {
+  const max = currentLimits().maxImagePixels;
+  let meta: { width?: number | undefined; height?: number | undefined };
+  try {
+    meta = await sharp(file).metadata();
+  } catch (e) {
+    throw new ImageError(file, `image '${file}' cannot be decoded: ${firstLine(e)}`);
+  }
+  const pixels = (meta.width ?? 0) * (meta.height ?? 0);
+  if (pixels > max) {
+    throw new ImageError(file, `image '${file}' is ${meta.width}x${meta.height} = ${pixels} pixels, over the limit of ${max} (raise it with ${LIMIT_FLAGS.maxImagePixels})`);
+  }
+}
+
 /** A sharp pipeline from a file: EXIF orientation applied, alpha dropped, sRGB, 3 channels. */
 function rgbPipeline(file: string): Sharp {
-  return sharp(file, { failOn: 'warning', limitInputPixels: 1 << 28 }).autoOrient().removeAlpha().toColourspace('srgb');
+  return sharp(file, { failOn: 'warning', limitInputPixels: currentLimits().maxImagePixels }).autoOrient().removeAlpha().toColourspace('srgb');
 }
 
 async function rawRgb(pipeline: Sharp, file: string): Promise<RgbImage> {
@@ -60,12 +76,14 @@ async function rawRgb(pipeline: Sharp, file: string): Promise<RgbImage> {
 /** Decode a file to RGB at its own size. */
 export async function decodeImage(file: string): Promise<RgbImage> {
   checkFile(file);
+  await checkPixels(file);
   return rawRgb(rgbPipeline(file), file);
 }
 
 /** Decode a file and resize it to the spec's size (kernel and fit as the spec says). */
 export async function decodeResized(file: string, spec: PreprocessSpec): Promise<RgbImage> {
   checkFile(file);
+  await checkPixels(file);
   const [h, w] = spec.size;
   const p = rgbPipeline(file).resize(w, h, { kernel: spec.kernel, fit: spec.fit, position: 'centre' });
   return rawRgb(p, file);

@@ -39,6 +39,8 @@ export interface LoadOptions {
   maxProtoMessages?: number;
   /** Refuse tensors declaring more elements than this (default 2^31: 8 GiB of float32, the default file-size cap); also caps what the shape probe feeds. */
   maxTensorElements?: number;
+  /** Refuse images with more pixels than this, from their header, before decoding (default 2^28; read by src/data). */
+  maxImagePixels?: number;
 }
 
 /**
@@ -55,6 +57,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxNodes: 200_000,
   maxProtoMessages: 1_000_000,
   maxTensorElements: 2 ** 31,
+  maxImagePixels: 2 ** 28,
 });
 
 /** The command-line flag that raises each limit (named in the error). */
@@ -63,6 +66,7 @@ export const LIMIT_FLAGS: Readonly<Record<keyof Limits, string>> = Object.freeze
   maxNodes: '--max-nodes',
   maxProtoMessages: '--max-proto-messages',
   maxTensorElements: '--max-tensor-elements',
+  maxImagePixels: '--max-image-pixels',
 });
 
 let processLimits: Limits = { ...DEFAULT_LIMITS };
@@ -88,6 +92,7 @@ function resolveLimits(opts: LoadOptions): Limits {
     maxNodes: opts.maxNodes ?? base.maxNodes,
     maxProtoMessages: opts.maxProtoMessages ?? base.maxProtoMessages,
     maxTensorElements: opts.maxTensorElements ?? base.maxTensorElements,
+    maxImagePixels: opts.maxImagePixels ?? base.maxImagePixels,
   };
 }
 

@@ -214,6 +214,16 @@ describe('limits: caps refused up front with the cap named, raised by global fla
     expect(r.stderr).to.not.match(/over the limit/);
   });
 
+  it('an image over the pixel cap is refused from its header, with the cap named; raising the cap lets it through', async () => {
+    const sharp = (await import('sharp')).default;
+    const dir = tmp.make('pixels');
+    await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 90, g: 120, b: 200 } } })
+      .png()
+      .toFile(path.join(dir, 'a.png'));
+    expectOneLine(await cli(['--max-image-pixels', '1000', 'dataset', 'info', '--data', `folder:${dir}`, '--load']), /image '.*a\.png' is 40x30 = 1200 pixels, over the limit of 1000 \(raise it with --max-image-pixels\)/);
+    expect((await cli(['--max-image-pixels', '2000', 'dataset', 'info', '--data', `folder:${dir}`, '--load'])).code).to.equal(0);
+  });
+
   it('limit values are checked: a bad value is a usage error naming the flag', async () => {
     expectOneLine(await cli(['--max-nodes', 'lots', 'inspect', resnet]), /^--max-nodes 'lots' must be a positive integer/);
     expectOneLine(await cli(['--max-file-bytes', '0', 'inspect', resnet]), /^--max-file-bytes '0' must be a positive integer/);
