@@ -38,7 +38,7 @@ async function checkPixels(file: string): Promise<void> {
   const max = currentLimits().maxImagePixels;
   let meta: { width?: number | undefined; height?: number | undefined };
   try {
-    meta = await sharp(file).metadata();
+    meta = await sharp(file, { limitInputPixels: false }).metadata(); // header only; the cap is ours, below
   } catch (e) {
     throw new ImageError(file, `image '${file}' cannot be decoded: ${firstLine(e)}`);
   }

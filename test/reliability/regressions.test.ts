@@ -21,6 +21,16 @@ import { TempDirs } from '../helpers/temp-dir.js';
 
 const tmp = new TempDirs('iqa-regress');
 
+/** CRC-32 (PNG chunks). */
+function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  }
+  return (c ^ 0xffffffff) >>> 0;
+}
+
 async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = '';
   let stderr = '';
@@ -222,6 +232,20 @@ describe('limits: caps refused up front with the cap named, raised by global fla
       .toFile(path.join(dir, 'a.png'));
     expectOneLine(await cli(['--max-image-pixels', '1000', 'dataset', 'info', '--data', `folder:${dir}`, '--load']), /image '.*a\.png' is 40x30 = 1200 pixels, over the limit of 1000 \(raise it with --max-image-pixels\)/);
     expect((await cli(['--max-image-pixels', '2000', 'dataset', 'info', '--data', `folder:${dir}`, '--load'])).code).to.equal(0);
+  });
+
+  it('a PNG whose header declares 100000 x 100000 pixels is refused before decoding', async () => {
+    const sharp = (await import('sharp')).default;
+    const dir = tmp.make('hugepng');
+    const png = Buffer.from(await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 1, g: 2, b: 3 } } }).png().toBuffer());
+    // IHDR: length(4) 'IHDR'(4) width(4) height(4) ... crc(4), right after the 8-byte signature
+    png.writeUInt32BE(100_000, 16);
+    png.writeUInt32BE(100_000, 20);
+    png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
+    writeFileSync(path.join(dir, 'huge.png'), png);
+    const t0 = performance.now();
+    expectOneLine(await cli(['dataset', 'info', '--data', `folder:${dir}`, '--load']), /is 100000x100000 = 10000000000 pixels, over the limit of 268435456 \(raise it with --max-image-pixels\)/);
+    expect(performance.now() - t0).to.be.lessThan(2000);
   });
 
   it('limit values are checked: a bad value is a usage error naming the flag', async () => {
