@@ -8,7 +8,7 @@
  */
 import { UserError } from '../errors.js';
 import type { Model } from '../ir/model.js';
-import { DataType, dataTypeName } from '../onnx/data-types.js';
+import { DataType, dataTypeName, ORT_TYPE_CODES } from '../onnx/data-types.js';
 import { checkElementCount, currentLimits, DEFAULT_LIMITS } from '../onnx/model-io.js';
 
 /**
@@ -44,22 +44,6 @@ export interface ProbeResult {
 /** Tensors up to this many elements report their contents. */
 const MAX_VALUE_ELEMENTS = 1024;
 
-const ORT_TYPES: Record<string, number> = {
-  float32: DataType.FLOAT,
-  float64: DataType.DOUBLE,
-  float16: DataType.FLOAT16,
-  bfloat16: DataType.BFLOAT16,
-  int8: DataType.INT8,
-  uint8: DataType.UINT8,
-  int16: DataType.INT16,
-  uint16: DataType.UINT16,
-  int32: DataType.INT32,
-  uint32: DataType.UINT32,
-  int64: DataType.INT64,
-  uint64: DataType.UINT64,
-  bool: DataType.BOOL,
-  string: DataType.STRING,
-};
 
 /** ONNX Runtime's name of a tensor type, and the typed array it takes. */
 const FEED_TYPES: Record<number, { ort: string; make: (n: number, rnd: () => number) => unknown }> = {
@@ -150,7 +134,7 @@ export async function probeValues(model: Model, names: readonly string[], opts: 
   for (const name of wanted) {
     const t = results[name];
     if (!t) continue;
-    const info: ProbedValue = { elemType: ORT_TYPES[t.type] ?? DataType.UNDEFINED, shape: t.dims.map(Number) };
+    const info: ProbedValue = { elemType: ORT_TYPE_CODES[t.type] ?? DataType.UNDEFINED, shape: t.dims.map(Number) };
     if (t.size <= MAX_VALUE_ELEMENTS && ['int64', 'int32', 'int16', 'int8', 'uint8', 'uint16', 'uint32', 'uint64', 'bool', 'float32', 'float64'].includes(t.type)) {
       info.value = Array.from(t.data as ArrayLike<number | bigint>, (x) => Number(x));
     }

@@ -31,20 +31,4 @@ export function numericData(data: ArrayLike<number | bigint>, dataType: number):
   return out;
 }
 
-/** ONNX Runtime's tensor type names -> ONNX data type codes. */
-export const ORT_TYPE_CODES: Record<string, number> = {
-  float32: DataType.FLOAT,
-  float64: DataType.DOUBLE,
-  float16: DataType.FLOAT16,
-  bfloat16: DataType.BFLOAT16,
-  int8: DataType.INT8,
-  uint8: DataType.UINT8,
-  int16: DataType.INT16,
-  uint16: DataType.UINT16,
-  int32: DataType.INT32,
-  uint32: DataType.UINT32,
-  int64: DataType.INT64,
-  uint64: DataType.UINT64,
-  bool: DataType.BOOL,
-  string: DataType.STRING,
-};
+export { ORT_TYPE_CODES } from '../onnx/data-types.js';

@@ -94,3 +94,21 @@ export function dataTypeName(code: number | undefined): string {
 export function rawByteLength(info: DataTypeInfo, count: number): number {
   return Math.ceil((count * info.bits) / 8);
 }
+
+/** ONNX Runtime's tensor type names -> ONNX data type codes. */
+export const ORT_TYPE_CODES: Readonly<Record<string, number>> = Object.freeze({
+  float32: DataType.FLOAT,
+  float64: DataType.DOUBLE,
+  float16: DataType.FLOAT16,
+  bfloat16: DataType.BFLOAT16,
+  int8: DataType.INT8,
+  uint8: DataType.UINT8,
+  int16: DataType.INT16,
+  uint16: DataType.UINT16,
+  int32: DataType.INT32,
+  uint32: DataType.UINT32,
+  int64: DataType.INT64,
+  uint64: DataType.UINT64,
+  bool: DataType.BOOL,
+  string: DataType.STRING,
+});
