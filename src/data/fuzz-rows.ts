@@ -3,23 +3,15 @@
  * commands: damaged images through `dataset info --load`, damaged KonIQ-format CSVs through
  * `dataset info`. INPUT_KINDS and FUZZ_TARGETS include them.
  */
-import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FuzzTarget, InputKind, SeedInput } from '../reliability/harness.js';
+import { filesIn, type FuzzTarget, type InputKind } from '../reliability/harness.js';
 import { genericByteMutators } from '../reliability/mutate-bytes.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const KONIQ_MINI = path.join(REPO_ROOT, 'fixtures/koniq-mini');
 const KONIQ_IMAGES = path.join(KONIQ_MINI, '1024x768');
 
-function filesIn(dir: string, ext: string): SeedInput[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(ext))
-    .sort()
-    .map((f) => ({ id: f, file: path.join(dir, f) }));
-}
 
 export const DATA_INPUT_KINDS: InputKind[] = [
   {

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, realpathSync, rmSync, statSync } from 'node:f
 import path from 'node:path';
 import { OnnxFormatError, PathError, UserError } from '../errors.js';
 import { writeTemp, type PendingFile } from '../util/atomic-write.js';
-import { decode, encodeTo, encodedSize, LAYOUT, type ProtoMessage, type Substitute } from './codec.js';
+import { decode, encode, encodeTo, encodedSize, LAYOUT, type ProtoMessage, type Substitute } from './codec.js';
 import { EXTERNAL_REF, resolveExternalRef, type TensorWithRef } from './external-data.js';
 import {
   DataLocation,
@@ -444,21 +444,7 @@ function encodedSizeWithoutReading(proto: ModelProto): number {
 
 /** Encode to bytes in memory (inlining any external data). */
 export function encodeModel(proto: ModelProto): Uint8Array {
-  const parts: Uint8Array[] = [];
-  let n = 0;
-  encodeTo(proto, 'ModelProto', {
-    write(b) {
-      parts.push(b);
-      n += b.length;
-    },
-  }, (m, typeName) => (typeName === 'TensorProto' && isExternal(m as TensorProto) ? inlined(m as TensorProto) : m));
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return encode(proto, 'ModelProto', (m, typeName) => (typeName === 'TensorProto' && isExternal(m as TensorProto) ? inlined(m as TensorProto) : m));
 }
 
 /** True when the message was decoded from a file (has a recorded wire layout). */

@@ -10,7 +10,8 @@
  * Adding a command is one `FuzzTarget` row in targets.ts; adding an input is one `InputKind` row in
  * inputs.ts (seeds plus mutators, most of which can be the generic byte mutators).
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Rng } from './random.js';
 
 export interface SeedInput {
@@ -18,6 +19,15 @@ export interface SeedInput {
   id: string;
   /** Absolute path of the seed file. */
   file: string;
+}
+
+/** The files of `dir` ending in `ext`, sorted, as seeds (none if the folder is absent). */
+export function filesIn(dir: string, ext: string): SeedInput[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(ext))
+    .sort()
+    .map((f) => ({ id: f, file: path.join(dir, f) }));
 }
 
 export interface MutationContext {

@@ -4,12 +4,12 @@
  * exist (seeds from their fixtures, `genericByteMutators(ext)` plus a few format-aware mutators).
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DATA_INPUT_KINDS } from '../data/fuzz-rows.js';
 import { fileURLToPath } from 'node:url';
-import type { InputKind, SeedInput } from './harness.js';
+import { filesIn, type InputKind, type SeedInput } from './harness.js';
 import { genericByteMutators, protobufByteMutators } from './mutate-bytes.js';
 import { ONNX_PROTO_MUTATORS } from './mutate-onnx.js';
 import { patchMutators, patchSeeds } from './mutate-patch.js';
@@ -17,13 +17,6 @@ import { patchMutators, patchSeeds } from './mutate-patch.js';
 /** The repository root (this file is src/reliability/ or dist/reliability/). */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-function filesIn(dir: string, ext: string): SeedInput[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(ext))
-    .sort()
-    .map((f) => ({ id: f, file: path.join(dir, f) }));
-}
 
 /** ONNX seeds: the project's fixtures and the shared real models (when present). */
 export function onnxSeeds(): SeedInput[] {

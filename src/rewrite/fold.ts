@@ -18,7 +18,7 @@ import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 import type { PassResult } from '../ir/passes/pass.js';
 import type { Value } from '../ir/value.js';
-import { DataType, dataTypeName } from '../onnx/data-types.js';
+import { DataType, dataTypeName, ORT_TYPE_CODES } from '../onnx/data-types.js';
 import type { GraphProto, ModelProto, TensorProto } from '../onnx/proto-types.js';
 import { encodeModel } from '../onnx/model-io.js';
 import { showShape } from './util.js';
@@ -41,20 +41,8 @@ const NOT_FOLDED = new Set([
   'DynamicQuantizeLinear',
 ]);
 
-const ORT_TYPES: Record<string, number> = {
-  float32: DataType.FLOAT,
-  float64: DataType.DOUBLE,
-  float16: DataType.FLOAT16,
-  int8: DataType.INT8,
-  uint8: DataType.UINT8,
-  int16: DataType.INT16,
-  uint16: DataType.UINT16,
-  int32: DataType.INT32,
-  uint32: DataType.UINT32,
-  int64: DataType.INT64,
-  uint64: DataType.UINT64,
-  bool: DataType.BOOL,
-};
+/** ORT output types fold stores as constants (not strings, not bfloat16). */
+const UNFOLDABLE_TYPES = new Set(['string', 'bfloat16']);
 
 function int64Tensor(values: number[], scalar: boolean): TensorProto {
   const data = BigInt64Array.from(values.map((v) => BigInt(v)));
@@ -153,7 +141,7 @@ export async function fold(model: Model, opts: FoldOptions = {}): Promise<PassRe
     }
     for (const v of evalTargets) {
       const t = out[v.name];
-      const code = t ? ORT_TYPES[t.type] : undefined;
+      const code = t && !UNFOLDABLE_TYPES.has(t.type) ? ORT_TYPE_CODES[t.type] : undefined;
       if (!t || code === undefined) continue;
       const view = t.data as unknown as ArrayBufferView;
       const raw = new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice();

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { cli } from '../helpers/cli.js';
 import { Model } from '../../src/ir/model.js';
 import { runSeeded } from '../helpers/ort-compare.js';
 import { TempDirs } from '../helpers/temp-dir.js';
@@ -10,12 +10,6 @@ import { TempDirs } from '../helpers/temp-dir.js';
 const RESNET = path.resolve('fixtures/models/resnet18_iqa.onnx');
 const LINEARITY = path.resolve('fixtures/models/linearity_iqa.onnx');
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(['node', 'iqa-surgeon', ...args], { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 describe('cli', () => {
   const temps = new TempDirs('cli');

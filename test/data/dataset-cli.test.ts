@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { existsSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { cli } from '../helpers/cli.js';
 import { PREPROCESS_KEY } from '../../src/data/preprocess.js';
 import { Model } from '../../src/ir/model.js';
 import { TempDirs } from '../helpers/temp-dir.js';
@@ -9,12 +9,6 @@ import { TempDirs } from '../helpers/temp-dir.js';
 const KONIQ = path.resolve('fixtures/koniq-mini');
 const LINEARITY = path.resolve('fixtures/models/linearity_iqa.onnx');
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(['node', 'iqa-surgeon', ...args], { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 describe('cli dataset', () => {
   const temps = new TempDirs('dataset-cli');

@@ -1,18 +1,12 @@
 import { expect } from 'chai';
 import path from 'node:path';
-import { main } from '../../src/cli/main.js';
+import { cli } from '../helpers/cli.js';
 import { TempDirs } from '../helpers/temp-dir.js';
 import { editedCopy, perturbedCopy, reorderedCopy, weightOf } from './variants.js';
 
 const RESNET = path.resolve('fixtures/models/resnet18_iqa.onnx');
 const LINEARITY = path.resolve('fixtures/models/linearity_iqa.onnx');
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await main(['node', 'iqa-surgeon', ...args], { out: (s) => (out += s), err: (s) => (err += s) });
-  return { code, out, err };
-}
 
 describe('cli: equiv', () => {
   const temps = new TempDirs('equiv-cli');
