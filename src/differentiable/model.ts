@@ -1,0 +1,67 @@
+/**
+ * The one interface that fine-tuning and attacks use to differentiate a model, whatever engine
+ * computes it: the TensorFlow.js mirror (`src/mirror/`) implements it now; an ONNX Runtime
+ * gradient engine can implement the same contract later.
+ *
+ * Everything crossing the interface is a host tensor (plain typed arrays, NCHW as in the ONNX
+ * file), so callers never depend on the engine's tensor type. Gradients are vector-Jacobian
+ * products: the caller gives dL/d(output) for the outputs its loss reads (`cotangents`), or a loss
+ * from the built-in set, and gets dL/d(input) and dL/d(parameter) back.
+ */
+
+/** A dense tensor in host memory: float32 for float data, int32 for integer data, uint8 for bool. */
+export interface HostTensor {
+  dims: number[];
+  data: Float32Array | Int32Array | Uint8Array;
+}
+
+/** Losses every engine provides (computed on one named output, averaged over its elements). */
+export type BuiltinLoss =
+  /** mean((y - target)^2) */
+  | { kind: 'mse'; output?: string; target: HostTensor }
+  /** mean(|y - target|) */
+  | { kind: 'l1'; output?: string; target: HostTensor }
+  /** mean(y) (attacks ascend or descend the predicted score itself) */
+  | { kind: 'mean'; output?: string };
+
+export interface GradientRequest {
+  /** Graph inputs to differentiate with respect to (default: none). */
+  inputs?: readonly string[];
+  /** Parameters (initializer names) to differentiate with respect to (default: the trainable set). */
+  params?: readonly string[];
+}
+
+export interface GradientResult {
+  /** The loss value (for a built-in loss), or sum(cotangent * output) for explicit cotangents. */
+  loss: number;
+  /** The outputs of the forward pass that produced the gradients. */
+  outputs: Record<string, HostTensor>;
+  inputGrads: Record<string, HostTensor>;
+  paramGrads: Record<string, HostTensor>;
+}
+
+export interface DifferentiableModel {
+  /** Which engine computes it, in words (e.g. "tfjs mirror on cpu"). */
+  readonly engine: string;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** Forward pass; returns the graph outputs (or the named values). */
+  forward(feeds: Record<string, HostTensor>, outputs?: readonly string[]): Promise<Record<string, HostTensor>>;
+  /** Loss and gradients: `loss` is a built-in loss or explicit cotangents per output. */
+  gradients(feeds: Record<string, HostTensor>, loss: BuiltinLoss | Record<string, HostTensor>, wrt?: GradientRequest): Promise<GradientResult>;
+  /** Names of all parameters (float initializers) and of the trainable ones. */
+  parameterNames(): string[];
+  trainableNames(): string[];
+  /** Read / write a parameter by its ONNX initializer name (dims must match). */
+  getParameter(name: string): HostTensor;
+  setParameter(name: string, value: HostTensor): void;
+  /** Release engine memory. */
+  dispose(): void;
+}
+
+/** Element count of dims (1 for a scalar). */
+export function elementCount(dims: readonly number[]): number {
+  let n = 1;
+  for (const d of dims) n *= d;
+  return n;
+}

@@ -1,0 +1,40 @@
+/**
+ * Which parameters train: chosen by exact initializer name, by glob (`layer4.*`, `*.weight`),
+ * by stage (`stage:layer3`: every float initializer read by the stage's nodes) or `all`.
+ * A selector that matches nothing is an error (a typo should not silently train nothing).
+ */
+import { computeStages, findStage } from '../analysis/stages.js';
+import type { Dim } from '../analysis/shapes/types.js';
+import { UserError } from '../errors.js';
+import type { Model } from '../ir/model.js';
+import { DataType } from '../onnx/data-types.js';
+import { stageNodes } from '../rewrite/select.js';
+import { globToRegExp } from '../rewrite/util.js';
+
+/** Names of the float32 initializers of the main graph (the parameters), in file order. */
+export function parameterNames(model: Model): string[] {
+  return model.graph.initializers().filter((v) => v.initializer!.data_type === DataType.FLOAT).map((v) => v.name);
+}
+
+/** Resolve selectors to parameter names (file order, no duplicates). */
+export async function selectTrainable(model: Model, selectors: readonly string[], inputShapes?: Record<string, Dim[]>): Promise<string[]> {
+  const params = parameterNames(model);
+  const chosen = new Set<string>();
+  for (const sel of selectors) {
+    let matched: string[];
+    if (sel === 'all') matched = params;
+    else if (sel.startsWith('stage:')) {
+      const stage = findStage(await computeStages(model, inputShapes ? { inputShapes } : {}), sel.slice(6));
+      const nodes = stageNodes(model, stage);
+      const read = new Set<string>();
+      for (const n of nodes) for (const v of n.inputs) if (v?.isInitializer) read.add(v.name);
+      matched = params.filter((p) => read.has(p));
+    } else if (/[*?]/.test(sel)) {
+      const re = globToRegExp(sel);
+      matched = params.filter((p) => re.test(p));
+    } else matched = params.includes(sel) ? [sel] : [];
+    if (matched.length === 0) throw new UserError('no-such-parameter', `the trainable selector '${sel}' matches no float32 initializer`);
+    for (const m of matched) chosen.add(m);
+  }
+  return params.filter((p) => chosen.has(p));
+}
