@@ -13,6 +13,9 @@ import { comparePerLayer } from './per-layer.js';
 import type { EquivReport } from './report.js';
 import { inputSpecs, runModel, seededFeeds, type RunValue } from './runner.js';
 import { compareStructure, fmt } from './structural.js';
+import type { BackendChoice } from '../mirror/backend.js';
+import { runMirror } from './mirror-runner.js';
+import { imageFeeds } from './image-inputs.js';
 
 export interface EquivOptions {
   /** Absolute tolerance (numeric; default 1e-4). In structural mode, the tolerance on weights (default 0: byte-equal). */
@@ -25,8 +28,17 @@ export interface EquivOptions {
   perLayer?: boolean;
   /** Seed of the random inputs (default 0). */
   seed?: number;
+  /** Real images instead of random inputs: a folder or dataset spec (`folder:`, `csv:`, `koniq:`). */
+  images?: string;
+  /** At most this many images (default 8; a fixed batch dim decides otherwise). */
+  maxImages?: number;
   /** Dims for graph inputs (symbolic dims default to 1). */
   inputShapes?: Record<string, Dim[]>;
+  /**
+   * Compare ONNX Runtime with the TensorFlow.js mirror of the same model (only one model may be
+   * given); `true` picks the backend automatically.
+   */
+  mirror?: boolean | BackendChoice;
   /** How the report names the models (default: the file paths). */
   names?: { a?: string; b?: string };
 }
@@ -53,10 +65,15 @@ export async function compareModels(aRef: ModelRef, bRef?: ModelRef, opts: Equiv
   checkTolerance('rtol', opts.rtol);
   if (opts.seed !== undefined && !(Number.isSafeInteger(opts.seed) && opts.seed >= 0)) throw new UsageError(`the input seed ${opts.seed} must be a non-negative integer`);
   const a = load(aRef);
-  const determinism = bRef === undefined;
-  const b = determinism ? a : load(bRef);
+  if (opts.mirror) {
+    if (bRef !== undefined) throw new UsageError('--mirror compares one model in ONNX Runtime with its TensorFlow.js mirror: give one model, not two');
+    if (opts.structural) throw new UsageError('--mirror runs the model; it cannot be combined with --structural');
+  }
+  const mirrorBackend: BackendChoice | undefined = opts.mirror ? (opts.mirror === true ? 'auto' : opts.mirror) : undefined;
+  const determinism = bRef === undefined && !mirrorBackend;
+  const b = bRef === undefined ? a : load(bRef);
   const aName = opts.names?.a ?? nameOf(aRef, a, '(model A)');
-  const bName = determinism ? `${aName} (second run)` : (opts.names?.b ?? nameOf(bRef!, b, '(model B)'));
+  const bName = mirrorBackend ? `${aName} (TensorFlow.js mirror)` : determinism ? `${aName} (second run)` : (opts.names?.b ?? nameOf(bRef!, b, '(model B)'));
 
   if (opts.structural) {
     if (determinism) throw new UsageError('a structural comparison needs two models (with one model, equiv runs it twice and compares the runs: leave out --structural)');
@@ -82,9 +99,13 @@ export async function compareModels(aRef: ModelRef, bRef?: ModelRef, opts: Equiv
 
   const tol = { atol: opts.atol ?? DEFAULT_TOLERANCES.atol, rtol: opts.rtol ?? DEFAULT_TOLERANCES.rtol };
   const seed = opts.seed ?? 0;
-  const specs = inputSpecs(a, determinism ? undefined : b, opts.inputShapes);
-  const feeds = seededFeeds(specs, seed, 'a');
-  const feedsB = seededFeeds(specs, seed, 'b');
+  if (opts.images !== undefined && opts.seed !== undefined) throw new UsageError('give either a seed or images as inputs, not both');
+  const specs = inputSpecs(a, determinism || mirrorBackend ? undefined : b, opts.inputShapes);
+  const imgs = opts.images !== undefined ? await imageFeeds(a, opts.images, { ...(opts.maxImages !== undefined ? { maxImages: opts.maxImages } : {}), ...(opts.inputShapes ? { inputShapes: opts.inputShapes } : {}) }) : undefined;
+  if (imgs && specs[0]?.elemTypeB !== undefined) throw new UsageError('real images are fed as float32; the models take different float types: use a seed');
+  const feeds = imgs ? imgs.feeds : seededFeeds(specs, seed, 'a');
+  const feedsB = imgs ? imgs.feeds : seededFeeds(specs, seed, 'b');
+  if (imgs) specs[0]!.dims = imgs.dims;
   const outNames = a.graph.outputs.map((v) => v.name);
   if (!determinism) {
     const namesB = b.graph.outputs.map((v) => v.name);
@@ -94,9 +115,16 @@ export async function compareModels(aRef: ModelRef, bRef?: ModelRef, opts: Equiv
     }
   }
   const ra = await runModel(a, feeds);
-  const rb = await runModel(b, feedsB);
+  let mirrorEngine: string | undefined;
+  const runB = async (extra: readonly string[]): Promise<Map<string, RunValue>> => {
+    if (!mirrorBackend) return runModel(b, feedsB, extra);
+    const r = await runMirror(a, feeds, extra, mirrorBackend);
+    mirrorEngine = r.engine;
+    return r.values;
+  };
+  const rb = await runB([]);
   const outputs: TensorComparison[] = outNames.map((n) => compareTensors(n, asTensor(ra.get(n)), asTensor(rb.get(n)), tol));
-  const perLayer = opts.perLayer ? await comparePerLayer(a, b, feeds, tol, feedsB) : null;
+  const perLayer = opts.perLayer ? await comparePerLayer(a, b, feeds, tol, mirrorBackend ? feeds : feedsB, runB) : null;
   const failed = outputs.filter((c) => !c.pass);
   const equivalent = failed.length === 0 && (!perLayer || perLayer.failing === 0);
   let summary: string;
@@ -118,8 +146,8 @@ export async function compareModels(aRef: ModelRef, bRef?: ModelRef, opts: Equiv
     determinism,
     equivalent,
     tolerances: tol,
-    runtime: 'onnxruntime-node (CPU, graph optimizations disabled)',
-    inputs: { seed, tensors: specs.map((s) => ({ name: s.name, elemType: dataTypeName(s.elemType), ...(s.elemTypeB !== undefined ? { elemTypeB: dataTypeName(s.elemTypeB) } : {}), shape: s.dims })) },
+    runtime: mirrorEngine ? `A: onnxruntime-node (CPU, graph optimizations disabled); B: ${mirrorEngine}` : 'onnxruntime-node (CPU, graph optimizations disabled)',
+    inputs: { seed: imgs ? null : seed, ...(imgs ? { images: { source: imgs.source, files: imgs.files, size: imgs.preprocess.size } } : {}), tensors: specs.map((s) => ({ name: s.name, elemType: dataTypeName(s.elemType), ...(s.elemTypeB !== undefined ? { elemTypeB: dataTypeName(s.elemTypeB) } : {}), shape: s.dims })) },
     structural: null,
     outputs,
     perLayer,

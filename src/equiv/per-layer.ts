@@ -1,7 +1,8 @@
 /**
  * Per-layer comparison: every intermediate value that has the same name in both models (and is
  * computed by a node in both main graphs) is exposed as an output, both models run once on the
- * same inputs, and the values are compared in model A's topological order. The first node whose
+ * same inputs, and the values are compared in model A's topological order. Model B may instead be
+ * run by another runner (the TensorFlow.js mirror of A: `runB`). The first node whose
  * output is outside tolerance is where the models diverge; when all of that node's computed
  * inputs agree, the node itself is the cause (a changed weight or attribute), not an upstream one.
  */
@@ -48,7 +49,14 @@ function topological(model: Model): Node[] {
 const asTensor = (v: RunValue | undefined): { dims: number[]; data: Float64Array } | undefined => (v && v.data ? { dims: v.dims, data: v.data } : undefined);
 
 /** Compare every common intermediate value of `a` and `b` on `feeds`. `b` may be `a` itself (a determinism check). */
-export async function comparePerLayer(a: Model, b: Model, feeds: Record<string, Feed>, tol: Tolerances, feedsB: Record<string, Feed> = feeds): Promise<PerLayerResult> {
+export async function comparePerLayer(
+  a: Model,
+  b: Model,
+  feeds: Record<string, Feed>,
+  tol: Tolerances,
+  feedsB: Record<string, Feed> = feeds,
+  runB: (names: readonly string[]) => Promise<Map<string, RunValue>> = (names) => runModel(b, feedsB, names),
+): Promise<PerLayerResult> {
   const order = topological(a);
   const gb = b.graph;
   const computedInB = new Set<string>();
@@ -64,7 +72,7 @@ export async function comparePerLayer(a: Model, b: Model, feeds: Record<string, 
   }
   const list = names.map((x) => x.output);
   const ra = await runModel(a, feeds, list);
-  const rb = await runModel(b, feedsB, list);
+  const rb = await runB(list);
   const values: LayerValue[] = [];
   const verdict = new Map<string, boolean>();
   let first: Divergence | null = null;

@@ -18,7 +18,7 @@ export interface EquivReport {
   tolerances: Tolerances;
   /** Numeric mode: what ran and what it was fed. */
   runtime: string | null;
-  inputs: { seed: number; tensors: { name: string; elemType: string; elemTypeB?: string; shape: number[] }[] } | null;
+  inputs: { seed: number | null; images?: { source: string; files: string[]; size: [number, number] }; tensors: { name: string; elemType: string; elemTypeB?: string; shape: number[] }[] } | null;
   structural: StructuralResult | null;
   /** Numeric mode: one entry per graph output of A, in order. */
   outputs: TensorComparison[];
@@ -74,7 +74,7 @@ export function formatReport(r: EquivReport): string {
     s += `  nodes: ${st.nodes[0]} vs ${st.nodes[1]}; weights must be ${st.weightAtol > 0 ? `within atol ${fmt(st.weightAtol)}` : 'byte-equal'} (largest difference found: ${fmt(st.maxWeightDiff)})\n`;
     s += st.difference ? `  first difference: ${st.difference.message}\n` : `  fingerprint ${st.fingerprint[0]}\n`;
   } else {
-    if (r.inputs) s += `  inputs: seed ${r.inputs.seed}; ${r.inputs.tensors.map((t) => `${t.name} ${t.elemType}${shape(t.shape)}${t.elemTypeB ? ` (${t.elemTypeB} in B)` : ''}`).join(', ')}; ${r.runtime}\n`;
+    if (r.inputs) s += `  inputs: ${r.inputs.images ? `${r.inputs.images.files.length} images from ${r.inputs.images.source} (${r.inputs.images.files.slice(0, 3).join(', ')}${r.inputs.images.files.length > 3 ? ', ...' : ''})` : `seed ${r.inputs.seed}`}; ${r.inputs.tensors.map((t) => `${t.name} ${t.elemType}${shape(t.shape)}${t.elemTypeB ? ` (${t.elemTypeB} in B)` : ''}`).join(', ')}; ${r.runtime}\n`;
     s += `  tolerance: |a - b| <= atol ${fmt(r.tolerances.atol)} OR |a - b| <= rtol ${fmt(r.tolerances.rtol)} * |a|\n`;
     for (const c of r.outputs) s += comparisonText(c, r.tolerances);
     const pl = r.perLayer;

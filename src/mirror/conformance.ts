@@ -60,7 +60,7 @@ function readAsNumbers(t: TensorProto): number[] {
   return Array.from(tensorTypedData(t) as ArrayLike<number | bigint>, (v) => Number(v));
 }
 
-function allClose(got: HostTensor, want: HostTensor, tol: { rtol: number; atol: number }): { ok: boolean; maxAbs: number; why?: string } {
+export function allClose(got: HostTensor, want: HostTensor, tol: { rtol: number; atol: number }): { ok: boolean; maxAbs: number; why?: string } {
   if (got.dims.length !== want.dims.length || got.dims.some((d, i) => d !== want.dims[i])) {
     return { ok: false, maxAbs: Infinity, why: `shape [${got.dims.join(',')}] instead of [${want.dims.join(',')}]` };
   }

@@ -96,10 +96,22 @@ describe('cli: equiv', () => {
     expect(j.structural.difference.kind).to.equal('initializer');
   });
 
-  it('exit 1 for bad input and for what is not available yet', async () => {
+  it('--inputs <folder> feeds real images (preprocessed to the model input size) and names them in the report', async () => {
+    const r = await cli('equiv', RESNET, reordered, '--inputs', path.resolve('fixtures/koniq-mini/1024x768'), '--max-images', '3', '--json');
+    expect(r.code, r.err).to.equal(0);
+    const j = JSON.parse(r.out);
+    expect(j.inputs.seed).to.equal(null);
+    expect(j.inputs.images.files).to.have.length(3);
+    expect(j.inputs.tensors[0].shape).to.deep.equal([3, 3, 64, 64]);
+    const bad = await cli('equiv', RESNET, perturbed, '--inputs', 'folder:' + path.resolve('fixtures/koniq-mini/1024x768'), '--max-images', '2');
+    expect(bad.code).to.equal(3);
+    expect(bad.out).to.match(/inputs: 2 images from folder:/);
+  });
+
+  it('exit 1 for bad input', async () => {
     const cases: [string[], RegExp][] = [
-      [['equiv', RESNET, '--mirror'], /--mirror .* is not available yet/],
-      [['equiv', RESNET, RESNET, '--inputs', path.resolve('fixtures')], /comparing on real images from a folder is not available yet/],
+      [['equiv', RESNET, RESNET, '--inputs', path.resolve('fixtures/models')], /holds no images/],
+      [['equiv', RESNET, RESNET, '--max-images', '2'], /--max-images applies to --inputs/],
       [['equiv', RESNET, RESNET, '--inputs', 'abc'], /--inputs 'abc' must be a seed/],
       [['equiv', RESNET, RESNET, '--atol', '-1'], /--atol '-1' must be a number >= 0/],
       [['equiv', RESNET, '--structural'], /a structural comparison needs two models/],
