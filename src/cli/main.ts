@@ -14,6 +14,7 @@ import { registerMaterialize } from './commands/materialize.js';
 import { registerRewrite } from './commands/rewrite.js';
 import { registerDataset } from './commands/dataset.js';
 import { registerEquiv } from './commands/equiv.js';
+import { registerOps } from './commands/ops.js';
 import { VERSION } from '../version.js';
 
 export const EXIT = { ok: 0, user: 1, internal: 2, check: 3 } as const;
@@ -59,6 +60,7 @@ export function buildProgram(io: CliIO = defaultIO): Command {
   registerRewrite(program, io);
   registerDataset(program, io);
   registerEquiv(program, io);
+  registerOps(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }
