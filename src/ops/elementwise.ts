@@ -55,6 +55,64 @@ function legacyAlign(ctx: KernelContext, a: Tensor, b: Tensor): [Tensor, Tensor]
   return [a, ctx.tf.reshape(b, shape)];
 }
 
+/**
+ * tfjs registers no gradient for its comparison and logical kernels, so a bool result that feeds
+ * a Select (Where) on the differentiated path stops backprop with "gradient function not found".
+ * They are piecewise constant: their gradient is zero. Registered once per tfjs instance, only
+ * where tfjs has none (`ensureZeroGradients` runs in every kernel that makes such values).
+ */
+const ZERO_GRAD_KERNELS: readonly [string, readonly string[]][] = [
+  ['Equal', ['a', 'b']],
+  ['NotEqual', ['a', 'b']],
+  ['Less', ['a', 'b']],
+  ['LessEqual', ['a', 'b']],
+  ['Greater', ['a', 'b']],
+  ['GreaterEqual', ['a', 'b']],
+  ['LogicalAnd', ['a', 'b']],
+  ['LogicalOr', ['a', 'b']],
+  ['LogicalNot', ['x']],
+];
+const zeroGradsDone = new WeakSet<object>();
+
+export function ensureZeroGradients(tf: TF): void {
+  if (zeroGradsDone.has(tf)) return;
+  for (const [kernelName, inputs] of ZERO_GRAD_KERNELS) {
+    if (tf.getGradient(kernelName) !== undefined) continue;
+    tf.registerGradient({
+      kernelName,
+      inputsToSave: [...inputs],
+      gradFunc: (_dy, saved) => Object.fromEntries(inputs.map((name, k) => [name, () => tf.zeros(saved[k]!.shape, 'float32')])),
+    });
+  }
+  zeroGradsDone.add(tf);
+}
+
+/** numpy's broadcast shape of two shapes; undefined when they do not broadcast. */
+export function broadcastShape(a: readonly number[], b: readonly number[]): number[] | undefined {
+  const n = Math.max(a.length, b.length);
+  const out: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const x = a[a.length - n + k] ?? 1;
+    const y = b[b.length - n + k] ?? 1;
+    if (x !== y && x !== 1 && y !== 1) return undefined;
+    out.push(x === 1 ? y : x);
+  }
+  return out;
+}
+
+/**
+ * Both operands broadcast to their common shape. tfjs' Maximum/Minimum gradients do not sum over
+ * broadcast dims (they return the output's shape), so these ops get explicitly broadcast inputs;
+ * BroadcastTo's own gradient does the summing.
+ */
+export function broadcastBoth(tf: TF, a: Tensor, b: Tensor): [Tensor, Tensor] {
+  const same = (s: readonly number[], t: readonly number[]): boolean => s.length === t.length && s.every((d, k) => d === t[k]);
+  if (same(a.shape, b.shape)) return [a, b];
+  const shape = broadcastShape(a.shape, b.shape);
+  if (!shape) throw new Error(`shapes [${a.shape.join(',')}] and [${b.shape.join(',')}] do not broadcast`);
+  return [same(a.shape, shape) ? a : tf.broadcastTo(a, shape), same(b.shape, shape) ? b : tf.broadcastTo(b, shape)];
+}
+
 function need(ctx: KernelContext, t: Tensor | null | undefined, what: string): Tensor {
   if (!t) ctx.fail(`missing input ${what}`);
   return t;
@@ -79,6 +137,7 @@ function binary(types: readonly number[], f: (tf: TF, a: Tensor, b: Tensor, ctx:
   return {
     types,
     forward: (ctx, [a0, b0]) => {
+      ensureZeroGradients(ctx.tf);
       const [a, b] = legacyAlign(ctx, need(ctx, a0, 'A'), need(ctx, b0, 'B'));
       const y = f(ctx.tf, a, b, ctx);
       return [wrap ? wrapInt(ctx.tf, y, dataType(ctx.node)) : y];
@@ -127,10 +186,8 @@ function bitShift(tf: TF, x: Tensor, y: Tensor, ctx: KernelContext): Tensor {
 
 function prelu(ctx: KernelContext, x: Tensor, slope: Tensor): Tensor {
   const tf = ctx.tf;
-  const out = tf.broadcastArgs(tf.tensor1d(x.shape, 'int32'), tf.tensor1d(slope.shape, 'int32'));
-  const shape = Array.from(out.dataSync());
-  out.dispose();
-  if (shape.length !== x.rank || shape.some((d, i) => d !== x.shape[i])) {
+  const shape = broadcastShape(x.shape, slope.shape);
+  if (!shape || shape.length !== x.rank || shape.some((d, i) => d !== x.shape[i])) {
     ctx.fail(`slope [${slope.shape.join(',')}] does not broadcast unidirectionally to X [${x.shape.join(',')}]`);
   }
   return tf.where(tf.greater(x, tf.zerosLike(x)), x, tf.mul(x, slope.dtype === x.dtype ? slope : tf.cast(slope, x.dtype)));
@@ -163,8 +220,8 @@ export const ELEMENTWISE_KERNELS: KernelTable = {
       return d === 'LEFT' || d === 'RIGHT' ? undefined : `direction '${d ?? ''}' (must be LEFT or RIGHT)`;
     },
   },
-  Max: variadic(NUMERIC, (tf, a, b) => tf.maximum(a, b)),
-  Min: variadic(NUMERIC, (tf, a, b) => tf.minimum(a, b)),
+  Max: variadic(NUMERIC, (tf, a, b) => tf.maximum(...broadcastBoth(tf, a, b))),
+  Min: variadic(NUMERIC, (tf, a, b) => tf.minimum(...broadcastBoth(tf, a, b))),
   Sum: variadic(FLOAT_ONLY, (tf, a, b) => tf.add(a, b)),
   Mean: variadic(FLOAT_ONLY, (tf, a, b) => tf.add(a, b), true),
   Equal: binary(ANY_TYPE, (tf, a, b) => tf.equal(a, b), false),
@@ -175,11 +232,18 @@ export const ELEMENTWISE_KERNELS: KernelTable = {
   And: binary(BOOL_ONLY, (tf, a, b) => tf.logicalAnd(a, b), false),
   Or: binary(BOOL_ONLY, (tf, a, b) => tf.logicalOr(a, b), false),
   Xor: binary(BOOL_ONLY, (tf, a, b) => tf.logicalXor(a, b), false),
-  Not: { types: BOOL_ONLY, forward: (ctx, [x]) => [ctx.tf.logicalNot(need(ctx, x, 'X'))] },
+  Not: {
+    types: BOOL_ONLY,
+    forward: (ctx, [x]) => {
+      ensureZeroGradients(ctx.tf);
+      return [ctx.tf.logicalNot(need(ctx, x, 'X'))];
+    },
+  },
   Where: {
     // input 0 is the bool condition; X and Y may be any type the mirror holds
     types: BOOL_ONLY,
     forward: (ctx, [c, x, y]) => {
+      ensureZeroGradients(ctx.tf);
       const a = need(ctx, x, 'X');
       const b = need(ctx, y, 'Y');
       if (a.dtype !== b.dtype) ctx.fail(`X is ${a.dtype} and Y ${b.dtype}`);
@@ -192,6 +256,9 @@ export const ELEMENTWISE_KERNELS: KernelTable = {
       if (opset >= 7) return undefined;
       return declaredSize(node, 1) === 1 ? undefined : 'PRelu before opset 7 with a slope that is not a single value (legacy per-channel broadcasting is not implemented)';
     },
-    forward: (ctx, [x, slope]) => [prelu(ctx, need(ctx, x, 'X'), need(ctx, slope, 'slope'))],
+    forward: (ctx, [x, slope]) => {
+      ensureZeroGradients(ctx.tf);
+      return [prelu(ctx, need(ctx, x, 'X'), need(ctx, slope, 'slope'))];
+    },
   },
 };

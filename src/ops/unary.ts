@@ -8,7 +8,7 @@
 import type { Node } from '../ir/node.js';
 import { DataType, dataTypeName } from '../onnx/data-types.js';
 import { tensorTypedData } from '../onnx/tensor-data.js';
-import { ALL_INTS, ANY_TYPE, NUMERIC, SIGNED_INTS, wrapInt } from './elementwise.js';
+import { ALL_INTS, ANY_TYPE, ensureZeroGradients, NUMERIC, SIGNED_INTS, wrapInt } from './elementwise.js';
 import type { KernelContext, KernelTable, OpKernel, Tensor, TF } from './types.js';
 
 const FLOAT_ONLY: readonly number[] = [DataType.FLOAT];
@@ -20,7 +20,13 @@ function need(ctx: KernelContext, t: Tensor | null | undefined): Tensor {
 
 /** A float unary op `f(tf, x, node)`. */
 function unary(f: (tf: TF, x: Tensor, node: Node) => Tensor, types: readonly number[] = FLOAT_ONLY): OpKernel {
-  return { types, forward: (ctx, [x]) => [f(ctx.tf, need(ctx, x), ctx.node)] };
+  return {
+    types,
+    forward: (ctx, [x]) => {
+      ensureZeroGradients(ctx.tf);
+      return [f(ctx.tf, need(ctx, x), ctx.node)];
+    },
+  };
 }
 
 const f32 = (tf: TF, v: number): Tensor => tf.scalar(v, 'float32');
@@ -70,8 +76,9 @@ function clip(ctx: KernelContext, [x0, lo0, hi0]: readonly (Tensor | null)[]): T
     if (t && t.dtype !== x.dtype) ctx.fail(`${what} is ${t.dtype}, the input ${x.dtype}`);
   }
   // maximum then minimum: when min > max every value becomes max, as ONNX specifies
-  let y = lo ? tf.maximum(x, tf.reshape(lo, [])) : x;
-  if (hi) y = tf.minimum(y, tf.reshape(hi, []));
+  // min/max broadcast to x's shape first: tfjs' Maximum/Minimum gradients do not sum over broadcast dims
+  let y = lo ? tf.maximum(x, tf.broadcastTo(tf.reshape(lo, []), x.shape)) : x;
+  if (hi) y = tf.minimum(y, tf.broadcastTo(tf.reshape(hi, []), x.shape));
   return y === x ? tf.clone(x) : y;
 }
 
@@ -192,7 +199,10 @@ export const UNARY_KERNELS: KernelTable = {
       if (to === undefined) return "Cast without a valid 'to' attribute";
       return CAST_TARGETS.includes(to) ? undefined : `Cast to ${dataTypeName(to)} (the mirror holds float32, integer types as int32, and bool)`;
     },
-    forward: (ctx, [x]) => [cast(ctx, need(ctx, x))],
+    forward: (ctx, [x]) => {
+      ensureZeroGradients(ctx.tf);
+      return [cast(ctx, need(ctx, x))];
+    },
   },
   IsNaN: unary((tf, x) => tf.isNaN(x)),
   IsInf: unary((tf, x, n) => {
