@@ -1,0 +1,224 @@
+/**
+ * Mirror kernels of the norm and softmax families against ONNX Runtime on what the Debian node
+ * tests do not cover (softmax coercion before opset 13, BatchNormalization at old opsets and in
+ * training mode, GroupNormalization at opsets 18 and 21, LRN with an even size, MVN axes),
+ * unsupported() reasons, and input gradients vs finite differences.
+ */
+import { expect } from 'chai';
+import * as ort from 'onnxruntime-node';
+import type { HostTensor } from '../../src/differentiable/model.js';
+import { Model } from '../../src/ir/model.js';
+import { loadBackend } from '../../src/mirror/backend.js';
+import { Mirror } from '../../src/mirror/mirror.js';
+import { supportProblems } from '../../src/mirror/support.js';
+import type { AttributeProto, NodeProto, TensorProto } from '../../src/onnx/proto-types.js';
+import { floatTensor, modelBytes, node, tensorInfo } from '../helpers/proto-build.js';
+import { randomFloats } from '../helpers/seeded-random.js';
+
+// --- small helpers (kept per test file) ---
+const ints = (name: string, v: number[]): AttributeProto => ({ name, ints: v, type: 7 });
+const int = (name: string, v: number): AttributeProto => ({ name, i: v, type: 2 });
+const flt = (name: string, v: number): AttributeProto => ({ name, f: v, type: 1 });
+const withAttrs = (n: NodeProto, attrs: AttributeProto[]): NodeProto => ({ ...n, attribute: attrs });
+
+interface Case {
+  op: string;
+  attrs: AttributeProto[];
+  /** Inputs in order: [name, dims, elemType?]; '' for an omitted optional input. */
+  inputs: ([string, number[]] | [string, number[], number] | '')[];
+  outputs?: string[];
+  opset?: number;
+  /** Initializers (inputs named here are not graph inputs). */
+  inits?: TensorProto[];
+}
+
+function caseBytes(c: Case): Uint8Array {
+  const initNames = new Set((c.inits ?? []).map((t) => t.name));
+  const present = c.inputs.filter((i): i is Exclude<typeof i, ''> => i !== '' && !initNames.has(i[0]));
+  const outs = c.outputs ?? ['y'];
+  return modelBytes({
+    nodes: [withAttrs(node(c.op, c.inputs.map((i) => (i === '' ? '' : i[0])), outs, 'n'), c.attrs)],
+    inputs: present.map(([n, d, t]) => tensorInfo(n, t ?? 1, d)),
+    outputs: outs.map((o) => ({ name: o })),
+    initializers: c.inits ?? [],
+    opset: c.opset ?? 13,
+  });
+}
+
+function feedsFor(c: Case, seed: number): Record<string, HostTensor> {
+  const feeds: Record<string, HostTensor> = {};
+  const initNames = new Set((c.inits ?? []).map((t) => t.name));
+  c.inputs.forEach((i, k) => {
+    if (i === '' || initNames.has(i[0])) return;
+    const [n, d, t] = i;
+    const size = d.reduce((a, b) => a * b, 1);
+    const f = randomFloats(seed + k, size, -2, 2);
+    feeds[n] = { dims: d, data: t === 6 ? Int32Array.from(f, (v) => Math.round(v * 3)) : f };
+  });
+  return feeds;
+}
+
+async function ortRun(bytes: Uint8Array, feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
+  const s = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled' });
+  try {
+    const inp: Record<string, ort.Tensor> = {};
+    for (const [k, v] of Object.entries(feeds)) inp[k] = new ort.Tensor(v.data instanceof Int32Array ? 'int32' : 'float32', v.data as Float32Array, v.dims);
+    const res = await s.run(inp);
+    const out: Record<string, HostTensor> = {};
+    for (const n of s.outputNames) out[n] = { dims: [...res[n]!.dims], data: res[n]!.data as Float32Array };
+    return out;
+  } finally {
+    await s.release();
+  }
+}
+
+/** The mirror's outputs equal ONNX Runtime's (shape exactly, values within atol + rtol |want|). */
+async function matchesOrt(c: Case, seed = 7, tol = { atol: 1e-5, rtol: 1e-4 }): Promise<void> {
+  const bytes = caseBytes(c);
+  const feeds = feedsFor(c, seed);
+  const want = await ortRun(bytes, feeds);
+  const m = await Mirror.create(Model.fromBytes(bytes), { backend: 'cpu' });
+  try {
+    const got = await m.forward(feeds);
+    for (const [name, w] of Object.entries(want)) {
+      const g = got[name]!;
+      expect(g.dims, `${c.op} ${name} dims`).to.deep.equal(w.dims);
+      for (let i = 0; i < w.data.length; i++) {
+        const d = Math.abs(Number(g.data[i]) - Number(w.data[i]));
+        if (!(d <= tol.atol + tol.rtol * Math.abs(Number(w.data[i])))) expect.fail(`${c.op} ${name}[${i}]: got ${g.data[i]}, want ${w.data[i]}`);
+      }
+    }
+  } finally {
+    m.dispose();
+  }
+}
+
+function problems(c: Case): string[] {
+  return supportProblems(Model.fromBytes(caseBytes(c))).map((p) => p.reason);
+}
+
+
+/** d mean(output) / d input by the mirror vs central finite differences on a few elements. */
+async function checkInputGradient(bytes: Uint8Array, feeds: Record<string, HostTensor>, input: string, picks: number[], h = 1e-2): Promise<void> {
+  const m = await Mirror.create(Model.fromBytes(bytes), { backend: 'cpu' });
+  try {
+    const g = await m.gradients(feeds, { kind: 'mean' }, { inputs: [input] });
+    const grad = g.inputGrads[input]!;
+    const base = feeds[input]!;
+    for (const i of picks) {
+      const at = async (delta: number): Promise<number> => {
+        const d = Float32Array.from(base.data as Float32Array);
+        d[i]! += delta;
+        return (await m.gradients({ ...feeds, [input]: { dims: base.dims, data: d } }, { kind: 'mean' }, { params: [] })).loss;
+      };
+      const fd = ((await at(h)) - (await at(-h))) / (2 * h);
+      expect(Number(grad.data[i]), `d/d${input}[${i}]`).to.be.closeTo(fd, 2e-3 + 3e-2 * Math.abs(fd));
+    }
+  } finally {
+    m.dispose();
+  }
+}
+// --- end helpers ---
+
+describe('ops/norm: normalizations and the softmax family', function () {
+  this.timeout(30_000);
+  before(async () => {
+    await loadBackend('cpu');
+  });
+
+  const one = (op: string, attrs: AttributeProto[], x: number[], opset = 13, inits: TensorProto[] = [], extra: string[] = [], outputs?: string[]): Case => ({
+    op,
+    attrs,
+    inputs: [['x', x], ...extra.map((n) => [n, [0]] as [string, number[]])],
+    inits,
+    opset,
+    ...(outputs ? { outputs } : {}),
+  });
+  const positive = (name: string, dims: number[], seed: number) => floatTensor(name, dims, randomFloats(seed, dims.reduce((a, b) => a * b, 1), 0.5, 2));
+  const signed = (name: string, dims: number[], seed: number) => floatTensor(name, dims, randomFloats(seed, dims.reduce((a, b) => a * b, 1)));
+
+  it('Softmax / LogSoftmax / Hardmax before opset 13 coerce to 2-D at axis (default 1)', async () => {
+    for (const op of ['Softmax', 'LogSoftmax', 'Hardmax']) {
+      await matchesOrt(one(op, [], [2, 3, 4], 11));
+      await matchesOrt(one(op, [int('axis', 2)], [2, 3, 4, 2], 11));
+      await matchesOrt(one(op, [int('axis', 0)], [2, 3], 11));
+      await matchesOrt(one(op, [int('axis', 1)], [2, 3, 4], 13));
+    }
+  });
+
+  it('Hardmax picks the first of tied maxima', async () => {
+    const bytes = caseBytes(one('Hardmax', [int('axis', 0)], [4, 2]));
+    const m = await Mirror.create(Model.fromBytes(bytes), { backend: 'cpu' });
+    const y = await m.forward({ x: { dims: [4, 2], data: Float32Array.from([1, 5, 3, 5, 3, 2, 0, 5]) } });
+    expect(Array.from(y.y!.data)).to.deep.equal([0, 1, 1, 0, 0, 0, 0, 0]);
+    m.dispose();
+  });
+
+  it('BatchNormalization: inference at opsets 7, 9 and 15 (rank 2, 3 and 5)', async () => {
+    const bn = (opset: number, dims: number[], attrs: AttributeProto[] = []) => {
+      const C = dims[1]!;
+      return one('BatchNormalization', [flt('epsilon', 1e-3), ...attrs], dims, opset, [signed('s', [C], 1), signed('b', [C], 2), signed('m', [C], 3), positive('v', [C], 4)], ['s', 'b', 'm', 'v']);
+    };
+    await matchesOrt(bn(7, [2, 3, 4, 5], [int('spatial', 1)]));
+    await matchesOrt(bn(9, [4, 3]));
+    await matchesOrt(bn(15, [1, 2, 3, 2, 4]));
+  });
+
+  it('BatchNormalization training_mode=1 (opset 15): batch statistics and running updates', async () => {
+    const C = 3;
+    const dims = [2, C, 2, 2];
+    const c = one('BatchNormalization', [int('training_mode', 1), flt('momentum', 0.8)], dims, 15, [signed('s', [C], 1), signed('b', [C], 2), signed('m', [C], 3), positive('v', [C], 4)], ['s', 'b', 'm', 'v'], ['y', 'rm', 'rv']);
+    const feeds = feedsFor(c, 5);
+    const m = await Mirror.create(Model.fromBytes(caseBytes(c)), { backend: 'cpu' });
+    const got = await m.forward(feeds);
+    const x = feeds.x!.data as Float32Array;
+    const param = (n: string) => m.getParameter(n).data as Float32Array;
+    for (let ch = 0; ch < C; ch++) {
+      const vals: number[] = [];
+      for (let n = 0; n < 2; n++) for (let k = 0; k < 4; k++) vals.push(x[n * 12 + ch * 4 + k]!);
+      const mean = vals.reduce((a, b) => a + b, 0) / vals.length;
+      const vr = vals.reduce((a, b) => a + (b - mean) ** 2, 0) / vals.length;
+      expect(got.rm!.data[ch]).to.be.closeTo(param('m')[ch]! * 0.8 + mean * 0.2, 1e-5);
+      expect(got.rv!.data[ch]).to.be.closeTo(param('v')[ch]! * 0.8 + vr * 0.2, 1e-5);
+      const y0 = ((vals[0]! - mean) / Math.sqrt(vr + 1e-5)) * param('s')[ch]! + param('b')[ch]!;
+      expect(got.y!.data[ch * 4]).to.be.closeTo(y0, 1e-4);
+    }
+    m.dispose();
+  });
+
+  it('refuses the training outputs of BatchNormalization before opset 14', () => {
+    const c = one('BatchNormalization', [], [1, 2, 3, 3], 9, [signed('s', [2], 1), signed('b', [2], 2), signed('m', [2], 3), positive('v', [2], 4)], ['s', 'b', 'm', 'v'], ['y', 'mean']);
+    expect(problems(c).join()).to.match(/training outputs of BatchNormalization-9/);
+  });
+
+  it('InstanceNormalization (3-D), LayerNormalization with Mean and InvStdDev, GroupNormalization (opsets 18 and 21)', async () => {
+    await matchesOrt(one('InstanceNormalization', [flt('epsilon', 1e-2)], [2, 3, 3, 4, 2], 13, [signed('s', [3], 1), signed('b', [3], 2)], ['s', 'b']));
+    await matchesOrt(one('LayerNormalization', [int('axis', 1)], [2, 3, 4], 17, [signed('s', [3, 4], 1), signed('b', [3, 4], 2)], ['s', 'b'], ['y', 'mean', 'inv']));
+    await matchesOrt(one('LayerNormalization', [int('axis', -2), flt('epsilon', 0.1)], [2, 3, 4], 17, [signed('s', [3, 4], 1)], ['s']));
+    await matchesOrt(one('GroupNormalization', [int('num_groups', 2)], [2, 4, 3, 3], 18, [signed('s', [2], 1), signed('b', [2], 2)], ['s', 'b']));
+    await matchesOrt(one('GroupNormalization', [int('num_groups', 2)], [2, 4, 3, 3], 21, [signed('s', [4], 1), signed('b', [4], 2)], ['s', 'b']));
+  });
+
+  it('LRN (odd size vs ONNX Runtime, even size vs the definition), and MeanVarianceNormalization with axes', async () => {
+    await matchesOrt(one('LRN', [int('size', 5), flt('alpha', 0.01), flt('beta', 0.6), flt('bias', 1.5)], [2, 6, 3, 3]));
+    // size 4: the window is [c - 1, c + 2] (ONNX Runtime refuses even sizes)
+    const c = one('LRN', [int('size', 4), flt('alpha', 0.5), flt('beta', 0.75), flt('bias', 1)], [1, 5, 1, 1]);
+    const m = await Mirror.create(Model.fromBytes(caseBytes(c)), { backend: 'cpu' });
+    const xs = [1, -2, 3, 0.5, -1];
+    const y = (await m.forward({ x: { dims: [1, 5, 1, 1], data: Float32Array.from(xs) } })).y!.data;
+    xs.forEach((v, ch) => {
+      let sq = 0;
+      for (let k = ch - 1; k <= ch + 2; k++) if (k >= 0 && k < 5) sq += xs[k]! ** 2;
+      expect(y[ch]).to.be.closeTo(v / (1 + (0.5 / 4) * sq) ** 0.75, 1e-6);
+    });
+    m.dispose();
+    await matchesOrt(one('MeanVarianceNormalization', [ints('axes', [1, 2])], [2, 3, 4]));
+  });
+
+  it('input gradients match finite differences (LayerNormalization, LogSoftmax at opset 11, InstanceNormalization)', async () => {
+    const x: HostTensor = { dims: [2, 3, 4], data: randomFloats(21, 24) };
+    await checkInputGradient(caseBytes(one('LayerNormalization', [int('axis', 1)], x.dims, 17, [signed('s', [3, 4], 1)], ['s'])), { x }, 'x', [0, 5, 17]);
+    await checkInputGradient(caseBytes(one('LogSoftmax', [int('axis', 1)], x.dims, 11)), { x }, 'x', [0, 11, 23]);
+    await checkInputGradient(caseBytes(one('InstanceNormalization', [], x.dims, 13, [signed('s', [3], 1), signed('b', [3], 2)], ['s', 'b'])), { x }, 'x', [1, 6, 22]);
+  });
+});
