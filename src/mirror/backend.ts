@@ -1,7 +1,7 @@
 /**
  * Which TensorFlow.js runs the mirror. In order: `@tensorflow/tfjs-node-gpu` (CUDA), then
  * `@tensorflow/tfjs-node` (native CPU), each only when it imports and initialises here; otherwise
- * `@tensorflow/tfjs-core` with the pure-JS `cpu` backend, where the toolkit registers its fast
+ * `@tensorflow/tfjs` with its pure-JS `cpu` backend, where the toolkit registers its fast
  * Conv2DBackpropFilter kernel (the stock one is about 50x slower than the forward conv).
  * `--backend` forces one; forcing one that cannot load is an error naming why.
  */
@@ -45,8 +45,9 @@ async function tryNative(pkg: '@tensorflow/tfjs-node-gpu' | '@tensorflow/tfjs-no
 }
 
 async function loadCpu(): Promise<TF> {
-  const tf = (await import('@tensorflow/tfjs-core')) as unknown as TF;
-  await import('@tensorflow/tfjs-backend-cpu');
+  // the @tensorflow/tfjs package: core, the cpu backend, and (only there) the gradient registry
+  const mod = (await import('@tensorflow/tfjs')) as unknown as TF & { default?: TF };
+  const tf = (mod.default ?? mod) as TF;
   const ok = await tf.setBackend('cpu');
   if (!ok) throw new UserError('backend', 'the tfjs cpu backend did not initialise');
   await tf.ready();

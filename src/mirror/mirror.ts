@@ -263,13 +263,16 @@ export class Mirror implements DifferentiableModel {
         if (inputs.get(n)!.dtype !== 'float32') throw new UserError('mirror-dtype', `input '${n}' is not float32; it has no gradient`);
       }
       const xs = [...inputNames.map((n) => inputs.get(n)!), ...paramNames.map((n) => this.params.get(n)!)];
-      const outsSeen: Record<string, Tensor> = {};
       const f = (...args: Tensor[]): Tensor => {
         const ins = new Map(inputs);
         inputNames.forEach((n, i) => ins.set(n, args[i]!));
         const overrides = new Map(paramNames.map((n, i) => [n, args[inputNames.length + i]!] as const));
         const env = this.evaluate(ins, { overrides });
-        for (const o of this.outputNames) outsSeen[o] = env.get(o)!;
+        // read the outputs now: valueAndGrads disposes everything f made except the loss
+        for (const o of this.outputNames) {
+          const t = env.get(o);
+          if (t) result.outputs[o] = tensorToHost(t);
+        }
         if (builtin) return this.builtinLoss(builtin, env.get(lossOutputs[0]!)!);
         let total: Tensor = tf.scalar(0);
         for (const o of lossOutputs) {
@@ -290,7 +293,6 @@ export class Mirror implements DifferentiableModel {
         inputNames.forEach((n, i) => (result.inputGrads[n] = tensorToHost(grads[i]!)));
         paramNames.forEach((n, i) => (result.paramGrads[n] = tensorToHost(grads[inputNames.length + i]!)));
       }
-      for (const [o, t] of Object.entries(outsSeen)) if (t) result.outputs[o] = tensorToHost(t);
     });
     return result;
   }

@@ -1,6 +1,7 @@
 /**
  * Which parameters train: chosen by exact initializer name, by glob (`layer4.*`, `*.weight`),
- * by stage (`stage:layer3`: every float initializer read by the stage's nodes) or `all`.
+ * by stage (`stage:layer3`: every float initializer read by the stage's nodes), `robust-block`
+ * (the trainable parameters of every spliced RobustBlock, as its metadata lists them) or `all`.
  * A selector that matches nothing is an error (a typo should not silently train nothing).
  */
 import { computeStages, findStage } from '../analysis/stages.js';
@@ -10,10 +11,31 @@ import type { Model } from '../ir/model.js';
 import { DataType } from '../onnx/data-types.js';
 import { stageNodes } from '../rewrite/select.js';
 import { globToRegExp } from '../rewrite/util.js';
+import { SPLICE_METADATA_KEY } from '../surgery/splice.js';
 
 /** Names of the float32 initializers of the main graph (the parameters), in file order. */
 export function parameterNames(model: Model): string[] {
   return model.graph.initializers().filter((v) => v.initializer!.data_type === DataType.FLOAT).map((v) => v.name);
+}
+
+/** The trainable parameters the spliced RobustBlocks list in their metadata. */
+export function blockParameters(model: Model): Set<string> {
+  const raw = model.metadata().get(SPLICE_METADATA_KEY);
+  const out = new Set<string>();
+  if (raw === undefined) return out;
+  let entries: unknown;
+  try {
+    entries = JSON.parse(raw);
+  } catch {
+    throw new UserError('bad-metadata', `metadata ${SPLICE_METADATA_KEY} is not valid JSON`);
+  }
+  if (Array.isArray(entries)) {
+    for (const e of entries) {
+      const ps = (e as { parameters?: unknown })?.parameters;
+      if (Array.isArray(ps)) for (const p of ps) if (typeof p === 'string') out.add(p);
+    }
+  }
+  return out;
 }
 
 /** Resolve selectors to parameter names (file order, no duplicates). */
@@ -23,6 +45,7 @@ export async function selectTrainable(model: Model, selectors: readonly string[]
   for (const sel of selectors) {
     let matched: string[];
     if (sel === 'all') matched = params;
+    else if (sel === 'robust-block') matched = params.filter((p) => blockParameters(model).has(p));
     else if (sel.startsWith('stage:')) {
       const stage = findStage(await computeStages(model, inputShapes ? { inputShapes } : {}), sel.slice(6));
       const nodes = stageNodes(model, stage);
