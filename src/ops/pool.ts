@@ -136,9 +136,9 @@ function windowSums(tf: TF, x: Tensor, g: PoolGeometry): Tensor {
 
 /**
  * Per output position, how many taps of its window fall in [lo, hi) along each axis, multiplied
- * over axes (host tensor [1, 1, ...out]).
+ * over axes (row-major over the output's spatial axes).
  */
-function windowCounts(tf: TF, g: PoolGeometry, inSize: readonly number[], includePad: boolean): { counts: Float64Array; all: boolean } {
+function windowCounts(g: PoolGeometry, inSize: readonly number[], includePad: boolean): { counts: Float64Array; all: boolean } {
   const r = g.kernel.length;
   const perAxis: number[][] = [];
   for (let i = 0; i < r; i++) {
@@ -170,7 +170,6 @@ function windowCounts(tf: TF, g: PoolGeometry, inSize: readonly number[], includ
     counts[f] = n;
     if (n !== K) all = false;
   }
-  void tf;
   return { counts, all };
 }
 
@@ -252,7 +251,7 @@ function averagePoolForward(ctx: KernelContext, inputs: readonly (Tensor | null)
   const x = need(ctx, inputs[0]);
   const g = poolGeometry(ctx, x);
   const includePad = ctx.node.attrInt('count_include_pad', 0) === 1;
-  const { counts, all } = windowCounts(tf, g, x.shape.slice(2), includePad);
+  const { counts, all } = windowCounts(g, x.shape.slice(2), includePad);
   const K = g.kernel.reduce((a, b) => a * b, 1);
   if (all && native(g)) return [poolNative(tf, padded(tf, x, g, 0), g, 'avg')];
   const sums = windowSums(tf, x, g);
