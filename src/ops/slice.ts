@@ -142,26 +142,35 @@ function padForward(ctx: KernelContext, inputs: readonly (Tensor | null)[]): Ten
 
 /**
  * Scatter into data: update element u goes to flat position targets[u]. 'none': the last update
- * to a position wins; 'add': updates add up.
+ * to a position wins; 'add', 'mul', 'max', 'min' combine the data with every update to it. A
+ * position hit k times is handled in k passes of where(mask, combine(out, gathered), out), so
+ * every step is a differentiable tfjs op ('add' is one segment sum).
  */
 function scatterFlat(tf: TF, data: Tensor, updates: Tensor, targets: Int32Array, reduction: string): Tensor {
   const n = data.size;
   const flatData = tf.reshape(data, [n]);
   const flatUpd = tf.reshape(updates, [updates.size]);
-  let out: Tensor;
   if (reduction === 'add') {
-    out = tf.add(flatData, tf.unsortedSegmentSum(flatUpd, tf.tensor1d(targets, 'int32'), n));
-  } else {
-    const src = new Int32Array(n).fill(-1);
-    targets.forEach((t, u) => (src[t] = u));
-    const mask = tf.tensor1d(Uint8Array.from(src, (v) => (v >= 0 ? 1 : 0)), 'bool');
-    const gathered = tf.gather(flatUpd, tf.tensor1d(src.map((v) => Math.max(v, 0)), 'int32'));
-    out = tf.where(mask, gathered, flatData);
+    return tf.reshape(tf.add(flatData, tf.unsortedSegmentSum(flatUpd, tf.tensor1d(targets, 'int32'), n)), data.shape);
   }
-  return tf.reshape(out, data.shape);
+  const passes: Int32Array[] = [];
+  const hits = new Map<number, number>();
+  targets.forEach((t, u) => {
+    const k = hits.get(t) ?? 0;
+    hits.set(t, k + 1);
+    (passes[k] ??= new Int32Array(n).fill(-1))[t] = u;
+  });
+  let out = flatData;
+  for (const src of passes) {
+    const mask = tf.tensor1d(Uint8Array.from(src, (v) => (v >= 0 ? 1 : 0)), 'bool');
+    const g = tf.gather(flatUpd, tf.tensor1d(src.map((v) => Math.max(v, 0)), 'int32'));
+    const combined = reduction === 'mul' ? tf.mul(out, g) : reduction === 'max' ? tf.maximum(out, g) : reduction === 'min' ? tf.minimum(out, g) : g;
+    out = tf.where(mask, combined, out);
+  }
+  return tf.reshape(out === flatData ? tf.clone(flatData) : out, data.shape);
 }
 
-const SCATTER_REDUCTIONS = ['none', 'add'];
+const SCATTER_REDUCTIONS = ['none', 'add', 'mul', 'max', 'min'];
 
 function scatterReduction(node: { attrString(n: string, d: string): string }, opset: number): string {
   return opset >= 16 ? node.attrString('reduction', 'none') : 'none';
@@ -171,7 +180,7 @@ const scatterElements: OpKernel = {
   types: NUMERIC_TYPES,
   unsupported: (node, opset) => {
     const r = scatterReduction(node, opset);
-    return SCATTER_REDUCTIONS.includes(r) ? undefined : `${node.opType} reduction '${r}' is not implemented (none, add are)`;
+    return SCATTER_REDUCTIONS.includes(r) ? undefined : `${node.opType} reduction '${r}' is not one of none, add, mul, max, min`;
   },
   forward: (ctx: KernelContext, [data, indices, updates]) => {
     const tf = ctx.tf;
@@ -341,7 +350,7 @@ export const SLICE_KERNELS: KernelTable = {
     sinceVersion: 11,
     unsupported: (node, opset) => {
       const r = scatterReduction(node, opset);
-      return SCATTER_REDUCTIONS.includes(r) ? undefined : `ScatterND reduction '${r}' is not implemented (none, add are)`;
+      return SCATTER_REDUCTIONS.includes(r) ? undefined : `ScatterND reduction '${r}' is not one of none, add, mul, max, min`;
     },
     forward: (ctx: KernelContext, [data, indices, updates]) => {
       const x = data!;

@@ -192,7 +192,7 @@ describe('ops/slice (mirror kernels)', () => {
     expect(msg).to.match(/index 4 is out of range/);
   });
 
-  it('ScatterElements and ScatterND: none and add; other reductions are unsupported', async () => {
+  it('ScatterElements and ScatterND: none, add, mul, max, min (repeated indices); other reductions are unsupported', async () => {
     const data = { name: 'd', type: F, dims: [2, 3], data: seq(6) };
     const se = await run1({
       opset: 16,
@@ -205,8 +205,16 @@ describe('ops/slice (mirror kernels)', () => {
       inputs: [data, { name: 'i', type: I64, dims: [1, 1], data: [1] }, { name: 'u', type: F, dims: [1, 3], data: [7, 8, 9] }],
     });
     expect(nd.data).to.deep.equal([0, 1, 2, 7, 8, 9]);
-    const mul = { opset: 16, nodes: [op('ScatterElements', ['d', 'i', 'u'], [str('reduction', 'mul')])], inputs: [data, i64('i', [0]), { name: 'u', type: F, dims: [1], data: [1] }] };
-    expect(problem(mul)).to.match(/reduction 'mul' is not implemented/);
+    const dup = (reduction: string): Case => ({
+      opset: 18,
+      nodes: [op('ScatterND', ['d', 'i', 'u'], [str('reduction', reduction)])],
+      inputs: [data, { name: 'i', type: I64, dims: [3, 2], data: [0, 1, 1, 2, 0, 1] }, { name: 'u', type: F, dims: [3], data: [3, -2, 5] }],
+    });
+    expect((await run1(dup('mul'))).data).to.deep.equal([0, 15, 2, 3, 4, -10]);
+    expect((await run1(dup('max'))).data).to.deep.equal([0, 5, 2, 3, 4, 5]);
+    expect((await run1(dup('min'))).data).to.deep.equal([0, 1, 2, 3, 4, -2]);
+    expect((await run1(dup('none'))).data).to.deep.equal([0, 5, 2, 3, 4, -2]);
+    expect(problem(dup('avg'))).to.match(/reduction 'avg' is not one of/);
   });
 
   it('Pad: attributes before opset 11 (paddings at opset 1), inputs from 11, axes at 18, every mode', async () => {
@@ -238,7 +246,7 @@ describe('ops/slice (mirror kernels)', () => {
     expect(oh).to.deep.equal({ dims: [3, 2], data: [5, -1, -1, -1, -1, 5] });
   });
 
-  it('gradients match finite differences (Slice with a negative step, Pad reflect/edge, Gather, GatherElements, ScatterElements, Split)', async function () {
+  it('gradients match finite differences (Slice with a negative step, Pad reflect/edge, Gather, GatherElements, ScatterElements, ScatterND mul, Split)', async function () {
     requireGradients(this);
     const x = { name: 'x', type: F, dims: [2, 4], data: [0.3, -1.2, 0.8, 1.5, 0.1, -0.7, 2.2, 0.4] };
     await checkGradient({ nodes: [op('Slice', ['x', 's', 'e', 'a', 'st'])], inputs: [x, i64('s', [-1]), i64('e', [0]), i64('a', [1]), i64('st', [-2])] }, 'x');
@@ -250,6 +258,9 @@ describe('ops/slice (mirror kernels)', () => {
     const scatter: Case = { opset: 16, nodes: [op('ScatterElements', ['x', 'i', 'u'], [int('axis', 1)])], inputs: [x, { name: 'i', type: I64, dims: [1, 2], data: [2, 0] }, u] };
     await checkGradient(scatter, 'x');
     await checkGradient(scatter, 'u');
+    const mulDup: Case = { opset: 16, nodes: [op('ScatterND', ['x', 'i', 'u'], [str('reduction', 'mul')])], inputs: [x, { name: 'i', type: I64, dims: [2, 2], data: [1, 2, 1, 2] }, { ...u, dims: [2] }] };
+    await checkGradient(mulDup, 'x');
+    await checkGradient(mulDup, 'u');
     await checkGradient({ nodes: [op('Split', ['x', 's'], [int('axis', 1)], ['y', 'z'])], inputs: [x, i64('s', [1, 3])], outputs: ['y', 'z'] }, 'x');
   });
 });
