@@ -58,6 +58,12 @@ async function loadCpu(): Promise<TF> {
   return tf;
 }
 
+/** Gradients every backend needs and tfjs lacks (zero gradients of comparisons and logical ops). */
+async function completeGradients(tf: TF): Promise<void> {
+  const { ensureZeroGradients } = await import('../ops/elementwise.js');
+  ensureZeroGradients(tf);
+}
+
 /**
  * Load (once per process) the backend asked for. A second call asking for a different backend is
  * an error: tfjs holds one global engine.
@@ -75,6 +81,7 @@ export async function loadBackend(choice: BackendChoice = 'auto'): Promise<Loade
     if (choice !== 'auto' && choice !== pkg) continue;
     const r = await tryNative(`@tensorflow/${pkg}`);
     if (r.tf) {
+      await completeGradients(r.tf);
       loaded = { tf: r.tf, choice: pkg, tfBackend: r.tf.getBackend(), description: `@tensorflow/${pkg} (native TensorFlow${pkg === 'tfjs-node-gpu' ? ', CUDA' : ''})` };
       return loaded;
     }
@@ -82,6 +89,7 @@ export async function loadBackend(choice: BackendChoice = 'auto'): Promise<Loade
     skipped.push(r.why!);
   }
   const tf = await loadCpu();
+  await completeGradients(tf);
   const why = skipped.length ? `; ${skipped.join('; ')}` : '';
   loaded = { tf, choice: 'cpu', tfBackend: 'cpu', description: `@tensorflow/tfjs cpu backend (pure JS, fast Conv2DBackpropFilter registered)${why}` };
   return loaded;

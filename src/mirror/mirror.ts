@@ -180,6 +180,7 @@ export class Mirror implements DifferentiableModel {
     const env = new Map<string, Tensor>();
     const owned = new Set<Tensor>();
     const keep = new Set([...this.outputNames, ...(opts.keep ?? [])]);
+    const external = new Set<Tensor>([...this.params.values(), ...this.constants.values(), ...inputs.values(), ...(opts.overrides?.values() ?? [])]);
     const lookup = (name: string): Tensor => {
       const t = env.get(name) ?? opts.overrides?.get(name) ?? inputs.get(name) ?? this.params.get(name) ?? this.constants.get(name);
       if (!t) throw new UserError('mirror-missing-value', `value '${name}' is read before it is computed`);
@@ -202,7 +203,8 @@ export class Mirror implements DifferentiableModel {
           return;
         }
         env.set(name, t);
-        owned.add(t);
+        // a kernel may pass a parameter, constant or input through unchanged: never dispose those
+        if (!external.has(t)) owned.add(t);
       });
       if (opts.free) {
         for (const n of step.inputs) {
