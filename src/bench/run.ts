@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only io,block]`: every benchmark, as ratios against a baseline measured in
+ * `npm run bench [-- --only io,block,convgrad]`: every benchmark, as ratios against a baseline measured in
  * the same process, printed and written to docs/benchmarks/latest.json (docs/BENCHMARKS.md
  * records the runs that matter, with the machine).
  */
@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PAPER_SCALE, REDUCED_SCALE, runBlockBench, type BlockBenchRow } from './block-bench.js';
+import { benchConvGrad, formatConvGradTable } from './conv-grad-bench.js';
 import { runIoBench } from './io-bench.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -51,6 +52,13 @@ if (want('block')) {
     results[`block_${cfg.label.replace(/ /g, '_')}`] = rows;
     printRows(rows);
   }
+}
+
+if (want('convgrad')) {
+  console.log('== Conv2DBackpropFilter on the tfjs cpu backend: stock kernel vs the fast one, with the forward conv2d');
+  const cg = await benchConvGrad({ log: (s) => console.log(s) });
+  results.convgrad = cg;
+  console.log(formatConvGradTable(cg));
 }
 
 const outDir = path.join(repoRoot, 'docs/benchmarks');

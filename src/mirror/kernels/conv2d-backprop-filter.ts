@@ -1,0 +1,372 @@
+/**
+ * A fast `Conv2DBackpropFilter` for TensorFlow.js' cpu backend.
+ *
+ * The stock kernel (tfjs-backend-cpu 4.22) computes every filter element as its own dot product
+ * through `TensorBuffer.get`: 70-100x slower than the (itself naive) forward conv on ResNet layers,
+ * which makes fine-tuning through tfjs unusable. This one is 230-460x faster than the stock kernel
+ * and takes about a quarter of the forward conv's time (docs/BENCHMARKS.md). This one computes the same sums as one GEMM over an im2col of the input:
+ *
+ *     dW[k, co] = sum_p A[p, k] * DY[p, co]      k = (kh, kw, ci)  (HWIO order),  p = (n, oh, ow)
+ *     A[p, (kh, kw, ci)] = x[n, oh*sh - top + kh*dh, ow*sw - left + kw*dw, ci]   (0 in the padding)
+ *
+ * Rows p are taken in chunks (so temporaries stay small: the packed chunk of A is K x Pc and the
+ * packed chunk of DY is Co x Pc), both packed into 4-wide panels (BLAS-style), and a 4 x 4
+ * register-blocked micro-kernel accumulates each 4 x 4 tile of dW over the chunk in float64 locals,
+ * adding the tile into a float64 accumulator once per chunk. Sums are therefore float64 end to end
+ * (like the stock kernel, which sums in a JS number), and the result is rounded to float32 once.
+ *
+ * Temporary memory, at most about 48 MB whatever the sizes: the float64 accumulator (8 bytes per
+ * filter element) is done in ranges of K when the filter would need more than 32 MB, and the two
+ * packed chunks take at most 16 MB (a few hundred KB on ResNet layers). Nothing proportional to the
+ * input is allocated (no full im2col, no layout transposes: NCHW is read through strides).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+
+/** Conv geometry: `pads` are explicit (what `computeConv2DInfo` resolves 'same' / 'valid' to). */
+export interface ConvGradInfo {
+  strides: readonly [number, number];
+  dilations: readonly [number, number];
+  pads: { top: number; left: number; bottom: number; right: number };
+}
+
+/** Block sizes; the defaults suit a 512 KiB L2. Tests shrink them to reach every code path on small shapes. */
+export interface ConvGradTuning {
+  /** Most bytes the float64 accumulator may take; larger filters are done in ranges of K (default 32 MiB). */
+  accBudgetBytes?: number;
+  /** Rows (output positions) per packed chunk; default: what keeps the streamed operand near 256 KiB. */
+  chunkRows?: number;
+}
+
+/** Element strides of a 4-D tensor addressed as (n, h, w, c). */
+interface Strides4 {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+}
+
+/** Default for ConvGradTuning.accBudgetBytes. */
+const ACC_BUDGET_BYTES = 32 * 1024 * 1024;
+/** Target size of the packed operand the micro-kernel streams through for each panel of the other (an L2-sized block). */
+const STREAM_BUDGET_BYTES = 256 * 1024;
+/** Most bytes the two packed chunks may take together. */
+const PACK_BUDGET_BYTES = 16 * 1024 * 1024;
+/** Most columns of A in one range (keeps a chunk of at least 32 rows within PACK_BUDGET_BYTES). */
+const MAX_K_RANGE = 65536;
+const MIN_CHUNK = 32;
+const MAX_CHUNK = 1024;
+
+const nhwcStrides = (h: number, w: number, c: number): Strides4 => ({ n: h * w * c, h: w * c, w: c, c: 1 });
+const nchwStrides = (c: number, h: number, w: number): Strides4 => ({ n: c * h * w, h: w, w: 1, c: h * w });
+
+/**
+ * dW of a (non-grouped) conv2d with respect to its filter, NHWC.
+ *
+ * @param x input, shape xShape = [N, H, W, Ci]
+ * @param dy gradient of the conv's output, shape dyShape = [N, OH, OW, Co]
+ * @param filterShape [KH, KW, Ci, Co]
+ * @returns dW, shape [KH, KW, Ci, Co] (tfjs' HWIO layout)
+ */
+export function conv2dBackpropFilterFast(
+  x: Float32Array,
+  xShape: readonly number[],
+  dy: Float32Array,
+  dyShape: readonly number[],
+  filterShape: readonly number[],
+  info: ConvGradInfo,
+  tuning: ConvGradTuning = {},
+): Float32Array {
+  const [N, H, W, Ci] = dims4(xShape, 'x');
+  const [dN, OH, OW, Co] = dims4(dyShape, 'dy');
+  return backpropFilter(x, nhwcStrides(H, W, Ci), [N, H, W, Ci], dy, nhwcStrides(OH, OW, Co), [dN, OH, OW, Co], filterShape, info, tuning);
+}
+
+/** The same for NCHW tensors (x [N, Ci, H, W], dy [N, Co, OH, OW]); the result is still HWIO. */
+export function conv2dBackpropFilterFastNCHW(
+  x: Float32Array,
+  xShape: readonly number[],
+  dy: Float32Array,
+  dyShape: readonly number[],
+  filterShape: readonly number[],
+  info: ConvGradInfo,
+  tuning: ConvGradTuning = {},
+): Float32Array {
+  const [N, Ci, H, W] = dims4(xShape, 'x');
+  const [dN, Co, OH, OW] = dims4(dyShape, 'dy');
+  return backpropFilter(x, nchwStrides(Ci, H, W), [N, H, W, Ci], dy, nchwStrides(Co, OH, OW), [dN, OH, OW, Co], filterShape, info, tuning);
+}
+
+function dims4(shape: readonly number[], name: string): [number, number, number, number] {
+  if (shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
+    throw new Error(`conv2dBackpropFilterFast: ${name} must be a 4-D shape, got [${shape.join(',')}]`);
+  }
+  return [shape[0]!, shape[1]!, shape[2]!, shape[3]!];
+}
+
+function backpropFilter(
+  x: Float32Array,
+  xs: Strides4,
+  [N, H, W, Ci]: readonly [number, number, number, number],
+  dy: Float32Array,
+  dys: Strides4,
+  [dN, OH, OW, Co]: readonly [number, number, number, number],
+  filterShape: readonly number[],
+  info: ConvGradInfo,
+  tuning: ConvGradTuning,
+): Float32Array {
+  const [KH, KW, fCi, fCo] = dims4(filterShape, 'filterShape');
+  const dil = info.dilations;
+  if (!(info.strides[0] >= 1 && info.strides[1] >= 1 && dil[0] >= 1 && dil[1] >= 1)) {
+    throw new Error(`conv2dBackpropFilterFast: strides [${info.strides.join(',')}] and dilations [${dil.join(',')}] must be >= 1`);
+  }
+  if (fCi !== Ci || fCo !== Co || dN !== N) {
+    throw new Error(
+      `conv2dBackpropFilterFast: filter [${filterShape.join(',')}] does not match x channels ${Ci}, dy channels ${Co} ` +
+        `(batch ${N} vs ${dN})`,
+    );
+  }
+  if (x.length < N * H * W * Ci || dy.length < N * OH * OW * Co) {
+    throw new Error('conv2dBackpropFilterFast: x or dy holds fewer values than its shape');
+  }
+  const [sh, sw] = info.strides;
+  const [dh, dw] = info.dilations;
+  const { top, left } = info.pads;
+  const K = KH * KW * Ci;
+  const out = new Float32Array(K * Co);
+  const P = N * OH * OW;
+  if (K === 0 || Co === 0 || P === 0) return out;
+
+  const Co4 = (Co + 3) & ~3;
+  // K is processed in ranges so that the float64 accumulator stays within its budget.
+  const kRange = Math.min(MAX_K_RANGE, Math.max(4, Math.floor((tuning.accBudgetBytes ?? ACC_BUDGET_BYTES) / (8 * Co4)) & ~3));
+  for (let k0 = 0; k0 < K; k0 += kRange) {
+    const k1 = Math.min(K, k0 + kRange);
+    const Kr4 = (k1 - k0 + 3) & ~3;
+    const S = Math.min(Kr4, Co4);
+    const packRows = Math.max(4, Math.floor(PACK_BUDGET_BYTES / (8 * (Kr4 + Co4))));
+    const Pc = Math.min(
+      P,
+      tuning.chunkRows !== undefined
+        ? Math.max(1, Math.floor(tuning.chunkRows))
+        : Math.min(packRows, Math.max(MIN_CHUNK, Math.min(MAX_CHUNK, Math.floor(STREAM_BUDGET_BYTES / (8 * S))))),
+    );
+    const acc = new Float64Array(Kr4 * Co4);
+    const A = new Float64Array(Kr4 * Pc); // panels of 4 k's: A[(kr >> 2) * Pc * 4 + r * 4 + (kr & 3)]
+    const B = new Float64Array(Co4 * Pc); // panels of 4 co's: B[(co >> 2) * Pc * 4 + r * 4 + (co & 3)]
+    const rowX = new Int32Array(Pc); // n * xs.n of each row in the chunk
+    const rowIH = new Int32Array(Pc); // oh * sh - top
+    const rowIW = new Int32Array(Pc); // ow * sw - left
+    const nbK = Kr4 >> 2;
+    const nbC = Co4 >> 2;
+    for (let p0 = 0; p0 < P; p0 += Pc) {
+      const pc = Math.min(Pc, P - p0);
+      // rows of this chunk and the packed DY
+      let n = Math.floor(p0 / (OH * OW));
+      let oh = Math.floor((p0 % (OH * OW)) / OW);
+      let ow = p0 % OW;
+      for (let r = 0; r < pc; r++) {
+        rowX[r] = n * xs.n;
+        rowIH[r] = oh * sh - top;
+        rowIW[r] = ow * sw - left;
+        const dyOff = n * dys.n + oh * dys.h + ow * dys.w;
+        const rb = r * 4;
+        if (dys.c === 1) {
+          for (let co = 0; co < Co; co++) B[(co >> 2) * Pc * 4 + rb + (co & 3)] = dy[dyOff + co]!;
+        } else {
+          for (let co = 0; co < Co; co++) B[(co >> 2) * Pc * 4 + rb + (co & 3)] = dy[dyOff + co * dys.c]!;
+        }
+        if (++ow === OW) {
+          ow = 0;
+          if (++oh === OH) {
+            oh = 0;
+            n++;
+          }
+        }
+      }
+      packA(A, Pc, pc, k0, k1, x, xs, H, W, Ci, KW, dh, dw, rowX, rowIH, rowIW);
+      // GEMM: acc[Kr4 x Co4] += A^T B over the chunk. The operand that fits the streaming budget
+      // is the one swept in the inner loop; a panel of the other stays in L1.
+      if (Kr4 <= Co4) {
+        for (let j = 0; j < nbC; j++) {
+          for (let i = 0; i < nbK; i++) micro4x4(A, i * Pc * 4, B, j * Pc * 4, pc, acc, i * 4 * Co4 + j * 4, Co4);
+        }
+      } else {
+        for (let i = 0; i < nbK; i++) {
+          for (let j = 0; j < nbC; j++) micro4x4(A, i * Pc * 4, B, j * Pc * 4, pc, acc, i * 4 * Co4 + j * 4, Co4);
+        }
+      }
+    }
+    for (let k = k0; k < k1; k++) {
+      const a = (k - k0) * Co4;
+      const o = k * Co;
+      for (let co = 0; co < Co; co++) out[o + co] = acc[a + co]!;
+    }
+  }
+  return out;
+}
+
+/** im2col of one chunk of rows, columns k in [k0, k1), into 4-wide panels (zeros in the padding). */
+function packA(
+  A: Float64Array,
+  Pc: number,
+  pc: number,
+  k0: number,
+  k1: number,
+  x: Float32Array,
+  xs: Strides4,
+  H: number,
+  W: number,
+  Ci: number,
+  KW: number,
+  dh: number,
+  dw: number,
+  rowX: Int32Array,
+  rowIH: Int32Array,
+  rowIW: Int32Array,
+): void {
+  const panel = Pc * 4;
+  const kk0 = Math.floor(k0 / Ci);
+  const kk1 = Math.ceil(k1 / Ci);
+  for (let kk = kk0; kk < kk1; kk++) {
+    const kh = Math.floor(kk / KW);
+    const kw = kk - kh * KW;
+    const c0 = Math.max(0, k0 - kk * Ci);
+    const c1 = Math.min(Ci, k1 - kk * Ci);
+    const kBase = kk * Ci - k0; // kr of channel ci is kBase + ci
+    for (let r = 0; r < pc; r++) {
+      const ih = rowIH[r]! + kh * dh;
+      const iw = rowIW[r]! + kw * dw;
+      const rb = r * 4;
+      if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
+        for (let ci = c0; ci < c1; ci++) {
+          const kr = kBase + ci;
+          A[(kr >> 2) * panel + rb + (kr & 3)] = 0;
+        }
+      } else {
+        const xo = rowX[r]! + ih * xs.h + iw * xs.w;
+        const sc = xs.c;
+        for (let ci = c0; ci < c1; ci++) {
+          const kr = kBase + ci;
+          A[(kr >> 2) * panel + rb + (kr & 3)] = x[xo + ci * sc]!;
+        }
+      }
+    }
+  }
+}
+
+/** acc[4 x 4 tile at c, row stride ldc] += sum over r < pc of A panel row r (4) outer B panel row r (4). */
+function micro4x4(A: Float64Array, ao: number, B: Float64Array, bo: number, pc: number, acc: Float64Array, c: number, ldc: number): void {
+  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
+  let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
+  let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
+  let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
+  const end = ao + pc * 4;
+  for (; ao < end; ao += 4, bo += 4) {
+    const a0 = A[ao]!, a1 = A[ao + 1]!, a2 = A[ao + 2]!, a3 = A[ao + 3]!;
+    const b0 = B[bo]!, b1 = B[bo + 1]!, b2 = B[bo + 2]!, b3 = B[bo + 3]!;
+    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
+    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
+    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
+    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
+  }
+  acc[c] += c00; acc[c + 1] += c01; acc[c + 2] += c02; acc[c + 3] += c03;
+  c += ldc;
+  acc[c] += c10; acc[c + 1] += c11; acc[c + 2] += c12; acc[c + 3] += c13;
+  c += ldc;
+  acc[c] += c20; acc[c + 1] += c21; acc[c + 2] += c22; acc[c + 3] += c23;
+  c += ldc;
+  acc[c] += c30; acc[c + 1] += c31; acc[c + 2] += c32; acc[c + 3] += c33;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Registration with the cpu backend
+
+/** The parts of tfjs-backend-cpu's MathBackendCPU the kernel uses. */
+interface CpuBackendLike {
+  data: { get(dataId: tf.DataId): { values?: unknown } };
+  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
+}
+
+interface BackpropFilterAttrs {
+  strides: [number, number] | number;
+  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  filterShape: [number, number, number, number];
+  /** Not passed by tfjs-core (its conv2d gradient refuses dilations > 1); honoured when present. */
+  dilations?: [number, number] | number;
+}
+
+function floatValues(backend: CpuBackendLike, t: tf.TensorInfo, name: string): Float32Array {
+  if (t.dtype === 'complex64' || t.dtype === 'string') {
+    throw new Error(`conv2dBackpropFilter does not support ${t.dtype} ${name}`);
+  }
+  const values = backend.data.get(t.dataId).values;
+  if (values instanceof Float32Array) return values;
+  return Float32Array.from(values as ArrayLike<number>);
+}
+
+/** kernelFunc for `Conv2DBackpropFilter` on the cpu backend: the stock kernel's attributes and semantics. */
+export const conv2dBackpropFilterKernelFunc: tf.KernelFunc = ({ inputs, backend, attrs }) => {
+  const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+  const a = attrs as unknown as BackpropFilterAttrs;
+  const cpu = backend as unknown as CpuBackendLike;
+  const dataFormat = tf.backend_util.convertConv2DDataFormat(a.dataFormat ?? 'NHWC');
+  const convInfo = tf.backend_util.computeConv2DInfo(
+    x.shape as [number, number, number, number],
+    a.filterShape,
+    a.strides,
+    a.dilations ?? 1,
+    a.pad,
+    a.dimRoundingMode,
+    false,
+    dataFormat,
+  );
+  const channelsLast = convInfo.dataFormat === 'channelsLast';
+  const wantDy = channelsLast
+    ? [convInfo.batchSize, convInfo.outHeight, convInfo.outWidth, convInfo.outChannels]
+    : [convInfo.batchSize, convInfo.outChannels, convInfo.outHeight, convInfo.outWidth];
+  if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== wantDy[i])) {
+    throw new Error(`conv2dBackpropFilter: dy shape [${dy.shape.join(',')}] is not the conv's output shape [${wantDy.join(',')}]`);
+  }
+  const info: ConvGradInfo = {
+    strides: [convInfo.strideHeight, convInfo.strideWidth],
+    dilations: [convInfo.dilationHeight, convInfo.dilationWidth],
+    pads: convInfo.padInfo,
+  };
+  const xv = floatValues(cpu, x, 'x');
+  const dyv = floatValues(cpu, dy, 'dy');
+  const result = channelsLast
+    ? conv2dBackpropFilterFast(xv, x.shape, dyv, dy.shape, convInfo.filterShape, info)
+    : conv2dBackpropFilterFastNCHW(xv, x.shape, dyv, dy.shape, convInfo.filterShape, info);
+  return cpu.makeTensorInfo(convInfo.filterShape.slice(), 'float32', result);
+};
+
+const KERNEL = tf.Conv2DBackpropFilter;
+let stockConfig: tf.KernelConfig | undefined;
+
+/** Make the cpu backend's `Conv2DBackpropFilter` the fast kernel (idempotent). */
+export function registerFastConvGradKernels(): void {
+  const current = tf.getKernel(KERNEL, 'cpu');
+  if (current?.kernelFunc === conv2dBackpropFilterKernelFunc) return;
+  if (current) {
+    stockConfig ??= current;
+    tf.unregisterKernel(KERNEL, 'cpu');
+  }
+  tf.registerKernel({ kernelName: KERNEL, backendName: 'cpu', kernelFunc: conv2dBackpropFilterKernelFunc });
+}
+
+/** Put back the kernel that was registered before `registerFastConvGradKernels` (no-op if it never ran). */
+export function restoreStockConvGradKernels(): void {
+  if (!stockConfig) return;
+  const current = tf.getKernel(KERNEL, 'cpu');
+  if (current?.kernelFunc !== conv2dBackpropFilterKernelFunc) return;
+  tf.unregisterKernel(KERNEL, 'cpu');
+  tf.registerKernel(stockConfig);
+}
+
+/** Whether the fast kernel is the one registered now. */
+export function fastConvGradKernelsRegistered(): boolean {
+  return tf.getKernel(KERNEL, 'cpu')?.kernelFunc === conv2dBackpropFilterKernelFunc;
+}
