@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only io,block,convgrad]`: every benchmark, as ratios against a baseline measured in
+ * `npm run bench [-- --only io,block,convgrad,mirror]`: every benchmark, as ratios against a baseline measured in
  * the same process, printed and written to docs/benchmarks/latest.json (docs/BENCHMARKS.md
  * records the runs that matter, with the machine).
  */
@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { PAPER_SCALE, REDUCED_SCALE, runBlockBench, type BlockBenchRow } from './block-bench.js';
 import { benchConvGrad, formatConvGradTable } from './conv-grad-bench.js';
 import { runIoBench } from './io-bench.js';
+import { runMirrorBench } from './mirror-bench.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -59,6 +60,11 @@ if (want('convgrad')) {
   const cg = await benchConvGrad({ log: (s) => console.log(s) });
   results.convgrad = cg;
   console.log(formatConvGradTable(cg));
+}
+
+if (want('mirror')) {
+  console.log('== TensorFlow.js mirror vs ONNX Runtime (same model, batch and process): forward, forward+backward');
+  results.mirror = await runMirrorBench(repoRoot, (s) => console.log(s));
 }
 
 const outDir = path.join(repoRoot, 'docs/benchmarks');

@@ -27,6 +27,8 @@ export interface ConformanceCase {
   op: string;
   /** Element type name of the data (first input of the first node, or its first output). */
   dtype: string;
+  /** Element type name of the first graph output (what ConstantOfShape-like ops produce). */
+  outDtype?: string;
   status: 'unsupported' | 'pass' | 'fail';
   reason?: string;
   /** Largest |got - want| over outputs (pass/fail cases). */
@@ -105,6 +107,8 @@ export async function runConformanceCase(dir: string, opts: { backend?: BackendC
   const typeOf = (): number | undefined => first?.inputs.find((v) => v)?.elemType ?? first?.outputs[0]?.elemType ?? model.graph.outputs[0]?.elemType;
   const dtypeCode = typeOf();
   const dtype = dtypeCode !== undefined ? (TYPE_NAMES[dtypeCode] ?? String(dtypeCode)) : '?';
+  const outCode = model.graph.outputs[0]?.elemType;
+  const outDtype = outCode !== undefined ? (TYPE_NAMES[outCode] ?? String(outCode)) : '?';
   const problems = supportProblems(model);
   if (problems.length > 0) return { test, op, dtype, status: 'unsupported', reason: `${problems[0]!.node}: ${problems[0]!.reason}` };
   for (const n of nodes) {
@@ -153,7 +157,7 @@ export async function runConformanceCase(dir: string, opts: { backend?: BackendC
   } finally {
     mirror?.dispose();
   }
-  return { test, op, dtype, status: 'pass', maxAbs: worst };
+  return { test, op, dtype, outDtype, status: 'pass', maxAbs: worst };
 }
 
 /** Run every node test under `root` (optionally only those whose op matches `only`). */

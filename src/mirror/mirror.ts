@@ -17,6 +17,7 @@ import { DataType } from '../onnx/data-types.js';
 import type { TensorProto } from '../onnx/proto-types.js';
 import { mirrorKernel } from '../ops/registry.js';
 import type { KernelContext, Tensor, TF } from '../ops/types.js';
+import type { Variable } from '@tensorflow/tfjs-core';
 import { loadBackend, type BackendChoice, type LoadedBackend } from './backend.js';
 import { hostToTensor, protoToTensor, tensorToHost } from './host.js';
 import { assertSupported, nodeOpset } from './support.js';
@@ -42,6 +43,9 @@ function firstLine(e: unknown): string {
   return String((e as Error)?.message ?? e).split('\n')[0]!.slice(0, 300);
 }
 
+/** tfjs variable names are global: each mirror's get their own prefix. */
+let mirrorSerial = 0;
+
 export class Mirror implements DifferentiableModel {
   readonly backend: LoadedBackend;
   readonly tf: TF;
@@ -49,8 +53,8 @@ export class Mirror implements DifferentiableModel {
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   private readonly steps: Step[];
-  /** Parameters (float32 initializers) by ONNX name. */
-  private readonly params = new Map<string, Tensor>();
+  /** Parameters (float32 initializers) by ONNX name, as tf.Variables (trainable ones marked so). */
+  private readonly params = new Map<string, Variable>();
   /** Other constants (integer/bool initializers). */
   private readonly constants = new Map<string, Tensor>();
   private trainable: string[];
@@ -63,6 +67,7 @@ export class Mirror implements DifferentiableModel {
     this.backend = backend;
     this.tf = backend.tf;
     this.trainable = trainable;
+    mirrorSerial++;
     const g = model.graph;
     const inits = new Set(g.initializers().map((v) => v.name));
     this.inputNames = g.inputs.filter((v) => !inits.has(v.name)).map((v) => v.name);
@@ -72,7 +77,11 @@ export class Mirror implements DifferentiableModel {
     for (const v of g.initializers()) {
       const t = v.initializer!;
       const where = `initializer '${v.name}'`;
-      if (t.data_type === DataType.FLOAT) this.params.set(v.name, protoToTensor(this.tf, t, where));
+      if (t.data_type === DataType.FLOAT) {
+        const init = protoToTensor(this.tf, t, where);
+        this.params.set(v.name, this.tf.variable(init, trainable.includes(v.name), `mirror${mirrorSerial}/${v.name}`));
+        init.dispose();
+      }
       else this.constants.set(v.name, protoToTensor(this.tf, t, where));
     }
   }
@@ -118,6 +127,7 @@ export class Mirror implements DifferentiableModel {
   /** Change which parameters train. */
   async setTrainable(selectors: readonly string[], inputShapes?: Record<string, Dim[]>): Promise<void> {
     this.trainable = selectors.length ? await selectTrainable(this.model, selectors, inputShapes) : [];
+    for (const [name, v] of this.params) v.trainable = this.trainable.includes(name);
   }
 
   getParameter(name: string): HostTensor {
@@ -133,28 +143,24 @@ export class Mirror implements DifferentiableModel {
       throw new UserError('mirror-shape', `parameter '${name}' has dims [${old.shape.join(',')}], not [${value.dims.join(',')}]`);
     }
     if (!(value.data instanceof Float32Array)) throw new UserError('mirror-dtype', `parameter '${name}' is float32`);
-    this.params.set(name, this.tf.tensor(value.data, value.dims, 'float32'));
-    old.dispose();
+    this.tf.tidy(() => old.assign(this.tf.tensor(value.data, value.dims, 'float32')));
   }
 
-  /** Parameters as tfjs tensors (for training loops that stay in tfjs). */
-  parameterTensor(name: string): Tensor {
+  /** Parameters as tf.Variables (for training loops that stay in tfjs, e.g. tf.train optimizers). */
+  parameterTensor(name: string): Variable {
     const t = this.params.get(name);
     if (!t) throw new UserError('no-such-parameter', `no float32 initializer named '${name}'`);
     return t;
   }
 
-  /** Replace a parameter with a tfjs tensor of the same shape (the mirror takes ownership). */
+  /** Assign a tfjs tensor of the same shape to a parameter (the caller keeps ownership of `t`). */
   assignParameter(name: string, t: Tensor): void {
     const old = this.params.get(name);
     if (!old) throw new UserError('no-such-parameter', `no float32 initializer named '${name}'`);
     if (t.shape.length !== old.shape.length || t.shape.some((d, i) => d !== old.shape[i]) || t.dtype !== 'float32') {
       throw new UserError('mirror-shape', `parameter '${name}' is float32 [${old.shape.join(',')}], not ${t.dtype} [${t.shape.join(',')}]`);
     }
-    if (t !== old) {
-      this.params.set(name, t);
-      old.dispose();
-    }
+    if (t !== old) old.assign(t);
   }
 
   private feedTensors(feeds: Record<string, HostTensor>): Map<string, Tensor> {

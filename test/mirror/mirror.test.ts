@@ -213,6 +213,27 @@ describe('mirror: the TensorFlow.js mirror against ONNX Runtime', function () {
       Array.from(fromMirror.score!.data).forEach((v, i) => expect(Math.abs(v - o[i]!)).to.be.below(1e-4));
     });
 
+    it('parameters are tf.Variables: a tfjs optimizer step on the trainable ones changes only them', async () => {
+      const m = await Mirror.create(Model.load(path.join(FIXTURE_MODELS, 'resnet18_iqa.onnx')), { trainable: ['fc.*'] });
+      try {
+        const tf = m.tf;
+        const names = m.parameterNames();
+        const before = new Map(names.map((n) => [n, Float32Array.from(m.getParameter(n).data as Float32Array)]));
+        const x = tf.tensor(seeded(2 * 3 * 64 * 64, 5), [2, 3, 64, 64]);
+        const vars = m.trainableNames().map((n) => m.parameterTensor(n));
+        expect(vars.every((v) => v.trainable)).to.equal(true);
+        expect(m.parameterTensor('onnx::Conv_202').trainable).to.equal(false);
+        tf.train.sgd(0.1).minimize(() => tf.mean(m.evaluate(new Map([['input', x]])).get('score')!) as never, false, vars);
+        x.dispose();
+        for (const n of names) {
+          const same = (m.getParameter(n).data as Float32Array).every((v, i) => v === before.get(n)![i]);
+          expect(same, n).to.equal(!n.startsWith('fc.'));
+        }
+      } finally {
+        m.dispose();
+      }
+    });
+
     it('refuses a parameter value of the wrong shape', async () => {
       const m = await Mirror.create(Model.load(path.join(FIXTURE_MODELS, 'resnet18_iqa.onnx')));
       try {
