@@ -121,9 +121,9 @@ export async function probeValues(model: Model, names: readonly string[], opts: 
   }
   let results: Record<string, InstanceType<typeof ort.Tensor>>;
   try {
-    const session = await ort.InferenceSession.create(copy.toBytes(), { graphOptimizationLevel: 'disabled', logSeverityLevel: 3 });
+    const session = await ort.InferenceSession.create(copy.toBytes(), { graphOptimizationLevel: 'disabled', logSeverityLevel: 4 });
     try {
-      results = await session.run(feeds, wanted);
+      results = await session.run(feeds, wanted, { logSeverityLevel: 4 });
     } finally {
       await session.release();
     }

@@ -15,6 +15,7 @@ import { inputSpecs, runModel, seededFeeds, type RunValue } from './runner.js';
 import { compareStructure, fmt } from './structural.js';
 import type { BackendChoice } from '../mirror/backend.js';
 import { runMirror } from './mirror-runner.js';
+import { assertSupported } from '../mirror/support.js';
 import { imageFeeds } from './image-inputs.js';
 
 export interface EquivOptions {
@@ -68,6 +69,8 @@ export async function compareModels(aRef: ModelRef, bRef?: ModelRef, opts: Equiv
   if (opts.mirror) {
     if (bRef !== undefined) throw new UsageError('--mirror compares one model in ONNX Runtime with its TensorFlow.js mirror: give one model, not two');
     if (opts.structural) throw new UsageError('--mirror runs the model; it cannot be combined with --structural');
+    // an op the mirror cannot run is reported before anything runs
+    assertSupported(a);
   }
   const mirrorBackend: BackendChoice | undefined = opts.mirror ? (opts.mirror === true ? 'auto' : opts.mirror) : undefined;
   const determinism = bRef === undefined && !mirrorBackend;

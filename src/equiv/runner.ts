@@ -178,13 +178,14 @@ export async function runModel(model: Model, feeds: Record<string, Feed>, extra:
   for (const [name, f] of Object.entries(feeds)) tensors[name] = new ort.Tensor(ORT_NAMES[f.elemType] as 'float32', f.data as Float32Array, f.dims);
   let session: Awaited<ReturnType<Ort['InferenceSession']['create']>>;
   try {
-    session = await ort.InferenceSession.create(copy.toBytes(), { graphOptimizationLevel: 'disabled', logSeverityLevel: 3 });
+    session = await ort.InferenceSession.create(copy.toBytes(), { graphOptimizationLevel: 'disabled', logSeverityLevel: 4 });
   } catch (e) {
     throw new UserError('equiv-session', `ONNX Runtime cannot load ${describe(model)}: ${firstLine(e)}`);
   }
   let res: Record<string, OrtTensor>;
   try {
-    res = await session.run(tensors, wanted);
+    // errors come back as exceptions; ONNX Runtime must not also print them (colored, multi-line) on stderr
+    res = await session.run(tensors, wanted, { logSeverityLevel: 4 });
   } catch (e) {
     throw new UserError('equiv-run', `ONNX Runtime cannot run ${describe(model)} on the inputs (${Object.entries(feeds).map(([k, f]) => `${k} [${f.dims.join(',')}]`).join(', ')}): ${firstLine(e)}`);
   } finally {

@@ -324,8 +324,10 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       if (rss !== undefined) o.maxRssMiB = rss;
       return o;
     };
+    // a target that runs a model end to end (the mirror) may take its own, larger time bound
+    const caseLimitMs = Math.max(timeLimitMs, pc.target.timeLimitMs ?? 0);
     if (pc.child) {
-      const guard = 2 * timeLimitMs + 5000;
+      const guard = 2 * caseLimitMs + 5000;
       let r = await runCliMeasured(argv, { timeoutMs: guard, scratch: root });
       const rss = r.maxRssKiB / 1024;
       const limit = inputBytes / 2 ** 20 + memLimitMiB;
@@ -334,7 +336,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       else if (r.signal) failure = `signal ${r.signal}`;
       else failure = judgeRun({ code: r.status, stdout: r.stdout, stderr: r.stderr }, false, pc.target.exits);
       if (!failure && rss > limit) failure = `memory: peak RSS ${rss.toFixed(0)} MiB over ${limit.toFixed(0)} MiB`;
-      if (!failure && r.ms > timeLimitMs) failure = `slow: ${r.ms.toFixed(0)} ms`;
+      if (!failure && r.ms > caseLimitMs) failure = `slow: ${r.ms.toFixed(0)} ms`;
       if (!failure && r.status === 0) {
         for (const a of runs.slice(1)) {
           const ra = await runCliMeasured(a, { timeoutMs: guard, scratch: root });
@@ -347,9 +349,9 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
       }
       outcome = mk('child', failure ? 'failure' : r.status === 0 ? 'accepted' : 'rejected', r.status, firstLine(failure && r.timedOut ? `killed after ${guard} ms` : r.stderr), r.ms, failure, rss);
     } else {
-      const res = await pool.run(runs, timeLimitMs);
+      const res = await pool.run(runs, caseLimitMs);
       if ('failure' in res) {
-        outcome = mk('worker', 'failure', null, res.detail, timeLimitMs, res.failure);
+        outcome = mk('worker', 'failure', null, res.detail, caseLimitMs, res.failure);
       } else {
         const first = res.runs[0]!;
         let failure = judgeRun(first, false, pc.target.exits);
@@ -360,7 +362,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
           }
           if (!failure && res.runs.length < runs.length) failure = 'after-check did not run';
         }
-        if (!failure && first.ms > timeLimitMs) failure = `slow: ${first.ms.toFixed(0)} ms`;
+        if (!failure && first.ms > caseLimitMs) failure = `slow: ${first.ms.toFixed(0)} ms`;
         const bad = failure ? (res.runs.find((r) => r.code !== 0) ?? first) : first;
         outcome = mk('worker', failure ? 'failure' : first.code === 0 ? 'accepted' : 'rejected', first.code, firstLine(bad.stderr), first.ms, failure);
       }

@@ -75,6 +75,8 @@ export interface FuzzTarget {
    * they produce add 3 ("a check ran and failed", e.g. a rewritten graph that does not validate).
    */
   exits?: number[];
+  /** Time bound of one case (default: the campaign's); commands that run whole models take longer. */
+  timeLimitMs?: number;
   /** CLI arguments (after the program name) for the case's input file; `dir` is the case folder. */
   argv(file: string, dir: string, rng: Rng): string[];
   /**

@@ -76,5 +76,28 @@ export const FUZZ_TARGETS: FuzzTarget[] = [
     argv: (file, dir) => ['apply', PATCH_MODEL, file, '-o', out(dir)],
     after: (_file, dir) => reloads(dir),
   },
+  {
+    id: 'ops',
+    input: 'onnx',
+    // exit 3: the mirror cannot run some node (a mutated op type or attribute)
+    exits: [0, 1, 3],
+    argv: (file, _dir, rng) => ['ops', file, ...(rng.chance(0.5) ? ['--json'] : [])],
+  },
+  {
+    id: 'equiv',
+    input: 'onnx',
+    // one model: a determinism check (two sessions); exit 3 if the runs differ
+    exits: [0, 1, 3],
+    argv: (file, _dir, rng) => ['equiv', file, ...(rng.chance(0.3) ? ['--per-layer'] : []), ...(rng.chance(0.5) ? ['--json'] : [])],
+  },
+  {
+    id: 'equiv-mirror',
+    input: 'onnx',
+    // the damaged model runs in ONNX Runtime and in the TensorFlow.js mirror; exit 3 when they differ
+    exits: [0, 1, 3],
+    // pure-JS tfjs runs the 224x224 super-resolution graph in seconds, not milliseconds
+    timeLimitMs: 60_000,
+    argv: (file, _dir, rng) => ['equiv', file, '--mirror', ...(rng.chance(0.3) ? ['--per-layer'] : []), ...(rng.chance(0.5) ? ['--json'] : [])],
+  },
   ...DATA_FUZZ_TARGETS,
 ];

@@ -132,7 +132,7 @@ export async function fold(model: Model, opts: FoldOptions = {}): Promise<PassRe
     try {
       const session = await ort.InferenceSession.create(encodeModel(proto), { graphOptimizationLevel: 'disabled', logSeverityLevel: 4 });
       try {
-        out = await session.run({});
+        out = await session.run({}, { logSeverityLevel: 4 });
       } finally {
         await session.release();
       }

@@ -274,6 +274,13 @@ describe('mirror: the TensorFlow.js mirror against ONNX Runtime', function () {
       expect(bad.out).to.match(/QuantizeLinear|DequantizeLinear/);
     });
 
+    it('equiv --mirror refuses a model the mirror cannot run before ONNX Runtime runs it: one line, exit 1', async () => {
+      const r = await cli('equiv', path.join(FIXTURE_MODELS, 'qdq_conv.onnx'), '--mirror');
+      expect(r.code).to.equal(1);
+      expect(r.err.trim().split('\n')).to.have.length(1);
+      expect(r.err).to.match(/unsupported op (QuantizeLinear|DequantizeLinear) at node '/);
+    });
+
     it('equiv --mirror on a model with an unsupported op exits 1 naming the node', async () => {
       const dir = temps.make('cli-unsup');
       const proto = model({
