@@ -53,8 +53,13 @@ async function loadCpu(): Promise<TF> {
   await tf.ready();
   // the cpu backend greets Node users with a banner on first use; the toolkit prints its own line
   (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+  // the stock conv kernels are naive loops; the toolkit's are im2col + blocked GEMMs (NHWC and NCHW)
   const { registerFastConvGradKernels } = await import('./kernels/conv2d-backprop-filter.js');
   registerFastConvGradKernels();
+  const { registerFastConvKernels } = await import('./kernels/conv2d.js');
+  registerFastConvKernels();
+  const { registerFastMaxPoolGradKernel } = await import('./kernels/max-pool-grad.js');
+  registerFastMaxPoolGradKernel();
   return tf;
 }
 

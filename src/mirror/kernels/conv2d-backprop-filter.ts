@@ -22,6 +22,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import { dims4 as dims4Of, floatValues as floatValuesOf, KernelSwap, micro4x4, nchwStrides, nhwcStrides, type CpuBackendLike, type Strides4 } from './gemm.js';
 
 /** Conv geometry: `pads` are explicit (what `computeConv2DInfo` resolves 'same' / 'valid' to). */
 export interface ConvGradInfo {
@@ -38,14 +39,6 @@ export interface ConvGradTuning {
   chunkRows?: number;
 }
 
-/** Element strides of a 4-D tensor addressed as (n, h, w, c). */
-interface Strides4 {
-  n: number;
-  h: number;
-  w: number;
-  c: number;
-}
-
 /** Default for ConvGradTuning.accBudgetBytes. */
 const ACC_BUDGET_BYTES = 32 * 1024 * 1024;
 /** Target size of the packed operand the micro-kernel streams through for each panel of the other (an L2-sized block). */
@@ -56,9 +49,6 @@ const PACK_BUDGET_BYTES = 16 * 1024 * 1024;
 const MAX_K_RANGE = 65536;
 const MIN_CHUNK = 32;
 const MAX_CHUNK = 1024;
-
-const nhwcStrides = (h: number, w: number, c: number): Strides4 => ({ n: h * w * c, h: w * c, w: c, c: 1 });
-const nchwStrides = (c: number, h: number, w: number): Strides4 => ({ n: c * h * w, h: w, w: 1, c: h * w });
 
 /**
  * dW of a (non-grouped) conv2d with respect to its filter, NHWC.
@@ -98,10 +88,7 @@ export function conv2dBackpropFilterFastNCHW(
 }
 
 function dims4(shape: readonly number[], name: string): [number, number, number, number] {
-  if (shape.length !== 4 || !shape.every((d) => Number.isInteger(d) && d >= 0)) {
-    throw new Error(`conv2dBackpropFilterFast: ${name} must be a 4-D shape, got [${shape.join(',')}]`);
-  }
-  return [shape[0]!, shape[1]!, shape[2]!, shape[3]!];
+  return dims4Of(shape, name, 'conv2dBackpropFilterFast');
 }
 
 function backpropFilter(
@@ -255,38 +242,8 @@ function packA(
   }
 }
 
-/** acc[4 x 4 tile at c, row stride ldc] += sum over r < pc of A panel row r (4) outer B panel row r (4). */
-function micro4x4(A: Float64Array, ao: number, B: Float64Array, bo: number, pc: number, acc: Float64Array, c: number, ldc: number): void {
-  let c00 = 0, c01 = 0, c02 = 0, c03 = 0;
-  let c10 = 0, c11 = 0, c12 = 0, c13 = 0;
-  let c20 = 0, c21 = 0, c22 = 0, c23 = 0;
-  let c30 = 0, c31 = 0, c32 = 0, c33 = 0;
-  const end = ao + pc * 4;
-  for (; ao < end; ao += 4, bo += 4) {
-    const a0 = A[ao]!, a1 = A[ao + 1]!, a2 = A[ao + 2]!, a3 = A[ao + 3]!;
-    const b0 = B[bo]!, b1 = B[bo + 1]!, b2 = B[bo + 2]!, b3 = B[bo + 3]!;
-    c00 += a0 * b0; c01 += a0 * b1; c02 += a0 * b2; c03 += a0 * b3;
-    c10 += a1 * b0; c11 += a1 * b1; c12 += a1 * b2; c13 += a1 * b3;
-    c20 += a2 * b0; c21 += a2 * b1; c22 += a2 * b2; c23 += a2 * b3;
-    c30 += a3 * b0; c31 += a3 * b1; c32 += a3 * b2; c33 += a3 * b3;
-  }
-  acc[c] += c00; acc[c + 1] += c01; acc[c + 2] += c02; acc[c + 3] += c03;
-  c += ldc;
-  acc[c] += c10; acc[c + 1] += c11; acc[c + 2] += c12; acc[c + 3] += c13;
-  c += ldc;
-  acc[c] += c20; acc[c + 1] += c21; acc[c + 2] += c22; acc[c + 3] += c23;
-  c += ldc;
-  acc[c] += c30; acc[c + 1] += c31; acc[c + 2] += c32; acc[c + 3] += c33;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Registration with the cpu backend
-
-/** The parts of tfjs-backend-cpu's MathBackendCPU the kernel uses. */
-interface CpuBackendLike {
-  data: { get(dataId: tf.DataId): { values?: unknown } };
-  makeTensorInfo(shape: number[], dtype: tf.DataType, values?: tf.backend_util.BackendValues): tf.TensorInfo;
-}
 
 interface BackpropFilterAttrs {
   strides: [number, number] | number;
@@ -299,12 +256,7 @@ interface BackpropFilterAttrs {
 }
 
 function floatValues(backend: CpuBackendLike, t: tf.TensorInfo, name: string): Float32Array {
-  if (t.dtype === 'complex64' || t.dtype === 'string') {
-    throw new Error(`conv2dBackpropFilter does not support ${t.dtype} ${name}`);
-  }
-  const values = backend.data.get(t.dataId).values;
-  if (values instanceof Float32Array) return values;
-  return Float32Array.from(values as ArrayLike<number>);
+  return floatValuesOf(backend, t, name, 'conv2dBackpropFilter');
 }
 
 /** kernelFunc for `Conv2DBackpropFilter` on the cpu backend: the stock kernel's attributes and semantics. */
@@ -343,30 +295,19 @@ export const conv2dBackpropFilterKernelFunc: tf.KernelFunc = ({ inputs, backend,
   return cpu.makeTensorInfo(convInfo.filterShape.slice(), 'float32', result);
 };
 
-const KERNEL = tf.Conv2DBackpropFilter;
-let stockConfig: tf.KernelConfig | undefined;
+const swap = new KernelSwap(tf.Conv2DBackpropFilter, conv2dBackpropFilterKernelFunc);
 
 /** Make the cpu backend's `Conv2DBackpropFilter` the fast kernel (idempotent). */
 export function registerFastConvGradKernels(): void {
-  const current = tf.getKernel(KERNEL, 'cpu');
-  if (current?.kernelFunc === conv2dBackpropFilterKernelFunc) return;
-  if (current) {
-    stockConfig ??= current;
-    tf.unregisterKernel(KERNEL, 'cpu');
-  }
-  tf.registerKernel({ kernelName: KERNEL, backendName: 'cpu', kernelFunc: conv2dBackpropFilterKernelFunc });
+  swap.register();
 }
 
 /** Put back the kernel that was registered before `registerFastConvGradKernels` (no-op if it never ran). */
 export function restoreStockConvGradKernels(): void {
-  if (!stockConfig) return;
-  const current = tf.getKernel(KERNEL, 'cpu');
-  if (current?.kernelFunc !== conv2dBackpropFilterKernelFunc) return;
-  tf.unregisterKernel(KERNEL, 'cpu');
-  tf.registerKernel(stockConfig);
+  swap.restore();
 }
 
 /** Whether the fast kernel is the one registered now. */
 export function fastConvGradKernelsRegistered(): boolean {
-  return tf.getKernel(KERNEL, 'cpu')?.kernelFunc === conv2dBackpropFilterKernelFunc;
+  return swap.registered();
 }
