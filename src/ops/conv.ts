@@ -2,10 +2,16 @@
  * Mirror kernels: the conv family (Conv, ConvTranspose), NCHW as in ONNX.
  *
  * Conv: 1-D runs as 2-D (a unit height), 2-D on tf.conv2d / tf.depthwiseConv2d (group == C_in with
- * one input channel per group) / a split-concat over groups, 3-D on tf.conv3d. Pads (explicit,
- * asymmetric, or from auto_pad) are applied with tf.pad, then the conv runs 'valid'. tfjs refuses
- * strides > 1 together with dilations > 1; there the kernel is dilated explicitly (zeros inserted
- * between its taps), which computes the same sums.
+ * one input channel per group) / a split-concat over groups, 3-D on tf.conv3d. On the tfjs cpu
+ * backend 2-D (and 1-D) convs run in NCHW as they are: tf.conv2d with dataFormat 'NCHW' and the
+ * ONNX pads as explicit padding (no tf.pad, no layout transposes; only the small weight transpose
+ * OIHW -> HWIO), grouped convs as a split-concat of those; depthwise convs (tfjs' cpu depthwise
+ * kernel is NHWC only) transpose to NHWC and take explicit padding too. Elsewhere (tfjs-node's
+ * TensorFlow kernels have no NCHW conv on the CPU) pads (explicit, asymmetric, or from auto_pad)
+ * are applied with tf.pad, the input is transposed to NHWC, and the conv runs 'valid'.
+ * Dilations > 1 are always applied by dilating the kernel explicitly (zeros inserted between its
+ * taps), which computes the same sums: tfjs refuses strides > 1 together with dilations > 1, and
+ * its conv gradients refuse dilations > 1 altogether.
  *
  * ConvTranspose: the full transposed conv (size s*(in-1) + (k-1)*d + 1) on tf.conv2dTranspose
  * (1-D, 2-D) or, for 3-D, as a conv of the stride-dilated input with the flipped kernel (tfjs has
@@ -117,54 +123,83 @@ function splitChannels(tf: TF, t: Tensor, groups: number, axis: number): Tensor[
   return groups === 1 ? [t] : tf.split(t, groups, axis);
 }
 
-/** 2-D conv, NCHW in and out, already padded; w [M, C/g, kh, kw]. */
+/** The kernel with its taps spread when any dilation is > 1 (tfjs' conv gradients only take dilations of 1). */
+function undilated(tf: TF, w: Tensor, dilations: readonly number[]): Tensor {
+  return dilations.some((d) => d > 1) ? dilateKernel(tf, w, dilations) : w;
+}
+
+/** 2-D conv, NCHW in and out, already padded; w [M, C/g, kh, kw]. Runs in NHWC (transposes around it). */
 function conv2dValid(tf: TF, x: Tensor, w: Tensor, strides: number[], dilations: number[], group: number): Tensor {
-  let dil = dilations;
-  let ww = w;
-  if (strides.some((s) => s > 1) && dil.some((d) => d > 1)) {
-    ww = dilateKernel(tf, w, dil);
-    dil = [1, 1];
-  }
+  const ww = undilated(tf, w, dilations);
   const xh = tf.transpose(x, [0, 2, 3, 1]) as tf4;
   const C = x.shape[1]!;
   const M = ww.shape[0]!;
   const st = strides as [number, number];
-  const dl = dil as [number, number];
   let y: Tensor;
   if (group === 1) {
-    y = tf.conv2d(xh, tf.transpose(ww, [2, 3, 1, 0]) as tf4, st, 'valid', 'NHWC', dl);
+    y = tf.conv2d(xh, tf.transpose(ww, [2, 3, 1, 0]) as tf4, st, 'valid', 'NHWC');
   } else if (group === C && ww.shape[1] === 1) {
-    const mult = M / C;
-    const f = tf.transpose(tf.reshape(ww, [C, mult, ww.shape[2]!, ww.shape[3]!]), [2, 3, 0, 1]) as tf4;
-    y = tf.depthwiseConv2d(xh, f, st, 'valid', 'NHWC', dl);
+    y = tf.depthwiseConv2d(xh, depthwiseFilter(tf, ww, C, M), st, 'valid', 'NHWC');
   } else {
     const xs = splitChannels(tf, xh, group, 3);
     const ws = splitChannels(tf, ww, group, 0);
     y = tf.concat(
-      xs.map((xg, g) => tf.conv2d(xg as tf4, tf.transpose(ws[g]!, [2, 3, 1, 0]) as tf4, st, 'valid', 'NHWC', dl)),
+      xs.map((xg, g) => tf.conv2d(xg as tf4, tf.transpose(ws[g]!, [2, 3, 1, 0]) as tf4, st, 'valid', 'NHWC')),
       3,
     );
   }
   return tf.transpose(y, [0, 3, 1, 2]);
 }
 
+/** [M, 1, kh, kw] (M = C * multiplier) -> tfjs' depthwise filter [kh, kw, C, multiplier]. */
+function depthwiseFilter(tf: TF, w: Tensor, C: number, M: number): tf4 {
+  return tf.transpose(tf.reshape(w, [C, M / C, w.shape[2]!, w.shape[3]!]), [2, 3, 0, 1]) as tf4;
+}
+
+/**
+ * 2-D conv, NCHW in and out, unpadded input, pads [top, left] / [bottom, right] passed to the conv
+ * as explicit padding; w [M, C/g, kh, kw]. For backends whose conv2d takes NCHW (the tfjs cpu
+ * backend): no tf.pad, no transposes of the activations.
+ */
+function conv2dPaddedNCHW(tf: TF, x: Tensor, w: Tensor, strides: number[], dilations: number[], group: number, begin: readonly number[], end: readonly number[]): Tensor {
+  const ww = undilated(tf, w, dilations);
+  const C = x.shape[1]!;
+  const M = ww.shape[0]!;
+  const st = strides as [number, number];
+  const hw: [number, number][] = [[begin[0]!, end[0]!], [begin[1]!, end[1]!]];
+  const padNCHW = [[0, 0], [0, 0], ...hw] as ExplicitPadding;
+  const hwio = (k: Tensor): tf4 => tf.transpose(k, [2, 3, 1, 0]) as tf4;
+  if (group === 1) return tf.conv2d(x as tf4, hwio(ww), st, padNCHW, 'NCHW');
+  if (group === C && ww.shape[1] === 1) {
+    // tfjs' cpu depthwise kernel reads NHWC only
+    const y = tf.depthwiseConv2d(tf.transpose(x, [0, 2, 3, 1]) as tf4, depthwiseFilter(tf, ww, C, M), st, [[0, 0], ...hw, [0, 0]] as ExplicitPadding, 'NHWC');
+    return tf.transpose(y, [0, 3, 1, 2]);
+  }
+  const xs = splitChannels(tf, x, group, 1);
+  const ws = splitChannels(tf, ww, group, 0);
+  return tf.concat(
+    xs.map((xg, g) => tf.conv2d(xg as tf4, hwio(ws[g]!), st, padNCHW, 'NCHW')),
+    1,
+  );
+}
+
+/** Whether the backend's conv2d (and its gradients) run NCHW directly: the tfjs cpu backend. */
+export function convRunsNCHW(tf: TF): boolean {
+  return tf.getBackend() === 'cpu';
+}
+
 type tf4 = import('@tensorflow/tfjs-core').Tensor4D;
 type tf5 = import('@tensorflow/tfjs-core').Tensor5D;
+type ExplicitPadding = import('@tensorflow/tfjs-core').backend_util.ExplicitPadding;
 
 /** 3-D conv, NCDHW in and out, already padded; w [M, C/g, kd, kh, kw]. */
 function conv3dValid(tf: TF, x: Tensor, w: Tensor, strides: number[], dilations: number[], group: number): Tensor {
-  let dil = dilations;
-  let ww = w;
-  if (strides.some((s) => s > 1) && dil.some((d) => d > 1)) {
-    ww = dilateKernel(tf, w, dil);
-    dil = [1, 1, 1];
-  }
+  const ww = undilated(tf, w, dilations);
   const xh = tf.transpose(x, [0, 2, 3, 4, 1]);
   const st = strides as [number, number, number];
-  const dl = dil as [number, number, number];
   const xs = splitChannels(tf, xh, group, 4);
   const ws = splitChannels(tf, ww, group, 0);
-  const ys = xs.map((xg, g) => tf.conv3d(xg as tf5, tf.transpose(ws[g]!, [2, 3, 4, 1, 0]) as tf5, st, 'valid', 'NDHWC', dl));
+  const ys = xs.map((xg, g) => tf.conv3d(xg as tf5, tf.transpose(ws[g]!, [2, 3, 4, 1, 0]) as tf5, st, 'valid', 'NDHWC'));
   const y = ys.length === 1 ? ys[0]! : tf.concat(ys, 4);
   return tf.transpose(y, [0, 4, 1, 2, 3]);
 }
@@ -219,10 +254,19 @@ function convForward(ctx: KernelContext, inputs: readonly (Tensor | null)[]): Te
   const strides = spatialAttr(ctx, 'strides', r, 1);
   const dilations = spatialAttr(ctx, 'dilations', r, 1);
   const { begin, end } = convPads(ctx, autoPad(ctx), x.shape.slice(2), kernel, strides, dilations);
-  const xp = padSpatial(tf, x, begin, end);
   for (let i = 0; i < r; i++) {
-    if (xp.shape[i + 2]! < (kernel[i]! - 1) * dilations[i]! + 1) ctx.fail(`the kernel (${kernel.join('x')}, dilations ${dilations.join(',')}) is larger than the padded input`);
+    if (x.shape[i + 2]! + begin[i]! + end[i]! < (kernel[i]! - 1) * dilations[i]! + 1) ctx.fail(`the kernel (${kernel.join('x')}, dilations ${dilations.join(',')}) is larger than the padded input`);
   }
+  if (r <= 2 && convRunsNCHW(tf)) {
+    let y: Tensor;
+    if (r === 2) y = conv2dPaddedNCHW(tf, x, w, strides, dilations, group, begin, end);
+    else {
+      const y4 = conv2dPaddedNCHW(tf, tf.expandDims(x, 2), tf.expandDims(w, 2), [1, strides[0]!], [1, dilations[0]!], group, [0, begin[0]!], [0, end[0]!]);
+      y = tf.squeeze(y4, [2]);
+    }
+    return [addBias(tf, y, b ?? null)];
+  }
+  const xp = padSpatial(tf, x, begin, end);
   return [addBias(tf, convNd(tf, xp, w, strides, dilations, group), b ?? null)];
 }
 

@@ -4,7 +4,7 @@
  * Geometry follows ONNX: explicit pads or auto_pad, ceil_mode (extra room at the end, the last
  * window starting inside the input or its left pad), dilations. The input is padded explicitly
  * (-inf for max, 0 for sums) and pooled 'valid': on tf.maxPool / tf.avgPool for 1-D and 2-D
- * without dilations, otherwise as a max / sum over the kernel taps, each tap a strided view built
+ * without dilations (tf.maxPool takes the pads as explicit padding instead: it skips them), otherwise as a max / sum over the kernel taps, each tap a strided view built
  * from slice + reshape (differentiable; tfjs has no strided-slice gradient).
  *
  * AveragePool divides by the number of counted elements of each window: the input only
@@ -17,6 +17,7 @@ import { autoPad, autoPadProblem, convPads, padSpatial, spatialAttr } from './co
 import type { KernelContext, KernelTable, Tensor, TF } from './types.js';
 
 type tf4 = import('@tensorflow/tfjs-core').Tensor4D;
+type ExplicitPadding = import('@tensorflow/tfjs-core').backend_util.ExplicitPadding;
 
 interface PoolGeometry {
   kernel: number[];
@@ -98,14 +99,21 @@ function poolTaps(tf: TF, xp: Tensor, g: PoolGeometry, kind: 'max' | 'sum'): Ten
   return acc!;
 }
 
-/** tf.maxPool / tf.avgPool on a padded NC(H)W input, 1-D and 2-D without dilations. */
-function poolNative(tf: TF, xp: Tensor, g: PoolGeometry, kind: 'max' | 'avg'): Tensor {
+/**
+ * tf.maxPool / tf.avgPool on an NC(H)W input, 1-D and 2-D without dilations: padded already, or
+ * (max only) unpadded with the pads and the ceil_mode room given to tf.maxPool as explicit padding,
+ * which skips them as -inf padding would.
+ */
+function poolNative(tf: TF, xp: Tensor, g: PoolGeometry, kind: 'max' | 'avg', explicitPads = false): Tensor {
   const r = g.kernel.length;
   const x4 = r === 1 ? tf.expandDims(xp, 2) : xp;
   const k: [number, number] = r === 1 ? [1, g.kernel[0]!] : [g.kernel[0]!, g.kernel[1]!];
   const s: [number, number] = r === 1 ? [1, g.strides[0]!] : [g.strides[0]!, g.strides[1]!];
   const xh = tf.transpose(x4, [0, 2, 3, 1]) as tf4;
-  const y = kind === 'max' ? tf.maxPool(xh, k, s, 'valid') : tf.avgPool(xh, k, s, 'valid');
+  const hw = g.begin.map((b, i) => [b, g.end[i]! + g.extra[i]!] as [number, number]);
+  const pad: 'valid' | ExplicitPadding = explicitPads ? ([[0, 0], ...(r === 1 ? [[0, 0], hw[0]!] : hw), [0, 0]] as ExplicitPadding) : 'valid';
+  if (explicitPads && kind !== 'max') throw new Error('explicit pads are for max pooling only');
+  const y = kind === 'max' ? tf.maxPool(xh, k, s, pad) : tf.avgPool(xh, k, s, 'valid');
   let yc = tf.transpose(y, [0, 3, 1, 2]);
   if (r === 1) yc = tf.squeeze(yc, [2]);
   // 'valid' may fit more windows than ONNX counts (ceil_mode's rule on the last window)
@@ -241,8 +249,12 @@ function maxPoolForward(ctx: KernelContext, inputs: readonly (Tensor | null)[]):
     const [y, idx] = maxPoolIndices(tf, x, g, ctx.node.attrInt('storage_order', 0) === 1);
     return [isInt ? tf.cast(y, 'int32') : y, idx];
   }
-  const xp = padded(tf, x, g, -Infinity);
-  const y = native(g) ? poolNative(tf, xp, g, 'max') : poolTaps(tf, xp, g, 'max');
+  // the cpu backend's maxPool skips explicit padding (as -inf pads would be): no tf.pad there
+  // (TensorFlow's MaxPool, under tfjs-node, has no explicit padding)
+  let y: Tensor;
+  if (!native(g)) y = poolTaps(tf, padded(tf, x, g, -Infinity), g, 'max');
+  else if (tf.getBackend() === 'cpu') y = poolNative(tf, x, g, 'max', true);
+  else y = poolNative(tf, padded(tf, x, g, -Infinity), g, 'max');
   return [isInt ? tf.cast(y, 'int32') : y];
 }
 

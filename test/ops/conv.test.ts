@@ -180,6 +180,26 @@ describe('ops/conv: Conv and ConvTranspose', function () {
     await checkParamGradient(mk('Conv', [4, 2, 3, 3], [int('group', 2), ints('strides', [2, 2]), ints('dilations', [2, 2])]), { x }, 'w', [0, 5, 30]);
     await checkParamGradient(mk('ConvTranspose', [4, 2, 3, 3], [int('group', 2), ints('strides', [2, 2]), ints('pads', [1, 1, 0, 0])]), { x }, 'w', [1, 17, 40]);
   });
+
+  it('weight gradients with dilations at stride 1 (tfjs conv gradients refuse dilations > 1: the kernel is zero-stuffed) and with asymmetric pads', async () => {
+    const x: HostTensor = { dims: [2, 4, 7, 8], data: randomFloats(13, 448) };
+    const mk = (w: number[], attrs: AttributeProto[], xDims = x.dims) =>
+      modelBytes({
+        nodes: [withAttrs(node('Conv', ['x', 'w'], ['y'], 'n'), attrs)],
+        inputs: [tensorInfo('x', 1, xDims)],
+        outputs: [{ name: 'y' }],
+        initializers: [floatTensor('w', w, randomFloats(17, w.reduce((a, b) => a * b, 1)))],
+      });
+    await checkParamGradient(mk([5, 4, 3, 3], [ints('dilations', [2, 2]), ints('pads', [2, 1, 1, 2])]), { x }, 'w', [0, 40, 179]);
+    await checkParamGradient(mk([4, 1, 3, 3], [int('group', 4), ints('dilations', [2, 1]), ints('pads', [1, 1, 1, 1])]), { x }, 'w', [0, 13, 35]);
+    await checkParamGradient(mk([4, 2, 2, 3], [int('group', 2), ints('dilations', [1, 2]), ints('pads', [0, 2, 1, 0])]), { x }, 'w', [2, 23, 47]);
+    const x1: HostTensor = { dims: [2, 4, 11], data: randomFloats(19, 88) };
+    await checkParamGradient(mk([3, 4, 3], [ints('dilations', [3]), ints('pads', [2, 1])], x1.dims), { x: x1 }, 'w', [0, 17, 35]);
+    // and the same configurations forward, against ONNX Runtime
+    await matchesOrt(conv([ints('dilations', [2, 2]), ints('pads', [2, 1, 1, 2])], [2, 4, 7, 8], [5, 4, 3, 3]));
+    await matchesOrt(conv([int('group', 4), ints('dilations', [2, 1]), ints('pads', [1, 1, 1, 1])], [2, 4, 7, 8], [4, 1, 3, 3]));
+    await matchesOrt(conv([int('group', 2), ints('dilations', [1, 2]), ints('pads', [0, 2, 1, 0])], [2, 4, 7, 8], [4, 2, 2, 3]));
+  });
 });
 
 describe('ops/matmul: MatMul and Gemm', function () {
