@@ -2,8 +2,8 @@
  * Mirror benchmark: the TensorFlow.js mirror's forward, forward+backward with respect to every
  * parameter (fine-tuning) and with respect to the input (attacks), against ONNX Runtime's forward
  * on the same model and batch, in the same process. Also the share of the mirror's forward time
- * spent in Transpose kernels (the price of running NCHW graphs on tfjs' NHWC convs with a
- * transpose per conv/pool).
+ * spent in Transpose kernels (on the cpu backend convs run in NCHW directly and only weights and
+ * pools are transposed; on the native backends every conv/pool transposes its activations).
  */
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';

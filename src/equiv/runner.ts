@@ -110,6 +110,11 @@ export function inputSpecs(a: Model, b: Model | undefined, given: Record<string,
       const pick = [gi, da?.[i], db?.[i]].find((d) => typeof d === 'number');
       dims.push(typeof pick === 'number' ? pick : 1);
     }
+    dims.forEach((d, i) => {
+      if (!(Number.isSafeInteger(d) && d >= 0 && d <= 2 ** 31 - 1)) {
+        throw new UserError('equiv-input-shape', `graph input '${v.name}' declares dim ${d} at axis ${i}, which cannot be fed: give its shape with --input-shape ${v.name}=...`);
+      }
+    });
     specs.push({ name: v.name, elemType, ...(elemTypeB !== undefined ? { elemTypeB } : {}), dims });
   }
   return specs;

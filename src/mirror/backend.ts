@@ -1,8 +1,9 @@
 /**
  * Which TensorFlow.js runs the mirror. In order: `@tensorflow/tfjs-node-gpu` (CUDA), then
  * `@tensorflow/tfjs-node` (native CPU), each only when it imports and initialises here; otherwise
- * `@tensorflow/tfjs` with its pure-JS `cpu` backend, where the toolkit registers its fast
- * Conv2DBackpropFilter kernel (the stock one is about 50x slower than the forward conv).
+ * `@tensorflow/tfjs` with its pure-JS `cpu` backend, where the toolkit registers its own conv
+ * kernels (im2col + blocked GEMM for Conv2D, Conv2DBackpropInput and Conv2DBackpropFilter; the
+ * stock filter gradient is hundreds of times slower) and MaxPoolGrad.
  * `--backend` forces one; forcing one that cannot load is an error naming why.
  */
 import { createRequire } from 'node:module';
@@ -96,7 +97,7 @@ export async function loadBackend(choice: BackendChoice = 'auto'): Promise<Loade
   const tf = await loadCpu();
   await completeGradients(tf);
   const why = skipped.length ? `; ${skipped.join('; ')}` : '';
-  loaded = { tf, choice: 'cpu', tfBackend: 'cpu', description: `@tensorflow/tfjs cpu backend (pure JS, fast Conv2DBackpropFilter registered)${why}` };
+  loaded = { tf, choice: 'cpu', tfBackend: 'cpu', description: `@tensorflow/tfjs cpu backend (pure JS; the toolkit's fast Conv2D, Conv2DBackpropInput/Filter and MaxPoolGrad kernels registered)${why}` };
   return loaded;
 }
 

@@ -88,6 +88,7 @@ export const FUZZ_TARGETS: FuzzTarget[] = [
     input: 'onnx',
     // one model: a determinism check (two sessions); exit 3 if the runs differ
     exits: [0, 1, 3],
+    timeLimitMs: 30_000,
     argv: (file, _dir, rng) => ['equiv', file, ...(rng.chance(0.3) ? ['--per-layer'] : []), ...(rng.chance(0.5) ? ['--json'] : [])],
   },
   {

@@ -108,6 +108,20 @@ describe('cli: equiv', () => {
     expect(bad.out).to.match(/inputs: 2 images from folder:/);
   });
 
+  it('a declared input dim that cannot be fed (negative, beyond 2^31) is exit 1 with one line (found by fuzzing)', async () => {
+    for (const bad of [-1, 2 ** 53]) {
+      const f = editedCopy(RESNET, temps.make(`dim${bad}`), `dim${bad}`, (m) => {
+        m.graph.inputs[0]!.info!.type!.tensor_type!.shape!.dim![2] = { dim_value: bad };
+      });
+      for (const extra of [[], ['--mirror']]) {
+        const r = await cli('equiv', f, ...extra);
+        expect(r.code, r.err).to.equal(1);
+        expect(r.err).to.match(/graph input 'input' declares dim .* at axis 2, which cannot be fed/);
+        expect(r.err.trim().split('\n')).to.have.length(1);
+      }
+    }
+  });
+
   it('exit 1 for bad input', async () => {
     const cases: [string[], RegExp][] = [
       [['equiv', RESNET, RESNET, '--inputs', path.resolve('fixtures/models')], /holds no images/],

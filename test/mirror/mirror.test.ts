@@ -37,7 +37,7 @@ describe('mirror: the TensorFlow.js mirror against ONNX Runtime', function () {
     await loadBackend('auto');
   });
 
-  it('prints which backend runs (here: the tfjs cpu backend with the fast Conv2DBackpropFilter)', () => {
+  it('prints which backend runs (here: the tfjs cpu backend with the toolkit\'s conv kernels)', () => {
     const b = currentBackend()!;
     expect(b).to.not.equal(undefined);
     expect(b.description).to.match(/tfjs/);
