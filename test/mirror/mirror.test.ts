@@ -234,6 +234,41 @@ describe('mirror: the TensorFlow.js mirror against ONNX Runtime', function () {
       }
     });
 
+    it('built-in losses and explicit cotangents: values and the head bias gradient match closed forms', async () => {
+      const m = await Mirror.create(Model.load(path.join(FIXTURE_MODELS, 'resnet18_iqa.onnx')), { trainable: ['fc.bias'] });
+      try {
+        const feeds = { input: { dims: [4, 3, 64, 64], data: seeded(4 * 3 * 64 * 64, 21) } };
+        const y = Array.from((await m.forward(feeds)).score!.data);
+        const t = Float32Array.from([0.5, 1, 1.5, 2]);
+        const target = { dims: [4, 1], data: t };
+        const d = y.map((v, i) => v - t[i]!);
+        const close = (a: number, b: number): void => expect(Math.abs(a - b)).to.be.below(1e-5 + 1e-4 * Math.abs(b));
+        // score = x W^T + b: d mean((y-t)^2) / db = 2 mean(y-t); d mean|y-t| / db = mean(sign(y-t)); d mean(y) / db = 1
+        const mse = await m.gradients(feeds, { kind: 'mse', target });
+        close(mse.loss, d.reduce((a, v) => a + v * v, 0) / 4);
+        close(mse.paramGrads['fc.bias']!.data[0]!, (2 * d.reduce((a, v) => a + v, 0)) / 4);
+        const l1 = await m.gradients(feeds, { kind: 'l1', target });
+        close(l1.loss, d.reduce((a, v) => a + Math.abs(v), 0) / 4);
+        close(l1.paramGrads['fc.bias']!.data[0]!, d.reduce((a, v) => a + Math.sign(v), 0) / 4);
+        const mean = await m.gradients(feeds, { kind: 'mean' });
+        close(mean.paramGrads['fc.bias']!.data[0]!, 1);
+        const cot = Float32Array.from([1, -2, 3, 0.5]);
+        const vjp = await m.gradients(feeds, { score: { dims: [4, 1], data: cot } });
+        close(vjp.loss, y.reduce((a, v, i) => a + v * cot[i]!, 0));
+        close(vjp.paramGrads['fc.bias']!.data[0]!, 2.5);
+        expect(Array.from(vjp.outputs.score!.data)).to.deep.equal(y);
+        let caught: unknown;
+        try {
+          await m.gradients(feeds, { score: { dims: [2, 1], data: new Float32Array(2) } });
+        } catch (e) {
+          caught = e;
+        }
+        expect(caught).to.be.instanceOf(UserError);
+      } finally {
+        m.dispose();
+      }
+    });
+
     it('refuses a parameter value of the wrong shape', async () => {
       const m = await Mirror.create(Model.load(path.join(FIXTURE_MODELS, 'resnet18_iqa.onnx')));
       try {
