@@ -269,6 +269,20 @@ describe('mirror: the TensorFlow.js mirror against ONNX Runtime', function () {
       }
     });
 
+    it('leaks no tensors: forward, gradients and dispose return tfjs memory to where it was', async () => {
+      const tf = currentBackend()!.tf;
+      const start = tf.memory().numTensors;
+      const m = await Mirror.create(Model.load(path.join(FIXTURE_MODELS, 'linearity_iqa.onnx')), { trainable: ['all'] });
+      const held = tf.memory().numTensors;
+      const feeds = { input: { dims: [2, 3, 64, 96], data: seeded(2 * 3 * 64 * 96, 8) } };
+      await m.forward(feeds);
+      await m.gradients(feeds, { kind: 'mean' }, { inputs: ['input'] });
+      await m.forward(feeds, ['/layer3/layer3.1/relu_1/Relu_output_0']);
+      expect(tf.memory().numTensors).to.equal(held);
+      m.dispose();
+      expect(tf.memory().numTensors).to.equal(start);
+    });
+
     it('refuses a parameter value of the wrong shape', async () => {
       const m = await Mirror.create(Model.load(path.join(FIXTURE_MODELS, 'resnet18_iqa.onnx')));
       try {
