@@ -1,123 +1,24 @@
 import { expect } from 'chai';
-import type { HostTensor } from '../../src/differentiable/model.js';
-import { Model } from '../../src/ir/model.js';
-import { currentBackend, loadBackend } from '../../src/mirror/backend.js';
-import { Mirror } from '../../src/mirror/mirror.js';
-import { supportProblems } from '../../src/mirror/support.js';
-import type { AttributeProto, NodeProto, TensorProto } from '../../src/onnx/proto-types.js';
-import { modelBytes, node, tensorInfo, type ModelSpec } from '../helpers/proto-build.js';
-// ---- tiny harness: one-graph models run through the mirror (cpu backend) ----
-type Feed = { name: string; type: number; dims: number[]; data: number[] };
-interface Case {
-  nodes: NodeProto[];
-  inputs?: Feed[];
-  outputs?: string[];
-  opset?: number;
-  inits?: TensorProto[];
-  extraOpsets?: { domain: string; version: number }[];
-}
-
-function buildModel(c: Case): Model {
-  const inputs = (c.inputs ?? []).map((f) => tensorInfo(f.name, f.type, f.dims));
-  const outputs = (c.outputs ?? ['y']).map((n) => ({ name: n }));
-  const spec: ModelSpec = { nodes: c.nodes, inputs, outputs, initializers: c.inits ?? [], opset: c.opset ?? 13 };
-  if (c.extraOpsets) spec.extraOpsets = c.extraOpsets;
-  return Model.fromBytes(modelBytes(spec));
-}
-
-function hostOf(f: Feed): HostTensor {
-  if (f.type === 1) return { dims: f.dims, data: Float32Array.from(f.data) };
-  if (f.type === 9) return { dims: f.dims, data: Uint8Array.from(f.data) };
-  return { dims: f.dims, data: Int32Array.from(f.data) };
-}
-
-function feedsOf(c: Case): Record<string, HostTensor> {
-  return Object.fromEntries((c.inputs ?? []).map((f) => [f.name, hostOf(f)]));
-}
-
-async function run(c: Case): Promise<Record<string, HostTensor>> {
-  const m = await Mirror.create(buildModel(c), { backend: 'cpu' });
-  try {
-    return await m.forward(feedsOf(c));
-  } finally {
-    m.dispose();
-  }
-}
-
-/** The one output y as dims and plain numbers. */
-async function run1(c: Case): Promise<{ dims: number[]; data: number[] }> {
-  const out = await run(c);
-  const y = out[(c.outputs ?? ['y'])[0]!]!;
-  return { dims: y.dims, data: Array.from(y.data as ArrayLike<number>) };
-}
-
-/** Why the mirror refuses the single-node model, or undefined. */
-function problem(c: Case): string | undefined {
-  return supportProblems(buildModel(c))[0]?.reason;
-}
-
-/**
- * Gradient of sum(w * y) with respect to float input `wrt` from the mirror, against central
- * finite differences of the mirror's own forward pass (float32, so eps is large).
- */
-async function checkGradient(c: Case, wrt: string, eps = 1e-2, tol = 2e-2): Promise<void> {
-  const m = await Mirror.create(buildModel(c), { backend: 'cpu' });
-  try {
-    const feeds = feedsOf(c);
-    const y0 = (await m.forward(feeds))[m.outputNames[0]!]!;
-    const w = Float32Array.from({ length: y0.data.length }, (_, i) => Math.sin(1.7 * i + 0.3));
-    const cot = { [m.outputNames[0]!]: { dims: y0.dims, data: w } };
-    const g = await m.gradients(feeds, cot, { inputs: [wrt] });
-    const grad = g.inputGrads[wrt]!.data as Float32Array;
-    const x = feeds[wrt]!.data as Float32Array;
-    const loss = async (xs: Float32Array): Promise<number> => {
-      const y = (await m.forward({ ...feeds, [wrt]: { dims: feeds[wrt]!.dims, data: xs } }))[m.outputNames[0]!]!;
-      let s = 0;
-      for (let i = 0; i < w.length; i++) s += w[i]! * Number(y.data[i]);
-      return s;
-    };
-    let scale = 0;
-    for (const v of grad) scale = Math.max(scale, Math.abs(v));
-    for (let i = 0; i < x.length; i++) {
-      const p = Float32Array.from(x);
-      const q = Float32Array.from(x);
-      p[i]! += eps;
-      q[i]! -= eps;
-      const fd = ((await loss(p)) - (await loss(q))) / (2 * eps);
-      expect(Math.abs(grad[i]! - fd), `d/d${wrt}[${i}]: mirror ${grad[i]}, finite differences ${fd}`).to.be.at.most(tol * Math.max(1, scale));
-    }
-  } finally {
-    m.dispose();
-  }
-}
-
-/**
- * Gradient checks need tfjs' gradient registry (the @tensorflow/tfjs package registers it;
- * tfjs-core alone does not): without it they skip with this message instead of failing in tfjs.
- */
-function requireGradients(ctx: Mocha.Context): void {
-  const { tf } = currentBackend()!;
-  try {
-    tf.tidy(() => tf.grad((x) => tf.sum(tf.mul(x, x)))(tf.scalar(1)));
-  } catch {
-    console.log('      (skipped: tfjs gradients are not registered in this process)');
-    ctx.skip();
-  }
-}
-
-const F = 1;
-const I64 = 7;
-const I32 = 6;
-const ints = (name: string, v: number[]): AttributeProto => ({ name, ints: v, type: 7 });
-const int = (name: string, v: number): AttributeProto => ({ name, i: v, type: 2 });
-const flt = (name: string, v: number): AttributeProto => ({ name, f: v, type: 1 });
-const op = (type: string, ins: string[], attrs: AttributeProto[] = [], outs = ['y']): NodeProto => node(type, ins, outs, undefined, { attribute: attrs });
-const seq = (n: number, f = (i: number) => i): number[] => Array.from({ length: n }, (_, i) => f(i));
-const close = (got: number[], want: number[], tol = 1e-5): void => {
-  expect(got.length, 'length').to.equal(want.length);
-  got.forEach((g, i) => expect(Math.abs(g - want[i]!), `element ${i}: ${g} vs ${want[i]}`).to.be.at.most(tol * Math.max(1, Math.abs(want[i]!))));
-};
-// ---- end of harness ----
+import { loadBackend } from '../../src/mirror/backend.js';
+import type { AttributeProto } from '../../src/onnx/proto-types.js';
+import {
+  type Case,
+  checkGradient,
+  close,
+  type Feed,
+  FLOAT as F,
+  flt,
+  int,
+  INT32 as I32,
+  INT64 as I64,
+  ints,
+  op,
+  problem,
+  requireGradients,
+  run,
+  run1,
+  seq,
+} from '../helpers/op-harness.js';
 
 describe('ops/constant (mirror kernels)', () => {
   before(async () => {

@@ -5,121 +5,13 @@
  * and input gradients vs finite differences.
  */
 import { expect } from 'chai';
-import * as ort from 'onnxruntime-node';
 import type { HostTensor } from '../../src/differentiable/model.js';
-import { Model } from '../../src/ir/model.js';
 import { loadBackend } from '../../src/mirror/backend.js';
-import { Mirror } from '../../src/mirror/mirror.js';
-import { supportProblems } from '../../src/mirror/support.js';
-import type { AttributeProto, NodeProto, TensorProto } from '../../src/onnx/proto-types.js';
-import { floatTensor, int64Tensor, modelBytes, node, tensorInfo } from '../helpers/proto-build.js';
+import type { AttributeProto } from '../../src/onnx/proto-types.js';
+import { checkInputGradient, flt, int, ints, str } from '../helpers/op-harness.js';
+import { caseBytes, caseProblems as problems, matchesOrt, type OrtCase as Case } from '../helpers/ort-op-compare.js';
+import { floatTensor, int64Tensor } from '../helpers/proto-build.js';
 import { randomFloats } from '../helpers/seeded-random.js';
-
-// --- small helpers (kept per test file) ---
-const ints = (name: string, v: number[]): AttributeProto => ({ name, ints: v, type: 7 });
-const int = (name: string, v: number): AttributeProto => ({ name, i: v, type: 2 });
-const str = (name: string, v: string): AttributeProto => ({ name, s: new TextEncoder().encode(v), type: 3 });
-const flt = (name: string, v: number): AttributeProto => ({ name, f: v, type: 1 });
-const withAttrs = (n: NodeProto, attrs: AttributeProto[]): NodeProto => ({ ...n, attribute: attrs });
-
-interface Case {
-  op: string;
-  attrs: AttributeProto[];
-  /** Inputs in order: [name, dims, elemType?]; '' for an omitted optional input. */
-  inputs: ([string, number[]] | [string, number[], number] | '')[];
-  outputs?: string[];
-  opset?: number;
-  /** Initializers (inputs named here are not graph inputs). */
-  inits?: TensorProto[];
-}
-
-function caseBytes(c: Case): Uint8Array {
-  const initNames = new Set((c.inits ?? []).map((t) => t.name));
-  const present = c.inputs.filter((i): i is Exclude<typeof i, ''> => i !== '' && !initNames.has(i[0]));
-  const outs = c.outputs ?? ['y'];
-  return modelBytes({
-    nodes: [withAttrs(node(c.op, c.inputs.map((i) => (i === '' ? '' : i[0])), outs, 'n'), c.attrs)],
-    inputs: present.map(([n, d, t]) => tensorInfo(n, t ?? 1, d)),
-    outputs: outs.map((o) => ({ name: o })),
-    initializers: c.inits ?? [],
-    opset: c.opset ?? 13,
-  });
-}
-
-function feedsFor(c: Case, seed: number): Record<string, HostTensor> {
-  const feeds: Record<string, HostTensor> = {};
-  const initNames = new Set((c.inits ?? []).map((t) => t.name));
-  c.inputs.forEach((i, k) => {
-    if (i === '' || initNames.has(i[0])) return;
-    const [n, d, t] = i;
-    const size = d.reduce((a, b) => a * b, 1);
-    const f = randomFloats(seed + k, size, -2, 2);
-    feeds[n] = { dims: d, data: t === 6 ? Int32Array.from(f, (v) => Math.round(v * 3)) : f };
-  });
-  return feeds;
-}
-
-async function ortRun(bytes: Uint8Array, feeds: Record<string, HostTensor>): Promise<Record<string, HostTensor>> {
-  const s = await ort.InferenceSession.create(bytes, { graphOptimizationLevel: 'disabled' });
-  try {
-    const inp: Record<string, ort.Tensor> = {};
-    for (const [k, v] of Object.entries(feeds)) inp[k] = new ort.Tensor(v.data instanceof Int32Array ? 'int32' : 'float32', v.data as Float32Array, v.dims);
-    const res = await s.run(inp);
-    const out: Record<string, HostTensor> = {};
-    for (const n of s.outputNames) out[n] = { dims: [...res[n]!.dims], data: res[n]!.data as Float32Array };
-    return out;
-  } finally {
-    await s.release();
-  }
-}
-
-/** The mirror's outputs equal ONNX Runtime's (shape exactly, values within atol + rtol |want|). */
-async function matchesOrt(c: Case, seed = 7, tol = { atol: 1e-5, rtol: 1e-4 }): Promise<void> {
-  const bytes = caseBytes(c);
-  const feeds = feedsFor(c, seed);
-  const want = await ortRun(bytes, feeds);
-  const m = await Mirror.create(Model.fromBytes(bytes), { backend: 'cpu' });
-  try {
-    const got = await m.forward(feeds);
-    for (const [name, w] of Object.entries(want)) {
-      const g = got[name]!;
-      expect(g.dims, `${c.op} ${name} dims`).to.deep.equal(w.dims);
-      for (let i = 0; i < w.data.length; i++) {
-        const d = Math.abs(Number(g.data[i]) - Number(w.data[i]));
-        if (!(d <= tol.atol + tol.rtol * Math.abs(Number(w.data[i])))) expect.fail(`${c.op} ${name}[${i}]: got ${g.data[i]}, want ${w.data[i]}`);
-      }
-    }
-  } finally {
-    m.dispose();
-  }
-}
-
-function problems(c: Case): string[] {
-  return supportProblems(Model.fromBytes(caseBytes(c))).map((p) => p.reason);
-}
-
-
-/** d mean(output) / d input by the mirror vs central finite differences on a few elements. */
-async function checkInputGradient(bytes: Uint8Array, feeds: Record<string, HostTensor>, input: string, picks: number[], h = 1e-2): Promise<void> {
-  const m = await Mirror.create(Model.fromBytes(bytes), { backend: 'cpu' });
-  try {
-    const g = await m.gradients(feeds, { kind: 'mean' }, { inputs: [input] });
-    const grad = g.inputGrads[input]!;
-    const base = feeds[input]!;
-    for (const i of picks) {
-      const at = async (delta: number): Promise<number> => {
-        const d = Float32Array.from(base.data as Float32Array);
-        d[i]! += delta;
-        return (await m.gradients({ ...feeds, [input]: { dims: base.dims, data: d } }, { kind: 'mean' }, { params: [] })).loss;
-      };
-      const fd = ((await at(h)) - (await at(-h))) / (2 * h);
-      expect(Number(grad.data[i]), `d/d${input}[${i}]`).to.be.closeTo(fd, 2e-3 + 3e-2 * Math.abs(fd));
-    }
-  } finally {
-    m.dispose();
-  }
-}
-// --- end helpers ---
 
 const scalesT = (v: number[]) => floatTensor('scales', [v.length], v);
 const sizesT = (v: number[]) => int64Tensor('sizes', [v.length], v);

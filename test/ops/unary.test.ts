@@ -1,137 +1,29 @@
 import { expect } from 'chai';
-import type { HostTensor } from '../../src/differentiable/model.js';
 import { Model } from '../../src/ir/model.js';
 import { loadBackend } from '../../src/mirror/backend.js';
 import { Mirror } from '../../src/mirror/mirror.js';
-import { supportProblems } from '../../src/mirror/support.js';
-import type { AttributeProto, TensorProto } from '../../src/onnx/proto-types.js';
-import type { Tensor, TF } from '../../src/ops/types.js';
+import type { Tensor } from '../../src/ops/types.js';
+import {
+  BOOL,
+  buildNode as build,
+  fails,
+  FLOAT,
+  flt as f,
+  gradCheck,
+  int as i,
+  INT32,
+  INT64,
+  INT8,
+  modelProblems as problems,
+  requireGradients,
+  runNode as run,
+  str as s,
+  tensorOf as proto,
+  UINT8,
+  vals,
+  x1,
+} from '../helpers/op-harness.js';
 import { modelBytes, node, tensorInfo } from '../helpers/proto-build.js';
-
-const FLOAT = 1;
-const UINT8 = 2;
-const INT8 = 3;
-const INT32 = 6;
-const INT64 = 7;
-const BOOL = 9;
-
-interface In {
-  name: string;
-  type: number;
-  dims: number[];
-  data: number[];
-  /** An initializer instead of a graph input. */
-  init?: boolean;
-}
-
-const f = (name: string, a: number): AttributeProto => ({ name, f: a, type: 1 });
-const i = (name: string, a: number): AttributeProto => ({ name, i: a, type: 2 });
-const s = (name: string, a: string): AttributeProto => ({ name, s: new TextEncoder().encode(a), type: 3 });
-
-function proto(x: In): TensorProto {
-  const raw =
-    x.type === FLOAT
-      ? new Uint8Array(Float32Array.from(x.data).buffer)
-      : x.type === INT64
-        ? new Uint8Array(BigInt64Array.from(x.data.map(BigInt)).buffer)
-        : x.type === INT32
-          ? new Uint8Array(Int32Array.from(x.data).buffer)
-          : Uint8Array.from(x.data);
-  return { name: x.name, dims: x.dims, data_type: x.type, raw_data: raw };
-}
-
-function host(x: In): HostTensor {
-  const data = x.type === FLOAT ? Float32Array.from(x.data) : x.type === BOOL ? Uint8Array.from(x.data) : Int32Array.from(x.data);
-  return { dims: x.dims, data };
-}
-
-function build(op: string, ins: In[], attrs: AttributeProto[] = [], opts: { opset?: number; outType?: number; outputs?: number } = {}): Model {
-  const outs = Array.from({ length: opts.outputs ?? 1 }, (_, k) => `y${k}`);
-  const spec = {
-    nodes: [node(op, ins.map((x) => x.name), outs, 'n', attrs.length ? { attribute: attrs } : {})],
-    inputs: ins.filter((x) => !x.init && x.name !== '').map((x) => tensorInfo(x.name, x.type, x.dims)),
-    outputs: outs.map((o) => tensorInfo(o, opts.outType ?? ins[0]!.type, [])),
-    initializers: ins.filter((x) => x.init && x.name !== '').map(proto),
-    opset: opts.opset ?? 17,
-  };
-  return Model.fromBytes(modelBytes(spec));
-}
-
-async function run(op: string, ins: In[], attrs: AttributeProto[] = [], opts: { opset?: number; outType?: number; outputs?: number } = {}): Promise<HostTensor[]> {
-  const m = await Mirror.create(build(op, ins, attrs, opts), { backend: 'cpu' });
-  try {
-    const feeds = Object.fromEntries(ins.filter((x) => !x.init && x.name !== '').map((x) => [x.name, host(x)]));
-    const got = await m.forward(feeds);
-    return m.outputNames.map((n) => got[n]!);
-  } finally {
-    m.dispose();
-  }
-}
-
-const vals = (h: HostTensor): number[] => Array.from(h.data as ArrayLike<number>);
-
-/** d(sum(y * w))/d(input) from the mirror against central differences of the same forward. */
-async function gradCheck(op: string, ins: In[], attrs: AttributeProto[] = [], opset = 17): Promise<void> {
-  const m = await Mirror.create(build(op, ins, attrs, { opset }), { backend: 'cpu' });
-  try {
-    const feeds = Object.fromEntries(ins.map((x) => [x.name, host(x)]));
-    const y0 = (await m.forward(feeds))[m.outputNames[0]!]!;
-    const w = Float32Array.from({ length: y0.data.length }, (_, k) => 0.5 + (k % 3) * 0.25);
-    const loss = async (fd: Record<string, HostTensor>): Promise<number> => {
-      const y = (await m.forward(fd))[m.outputNames[0]!]!;
-      return Array.from(y.data as Float32Array).reduce((acc, v, k) => acc + v * w[k]!, 0);
-    };
-    // through evaluate() on tfjs tensors, the way a training loop differentiates the mirror
-    const tf = m.tf;
-    const grads = tf.tidy(() => {
-      const xs = ins.map((x) => tf.tensor(host(x).data as Float32Array, x.dims, 'float32'));
-      const lossOf = (...args: Tensor[]): Tensor => {
-        const env = m.evaluate(new Map(ins.map((x, k) => [x.name, args[k]!] as const)));
-        return tf.sum(tf.mul(env.get(m.outputNames[0]!)!, tf.tensor(w, y0.dims, 'float32')));
-      };
-      return tf.grads(lossOf)(xs).map((t) => t.dataSync() as Float32Array);
-    });
-    const eps = 1e-2;
-    for (const [n, x] of ins.entries()) {
-      const grad = grads[n]!;
-      expect(grad.length).to.equal(x.data.length);
-      for (let k = 0; k < x.data.length; k++) {
-        const at = (d: number): Record<string, HostTensor> => ({ ...feeds, [x.name]: host({ ...x, data: x.data.map((v, j) => (j === k ? v + d : v)) }) });
-        const fdv = ((await loss(at(eps))) - (await loss(at(-eps)))) / (2 * eps);
-        expect(Number.isFinite(grad[k]!), `${op} d/d${x.name}[${k}] finite`).to.equal(true);
-        expect(grad[k]!, `${op} d/d${x.name}[${k}]`).to.be.closeTo(fdv, 1e-2 * Math.max(1, Math.abs(fdv)));
-      }
-    }
-  } finally {
-    m.dispose();
-  }
-}
-
-/**
- * tfjs-core alone does not register its gradient functions (the union package @tensorflow/tfjs
- * does); gradient checks run only where the backend loader has them registered.
- */
-function requireGradients(ctx: Mocha.Context, tf: TF): void {
-  if (tf.getGradient('Add') === undefined) {
-    console.log('      (skipped: no tfjs gradients are registered by the backend loader)');
-    ctx.skip();
-  }
-}
-
-function problems(m: Model): string[] {
-  return supportProblems(m).map((p) => p.reason);
-}
-
-const x1 = (data: number[], type = FLOAT): In => ({ name: 'x', type, dims: [data.length], data });
-
-async function fails(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (e) {
-    return String((e as Error).message);
-  }
-  return '(no error)';
-}
 
 describe('ops/unary: mirror kernels beyond the ONNX node tests', function () {
   this.timeout(20_000);
