@@ -242,7 +242,9 @@ describe('mirror: the TensorFlow.js mirror against ONNX Runtime', function () {
         const t = Float32Array.from([0.5, 1, 1.5, 2]);
         const target = { dims: [4, 1], data: t };
         const d = y.map((v, i) => v - t[i]!);
-        const close = (a: number, b: number): void => expect(Math.abs(a - b)).to.be.below(1e-5 + 1e-4 * Math.abs(b));
+        const close = (a: number, b: number): void => {
+          expect(Math.abs(a - b)).to.be.below(1e-5 + 1e-4 * Math.abs(b));
+        };
         // score = x W^T + b: d mean((y-t)^2) / db = 2 mean(y-t); d mean|y-t| / db = mean(sign(y-t)); d mean(y) / db = 1
         const mse = await m.gradients(feeds, { kind: 'mse', target });
         close(mse.loss, d.reduce((a, v) => a + v * v, 0) / 4);
