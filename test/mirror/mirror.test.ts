@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { compareModels } from '../../src/equiv/compare.js';
@@ -323,6 +324,23 @@ describe('mirror: the TensorFlow.js mirror against ONNX Runtime', function () {
       const bad = await cli('ops', path.join(FIXTURE_MODELS, 'qdq_conv.onnx'));
       expect(bad.code).to.equal(3);
       expect(bad.out).to.match(/QuantizeLinear|DequantizeLinear/);
+    });
+
+    it('--backend forces a backend in a fresh process: the native ones load or fail with one line saying why', () => {
+      const bin = path.resolve('bin/iqa-surgeon.js');
+      const f = path.join(FIXTURE_MODELS, 'linearity_iqa.onnx');
+      const cpu = spawnSync(process.execPath, [bin, 'equiv', f, '--mirror', '--backend', 'cpu'], { encoding: 'utf8' });
+      expect(cpu.status, cpu.stderr).to.equal(0);
+      expect(cpu.stdout).to.contain('B: tfjs mirror on cpu');
+      for (const native of ['tfjs-node-gpu', 'tfjs-node']) {
+        const r = spawnSync(process.execPath, [bin, 'equiv', f, '--mirror', '--backend', native], { encoding: 'utf8' });
+        if (r.status === 0) expect(r.stdout).to.contain(`tfjs mirror on ${native}`);
+        else {
+          expect(r.status, r.stderr).to.equal(1);
+          expect(r.stderr.trim().split('\n')).to.have.length(1);
+          expect(r.stderr).to.contain(`--backend ${native}: @tensorflow/${native}`);
+        }
+      }
     });
 
     it('equiv --mirror refuses a model the mirror cannot run before ONNX Runtime runs it: one line, exit 1', async () => {
