@@ -18,38 +18,20 @@ import {
   restoreStockConvGradKernels,
   type ConvGradInfo,
 } from '../../src/mirror/kernels/conv2d-backprop-filter.js';
+import {
+  convInfoOf,
+  expectMetricResolves,
+  geometryOf,
+  perCase,
+  relErrVsStock,
+  size,
+  TOL,
+  useCpuBackend,
+  type ConvCase,
+} from '../helpers/conv-kernel-compare.js';
 import { randomFloats } from '../helpers/seeded-random.js';
 
-const TOL = 1e-5;
-
-/** max |fast - stock| / max |stock| (see the file comment). */
-function relErrVsStock(stock: ArrayLike<number>, fast: ArrayLike<number>): number {
-  if (stock.length !== fast.length) return Infinity;
-  let maxRef = 0;
-  let maxErr = 0;
-  for (let i = 0; i < stock.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(stock[i]!));
-    const e = Math.abs(fast[i]! - stock[i]!);
-    maxErr = Number.isNaN(e) ? Infinity : Math.max(maxErr, e);
-  }
-  if (maxRef === 0) return maxErr === 0 ? 0 : Infinity;
-  return maxErr / maxRef;
-}
-
-type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
-type Pad = 'same' | 'valid' | number | Pad4;
-
-interface Case {
-  name: string;
-  /** NHWC, or NCHW when dataFormat is 'NCHW' */
-  x: [number, number, number, number];
-  f: [number, number, number, number];
-  strides: number | [number, number];
-  pad: Pad;
-  dilations?: [number, number];
-  dataFormat?: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-}
+type Case = ConvCase;
 
 const CASES: Case[] = [
   { name: '1x1, Ci 1 -> Co 1, valid', x: [1, 5, 5, 1], f: [1, 1, 1, 1], strides: 1, pad: 'valid' },
@@ -80,8 +62,6 @@ const DILATED: Case[] = [
   { name: '5x5 dilation 2, valid, batch 3', x: [3, 12, 13, 3], f: [5, 5, 3, 5], strides: 1, pad: 'valid', dilations: [2, 2] },
 ];
 
-const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
-
 interface Prepared {
   x: tf.Tensor4D;
   dy: tf.Tensor4D;
@@ -92,8 +72,7 @@ let seed = 1;
 function prepare(c: Case): Prepared {
   const x = tf.tensor4d(randomFloats(seed++, size(c.x)), c.x);
   // the output shape from computeConv2DInfo: tf.conv2d refuses strides > 1 together with dilations > 1
-  const fmt = tf.backend_util.convertConv2DDataFormat(c.dataFormat ?? 'NHWC');
-  const outShape = tf.backend_util.computeConv2DInfo(c.x, c.f, c.strides, c.dilations ?? 1, c.pad, c.dimRoundingMode, false, fmt).outShape;
+  const outShape = convInfoOf(c).outShape;
   const dy = tf.tensor4d(randomFloats(seed++, size(outShape)), outShape);
   const attrs: tf.NamedAttrMap = { strides: c.strides, pad: c.pad, dataFormat: c.dataFormat ?? 'NHWC', filterShape: c.f };
   if (c.dimRoundingMode) attrs.dimRoundingMode = c.dimRoundingMode;
@@ -142,9 +121,7 @@ function stockDilated(c: Case, p: Prepared): Float32Array {
 
 /** The conv geometry computeConv2DInfo gives a case, for calling the pure functions. */
 function geometry(c: Case): ConvGradInfo {
-  const fmt = tf.backend_util.convertConv2DDataFormat(c.dataFormat ?? 'NHWC');
-  const ci = tf.backend_util.computeConv2DInfo(c.x, c.f, c.strides, c.dilations ?? 1, c.pad, c.dimRoundingMode, false, fmt);
-  return { strides: [ci.strideHeight, ci.strideWidth], dilations: [ci.dilationHeight, ci.dilationWidth], pads: ci.padInfo };
+  return geometryOf(convInfoOf(c));
 }
 
 function direct(c: Case, p: Prepared, info = geometry(c), tuning = {}): Float32Array {
@@ -154,22 +131,12 @@ function direct(c: Case, p: Prepared, info = geometry(c), tuning = {}): Float32A
 
 describe('mirror/kernels/conv2d-backprop-filter', () => {
   let wasRegistered = false;
-  const prepared = new Map<Case, Prepared>();
-  const stock = new Map<Case, Float32Array>();
-  const get = (c: Case): Prepared => {
-    let p = prepared.get(c);
-    if (!p) prepared.set(c, (p = prepare(c)));
-    return p;
-  };
-  const stockOf = (c: Case): Float32Array => {
-    let s = stock.get(c);
-    if (!s) stock.set(c, (s = c.dilations ? stockDilated(c, get(c)) : runKernel('stock', get(c))));
-    return s;
-  };
+  const prepared = perCase(prepare);
+  const get = prepared.get;
+  const stockOf = perCase((c: Case): Float32Array => (c.dilations ? stockDilated(c, get(c)) : runKernel('stock', get(c)))).get;
 
   before(async () => {
-    await tf.setBackend('cpu');
-    (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+    await useCpuBackend();
     wasRegistered = fastConvGradKernelsRegistered();
     registerFastConvGradKernels(); // captures the stock kernel
   });
@@ -205,17 +172,7 @@ describe('mirror/kernels/conv2d-backprop-filter', () => {
     });
 
     it('one element off by 2e-5 of the largest fails; off by 1e-7 passes; a length mismatch fails', () => {
-      const ref = stockOf(c);
-      let iMax = 0;
-      for (let i = 0; i < ref.length; i++) if (Math.abs(ref[i]!) > Math.abs(ref[iMax]!)) iMax = i;
-      const scale = Math.abs(ref[iMax]!);
-      const bad = Float32Array.from(ref);
-      bad[7] = bad[7]! + 2e-5 * scale;
-      expect(relErrVsStock(ref, bad)).to.be.greaterThan(TOL);
-      const ok = Float32Array.from(ref);
-      ok[7] = ok[7]! + 1e-7 * scale;
-      expect(relErrVsStock(ref, ok)).to.be.at.most(TOL);
-      expect(relErrVsStock(ref, ref.subarray(1))).to.equal(Infinity);
+      expectMetricResolves(stockOf(c));
       expect(relErrVsStock(new Float32Array(4), new Float32Array([0, 0, 1e-30, 0]))).to.equal(Infinity);
     });
   });

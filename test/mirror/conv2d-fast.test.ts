@@ -31,37 +31,21 @@ import {
   registerFastMaxPoolGradKernel,
   restoreStockMaxPoolGradKernel,
 } from '../../src/mirror/kernels/max-pool-grad.js';
+import {
+  convInfoOf,
+  expectMetricResolves,
+  geometryOf,
+  perCase,
+  relErrVsStock,
+  size,
+  TOL,
+  useCpuBackend,
+  type ConvCase,
+  type Pad4,
+} from '../helpers/conv-kernel-compare.js';
 import { randomFloats } from '../helpers/seeded-random.js';
 
-const TOL = 1e-5;
-
-function relErrVsStock(stock: ArrayLike<number>, fast: ArrayLike<number>): number {
-  if (stock.length !== fast.length) return Infinity;
-  let maxRef = 0;
-  let maxErr = 0;
-  for (let i = 0; i < stock.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(stock[i]!));
-    const e = Math.abs(fast[i]! - stock[i]!);
-    maxErr = Number.isNaN(e) ? Infinity : Math.max(maxErr, e);
-  }
-  if (maxRef === 0) return maxErr === 0 ? 0 : Infinity;
-  return maxErr / maxRef;
-}
-
-type Pad4 = [[number, number], [number, number], [number, number], [number, number]];
-type Pad = 'same' | 'valid' | number | Pad4;
-
-interface Case {
-  name: string;
-  /** NHWC, or NCHW when dataFormat is 'NCHW' */
-  x: [number, number, number, number];
-  f: [number, number, number, number];
-  strides: number | [number, number];
-  pad: Pad;
-  dilations?: [number, number];
-  dataFormat?: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-}
+type Case = ConvCase;
 
 const CASES: Case[] = [
   { name: '1x1, Ci 1 -> Co 1, valid', x: [1, 5, 5, 1], f: [1, 1, 1, 1], strides: 1, pad: 'valid' },
@@ -93,8 +77,6 @@ const DILATED: Case[] = [
   { name: 'NCHW 3x3 dilations [1,3] valid', x: [2, 5, 12, 13], f: [3, 3, 5, 4], strides: 1, pad: 'valid', dilations: [1, 3], dataFormat: 'NCHW' },
 ];
 
-const size = (s: readonly number[]): number => s.reduce((a, b) => a * b, 1);
-
 interface Prepared {
   x: tf.Tensor4D;
   f: tf.Tensor4D;
@@ -108,8 +90,7 @@ let seed = 11;
 function prepare(c: Case): Prepared {
   const x = tf.tensor4d(randomFloats(seed++, size(c.x)), c.x);
   const f = tf.tensor4d(randomFloats(seed++, size(c.f)), c.f);
-  const fmt = tf.backend_util.convertConv2DDataFormat(c.dataFormat ?? 'NHWC');
-  const convInfo = tf.backend_util.computeConv2DInfo(c.x, c.f, c.strides, c.dilations ?? 1, c.pad, c.dimRoundingMode, false, fmt);
+  const convInfo = convInfoOf(c);
   const dy = tf.tensor4d(randomFloats(seed++, size(convInfo.outShape)), convInfo.outShape);
   const base: tf.NamedAttrMap = { strides: c.strides, pad: c.pad, dataFormat: c.dataFormat ?? 'NHWC' };
   if (c.dimRoundingMode) base.dimRoundingMode = c.dimRoundingMode;
@@ -129,8 +110,7 @@ const forwardOf = (which: 'stock' | 'fast', p: Prepared): Float32Array => run(wh
 const inputGradOf = (which: 'stock' | 'fast', p: Prepared): Float32Array => run(which, tf.Conv2DBackpropInput, { dy: p.dy, filter: p.f }, p.inputAttrs);
 
 function geometry(p: Prepared): ConvGeometry {
-  const ci = p.convInfo;
-  return { strides: [ci.strideHeight, ci.strideWidth], dilations: [ci.dilationHeight, ci.dilationWidth], pads: ci.padInfo };
+  return geometryOf(p.convInfo);
 }
 
 function directForward(c: Case, p: Prepared, info = geometry(p), tuning: ConvTuning = {}): Float32Array {
@@ -146,16 +126,11 @@ function directInput(c: Case, p: Prepared, info = geometry(p), tuning: ConvTunin
 describe('mirror/kernels/conv2d (fast Conv2D, Conv2DBackpropInput) and max-pool-grad', () => {
   let convWasRegistered = false;
   let poolWasRegistered = false;
-  const prepared = new Map<Case, Prepared>();
-  const get = (c: Case): Prepared => {
-    let p = prepared.get(c);
-    if (!p) prepared.set(c, (p = prepare(c)));
-    return p;
-  };
+  const prepared = perCase(prepare);
+  const get = prepared.get;
 
   before(async () => {
-    await tf.setBackend('cpu');
-    (tf.backend() as unknown as { firstUse?: boolean }).firstUse = false;
+    await useCpuBackend();
     convWasRegistered = fastConvKernelsRegistered();
     poolWasRegistered = fastMaxPoolGradKernelRegistered();
     registerFastConvKernels(); // captures the stock kernels
@@ -198,17 +173,7 @@ describe('mirror/kernels/conv2d (fast Conv2D, Conv2DBackpropInput) and max-pool-
     });
 
     it('one element off by 2e-5 of the largest fails; off by 1e-7 passes; a length mismatch fails', () => {
-      const ref = forwardOf('stock', get(c));
-      let iMax = 0;
-      for (let i = 0; i < ref.length; i++) if (Math.abs(ref[i]!) > Math.abs(ref[iMax]!)) iMax = i;
-      const scale = Math.abs(ref[iMax]!);
-      const bad = Float32Array.from(ref);
-      bad[7] = bad[7]! + 2e-5 * scale;
-      expect(relErrVsStock(ref, bad)).to.be.greaterThan(TOL);
-      const ok = Float32Array.from(ref);
-      ok[7] = ok[7]! + 1e-7 * scale;
-      expect(relErrVsStock(ref, ok)).to.be.at.most(TOL);
-      expect(relErrVsStock(ref, ref.subarray(1))).to.equal(Infinity);
+      expectMetricResolves(forwardOf('stock', get(c)));
     });
   });
 
