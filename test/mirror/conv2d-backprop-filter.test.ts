@@ -18,17 +18,7 @@ import {
   restoreStockConvGradKernels,
   type ConvGradInfo,
 } from '../../src/mirror/kernels/conv2d-backprop-filter.js';
-import {
-  convInfoOf,
-  expectMetricResolves,
-  geometryOf,
-  perCase,
-  relErrVsStock,
-  size,
-  TOL,
-  useCpuBackend,
-  type ConvCase,
-} from '../helpers/conv-kernel-compare.js';
+import { convInfoOf, expectMetricResolves, geometryOf, perCase, relErrVsStock, size, TOL, useCpuBackend, type ConvCase } from '../helpers/conv-kernel-compare.js';
 import { randomFloats } from '../helpers/seeded-random.js';
 
 type Case = ConvCase;

@@ -31,18 +31,7 @@ import {
   registerFastMaxPoolGradKernel,
   restoreStockMaxPoolGradKernel,
 } from '../../src/mirror/kernels/max-pool-grad.js';
-import {
-  convInfoOf,
-  expectMetricResolves,
-  geometryOf,
-  perCase,
-  relErrVsStock,
-  size,
-  TOL,
-  useCpuBackend,
-  type ConvCase,
-  type Pad4,
-} from '../helpers/conv-kernel-compare.js';
+import { convInfoOf, expectMetricResolves, geometryOf, perCase, relErrVsStock, size, TOL, useCpuBackend, type ConvCase, type Pad4 } from '../helpers/conv-kernel-compare.js';
 import { randomFloats } from '../helpers/seeded-random.js';
 
 type Case = ConvCase;

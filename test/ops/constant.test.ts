@@ -1,24 +1,7 @@
 import { expect } from 'chai';
 import { loadBackend } from '../../src/mirror/backend.js';
 import type { AttributeProto } from '../../src/onnx/proto-types.js';
-import {
-  type Case,
-  checkGradient,
-  close,
-  type Feed,
-  FLOAT as F,
-  flt,
-  int,
-  INT32 as I32,
-  INT64 as I64,
-  ints,
-  op,
-  problem,
-  requireGradients,
-  run,
-  run1,
-  seq,
-} from '../helpers/op-harness.js';
+import { type Case, checkGradient, close, type Feed, FLOAT as F, flt, int, INT32 as I32, INT64 as I64, ints, op, problem, requireGradients, run, run1, seq } from '../helpers/op-harness.js';
 
 describe('ops/constant (mirror kernels)', () => {
   before(async () => {

@@ -9,15 +9,7 @@ import type { NodeProto } from '../../src/onnx/proto-types.js';
 import { invertBatch } from '../../src/ops/microsoft.js';
 import { spliceRobustBlock } from '../../src/surgery/splice.js';
 import { FIXTURE_MODELS, requireOrSkip } from '../helpers/test-data.js';
-import {
-  checkGradient,
-  FLOAT as F,
-  op,
-  problem,
-  requireGradients,
-  run1,
-  seq,
-} from '../helpers/op-harness.js';
+import { checkGradient, FLOAT as F, op, problem, requireGradients, run1, seq } from '../helpers/op-harness.js';
 
 const MS = [{ domain: 'com.microsoft', version: 1 }];
 const inv = (): NodeProto => ({ ...op('Inverse', ['x']), domain: 'com.microsoft' });

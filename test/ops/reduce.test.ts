@@ -1,18 +1,6 @@
 import { expect } from 'chai';
 import { loadBackend } from '../../src/mirror/backend.js';
-import {
-  checkGradient,
-  close,
-  type Feed,
-  FLOAT as F,
-  int,
-  INT32 as I32,
-  INT64 as I64,
-  ints,
-  op,
-  requireGradients,
-  run1,
-} from '../helpers/op-harness.js';
+import { checkGradient, close, type Feed, FLOAT as F, int, INT32 as I32, INT64 as I64, ints, op, requireGradients, run1 } from '../helpers/op-harness.js';
 
 describe('ops/reduce (mirror kernels)', () => {
   before(async () => {

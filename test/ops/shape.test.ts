@@ -1,22 +1,7 @@
 import { expect } from 'chai';
 import { loadBackend } from '../../src/mirror/backend.js';
 import { node } from '../helpers/proto-build.js';
-import {
-  BOOL as B,
-  checkGradient,
-  type Feed,
-  FLOAT as F,
-  int,
-  INT32 as I32,
-  INT64 as I64,
-  ints,
-  op,
-  problem,
-  requireGradients,
-  run1,
-  seq,
-  str,
-} from '../helpers/op-harness.js';
+import { BOOL as B, checkGradient, type Feed, FLOAT as F, int, INT32 as I32, INT64 as I64, ints, op, problem, requireGradients, run1, seq, str } from '../helpers/op-harness.js';
 
 describe('ops/shape (mirror kernels)', () => {
   before(async () => {

@@ -1,24 +1,7 @@
 import { expect } from 'chai';
 import { loadBackend } from '../../src/mirror/backend.js';
 import type { TensorProto } from '../../src/onnx/proto-types.js';
-import {
-  BOOL as B,
-  type Case,
-  checkGradient,
-  type Feed,
-  FLOAT as F,
-  flt,
-  int,
-  INT64 as I64,
-  ints,
-  op,
-  problem,
-  requireGradients,
-  run,
-  run1,
-  seq,
-  str,
-} from '../helpers/op-harness.js';
+import { BOOL as B, type Case, checkGradient, type Feed, FLOAT as F, flt, int, INT64 as I64, ints, op, problem, requireGradients, run, run1, seq, str } from '../helpers/op-harness.js';
 
 /** An int64 initializer from bigints (INT64_MAX/MIN sentinels included). */
 function int64Init(name: string, values: bigint[]): TensorProto {

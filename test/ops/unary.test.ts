@@ -3,26 +3,7 @@ import { Model } from '../../src/ir/model.js';
 import { loadBackend } from '../../src/mirror/backend.js';
 import { Mirror } from '../../src/mirror/mirror.js';
 import type { Tensor } from '../../src/ops/types.js';
-import {
-  BOOL,
-  buildNode as build,
-  fails,
-  FLOAT,
-  flt as f,
-  gradCheck,
-  int as i,
-  INT32,
-  INT64,
-  INT8,
-  modelProblems as problems,
-  requireGradients,
-  runNode as run,
-  str as s,
-  tensorOf as proto,
-  UINT8,
-  vals,
-  x1,
-} from '../helpers/op-harness.js';
+import { BOOL, buildNode as build, fails, FLOAT, flt as f, gradCheck, int as i, INT32, INT64, INT8, modelProblems as problems, requireGradients, runNode as run, str as s, tensorOf as proto, UINT8, vals, x1 } from '../helpers/op-harness.js';
 import { modelBytes, node, tensorInfo } from '../helpers/proto-build.js';
 
 describe('ops/unary: mirror kernels beyond the ONNX node tests', function () {
