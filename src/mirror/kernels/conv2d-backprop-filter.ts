@@ -22,14 +22,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import { dims4 as dims4Of, floatValues as floatValuesOf, KernelSwap, micro4x4, nchwStrides, nhwcStrides, type CpuBackendLike, type Strides4 } from './gemm.js';
+import { checkConv, ChunkRows, convInfoOf, expectShape, geometryOf, operand4, tapsOf, type ConvAttrs, type ConvGeometry, type Layout, type Operand4, type Taps } from './conv-common.js';
+import { floatValues, KernelSwap, micro4x4, type CpuBackendLike } from './gemm.js';
 
 /** Conv geometry: `pads` are explicit (what `computeConv2DInfo` resolves 'same' / 'valid' to). */
-export interface ConvGradInfo {
-  strides: readonly [number, number];
-  dilations: readonly [number, number];
-  pads: { top: number; left: number; bottom: number; right: number };
-}
+export type ConvGradInfo = ConvGeometry;
 
 /** Block sizes; the defaults suit a 512 KiB L2. Tests shrink them to reach every code path on small shapes. */
 export interface ConvGradTuning {
@@ -50,6 +47,8 @@ const MAX_K_RANGE = 65536;
 const MIN_CHUNK = 32;
 const MAX_CHUNK = 1024;
 
+const KERNEL = 'conv2dBackpropFilterFast';
+
 /**
  * dW of a (non-grouped) conv2d with respect to its filter, NHWC.
  *
@@ -58,71 +57,37 @@ const MAX_CHUNK = 1024;
  * @param filterShape [KH, KW, Ci, Co]
  * @returns dW, shape [KH, KW, Ci, Co] (tfjs' HWIO layout)
  */
-export function conv2dBackpropFilterFast(
-  x: Float32Array,
-  xShape: readonly number[],
-  dy: Float32Array,
-  dyShape: readonly number[],
-  filterShape: readonly number[],
-  info: ConvGradInfo,
-  tuning: ConvGradTuning = {},
-): Float32Array {
-  const [N, H, W, Ci] = dims4(xShape, 'x');
-  const [dN, OH, OW, Co] = dims4(dyShape, 'dy');
-  return backpropFilter(x, nhwcStrides(H, W, Ci), [N, H, W, Ci], dy, nhwcStrides(OH, OW, Co), [dN, OH, OW, Co], filterShape, info, tuning);
-}
+export const conv2dBackpropFilterFast = backpropFilterIn('NHWC');
 
 /** The same for NCHW tensors (x [N, Ci, H, W], dy [N, Co, OH, OW]); the result is still HWIO. */
-export function conv2dBackpropFilterFastNCHW(
-  x: Float32Array,
-  xShape: readonly number[],
-  dy: Float32Array,
-  dyShape: readonly number[],
-  filterShape: readonly number[],
-  info: ConvGradInfo,
-  tuning: ConvGradTuning = {},
-): Float32Array {
-  const [N, Ci, H, W] = dims4(xShape, 'x');
-  const [dN, Co, OH, OW] = dims4(dyShape, 'dy');
-  return backpropFilter(x, nchwStrides(Ci, H, W), [N, H, W, Ci], dy, nchwStrides(Co, OH, OW), [dN, OH, OW, Co], filterShape, info, tuning);
+export const conv2dBackpropFilterFastNCHW = backpropFilterIn('NCHW');
+
+function backpropFilterIn(layout: Layout) {
+  return (
+    x: Float32Array,
+    xShape: readonly number[],
+    dy: Float32Array,
+    dyShape: readonly number[],
+    filterShape: readonly number[],
+    info: ConvGradInfo,
+    tuning: ConvGradTuning = {},
+  ): Float32Array => backpropFilter(x, operand4(xShape, layout, 'x', KERNEL), dy, operand4(dyShape, layout, 'dy', KERNEL), filterShape, info, tuning);
 }
 
-function dims4(shape: readonly number[], name: string): [number, number, number, number] {
-  return dims4Of(shape, name, 'conv2dBackpropFilterFast');
-}
-
-function backpropFilter(
-  x: Float32Array,
-  xs: Strides4,
-  [N, H, W, Ci]: readonly [number, number, number, number],
-  dy: Float32Array,
-  dys: Strides4,
-  [dN, OH, OW, Co]: readonly [number, number, number, number],
-  filterShape: readonly number[],
-  info: ConvGradInfo,
-  tuning: ConvGradTuning,
-): Float32Array {
-  const [KH, KW, fCi, fCo] = dims4(filterShape, 'filterShape');
-  const dil = info.dilations;
-  if (!(info.strides[0] >= 1 && info.strides[1] >= 1 && dil[0] >= 1 && dil[1] >= 1)) {
-    throw new Error(`conv2dBackpropFilterFast: strides [${info.strides.join(',')}] and dilations [${dil.join(',')}] must be >= 1`);
-  }
-  if (fCi !== Ci || fCo !== Co || dN !== N) {
-    throw new Error(
-      `conv2dBackpropFilterFast: filter [${filterShape.join(',')}] does not match x channels ${Ci}, dy channels ${Co} ` +
-        `(batch ${N} vs ${dN})`,
-    );
-  }
+function backpropFilter(x: Float32Array, xo: Operand4, dy: Float32Array, dyo: Operand4, filterShape: readonly number[], info: ConvGradInfo, tuning: ConvGradTuning): Float32Array {
+  const [N, H, W, Ci] = xo.dims;
+  const [dN, OH, OW, Co] = dyo.dims;
+  const [KH, KW] = checkConv(KERNEL, filterShape, info, 'x', Ci, 'dy', Co, N, dN);
   if (x.length < N * H * W * Ci || dy.length < N * OH * OW * Co) {
-    throw new Error('conv2dBackpropFilterFast: x or dy holds fewer values than its shape');
+    throw new Error(`${KERNEL}: x or dy holds fewer values than its shape`);
   }
-  const [sh, sw] = info.strides;
-  const [dh, dw] = info.dilations;
-  const { top, left } = info.pads;
   const K = KH * KW * Ci;
   const out = new Float32Array(K * Co);
   const P = N * OH * OW;
   if (K === 0 || Co === 0 || P === 0) return out;
+  const xs = xo.strides;
+  const dys = dyo.strides;
+  const taps = tapsOf(xo, KW, info);
 
   const Co4 = (Co + 3) & ~3;
   // K is processed in ranges so that the float64 accumulator stays within its budget.
@@ -141,37 +106,24 @@ function backpropFilter(
     const acc = new Float64Array(Kr4 * Co4);
     const A = new Float64Array(Kr4 * Pc); // panels of 4 k's: A[(kr >> 2) * Pc * 4 + r * 4 + (kr & 3)]
     const B = new Float64Array(Co4 * Pc); // panels of 4 co's: B[(co >> 2) * Pc * 4 + r * 4 + (co & 3)]
-    const rowX = new Int32Array(Pc); // n * xs.n of each row in the chunk
-    const rowIH = new Int32Array(Pc); // oh * sh - top
-    const rowIW = new Int32Array(Pc); // ow * sw - left
+    const rows = new ChunkRows(Pc); // x: n * xs.n of each row in the chunk; y: its offset in dy
+    const rowDy = rows.y;
     const nbK = Kr4 >> 2;
     const nbC = Co4 >> 2;
     for (let p0 = 0; p0 < P; p0 += Pc) {
       const pc = Math.min(Pc, P - p0);
       // rows of this chunk and the packed DY
-      let n = Math.floor(p0 / (OH * OW));
-      let oh = Math.floor((p0 % (OH * OW)) / OW);
-      let ow = p0 % OW;
+      rows.fill(p0, pc, OH, OW, info, xs.n, dys, 0);
       for (let r = 0; r < pc; r++) {
-        rowX[r] = n * xs.n;
-        rowIH[r] = oh * sh - top;
-        rowIW[r] = ow * sw - left;
-        const dyOff = n * dys.n + oh * dys.h + ow * dys.w;
+        const dyOff = rowDy[r]!;
         const rb = r * 4;
         if (dys.c === 1) {
           for (let co = 0; co < Co; co++) B[(co >> 2) * Pc * 4 + rb + (co & 3)] = dy[dyOff + co]!;
         } else {
           for (let co = 0; co < Co; co++) B[(co >> 2) * Pc * 4 + rb + (co & 3)] = dy[dyOff + co * dys.c]!;
         }
-        if (++ow === OW) {
-          ow = 0;
-          if (++oh === OH) {
-            oh = 0;
-            n++;
-          }
-        }
       }
-      packA(A, Pc, pc, k0, k1, x, xs, H, W, Ci, KW, dh, dw, rowX, rowIH, rowIW);
+      packA(A, Pc, pc, k0, k1, x, taps, rows);
       // GEMM: acc[Kr4 x Co4] += A^T B over the chunk. The operand that fits the streaming budget
       // is the one swept in the inner loop; a panel of the other stays in L1.
       if (Kr4 <= Co4) {
@@ -194,24 +146,9 @@ function backpropFilter(
 }
 
 /** im2col of one chunk of rows, columns k in [k0, k1), into 4-wide panels (zeros in the padding). */
-function packA(
-  A: Float64Array,
-  Pc: number,
-  pc: number,
-  k0: number,
-  k1: number,
-  x: Float32Array,
-  xs: Strides4,
-  H: number,
-  W: number,
-  Ci: number,
-  KW: number,
-  dh: number,
-  dw: number,
-  rowX: Int32Array,
-  rowIH: Int32Array,
-  rowIW: Int32Array,
-): void {
+function packA(A: Float64Array, Pc: number, pc: number, k0: number, k1: number, x: Float32Array, taps: Taps, rows: ChunkRows): void {
+  const { hStride: xh, wStride: xw, cStride: sc, H, W, Ci, KW, dh, dw } = taps;
+  const { x: rowX, ih: rowIH, iw: rowIW } = rows;
   const panel = Pc * 4;
   const kk0 = Math.floor(k0 / Ci);
   const kk1 = Math.ceil(k1 / Ci);
@@ -231,8 +168,7 @@ function packA(
           A[(kr >> 2) * panel + rb + (kr & 3)] = 0;
         }
       } else {
-        const xo = rowX[r]! + ih * xs.h + iw * xs.w;
-        const sc = xs.c;
+        const xo = rowX[r]! + ih * xh + iw * xw;
         for (let ci = c0; ci < c1; ci++) {
           const kr = kBase + ci;
           A[(kr >> 2) * panel + rb + (kr & 3)] = x[xo + ci * sc]!;
@@ -245,18 +181,8 @@ function packA(
 // ---------------------------------------------------------------------------------------------
 // Registration with the cpu backend
 
-interface BackpropFilterAttrs {
-  strides: [number, number] | number;
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dataFormat?: 'NHWC' | 'NCHW';
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+interface BackpropFilterAttrs extends ConvAttrs {
   filterShape: [number, number, number, number];
-  /** Not passed by tfjs-core (its conv2d gradient refuses dilations > 1); honoured when present. */
-  dilations?: [number, number] | number;
-}
-
-function floatValues(backend: CpuBackendLike, t: tf.TensorInfo, name: string): Float32Array {
-  return floatValuesOf(backend, t, name, 'conv2dBackpropFilter');
 }
 
 /** kernelFunc for `Conv2DBackpropFilter` on the cpu backend: the stock kernel's attributes and semantics. */
@@ -264,34 +190,15 @@ export const conv2dBackpropFilterKernelFunc: tf.KernelFunc = ({ inputs, backend,
   const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const a = attrs as unknown as BackpropFilterAttrs;
   const cpu = backend as unknown as CpuBackendLike;
-  const dataFormat = tf.backend_util.convertConv2DDataFormat(a.dataFormat ?? 'NHWC');
-  const convInfo = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    a.filterShape,
-    a.strides,
-    a.dilations ?? 1,
-    a.pad,
-    a.dimRoundingMode,
-    false,
-    dataFormat,
-  );
-  const channelsLast = convInfo.dataFormat === 'channelsLast';
-  const wantDy = channelsLast
-    ? [convInfo.batchSize, convInfo.outHeight, convInfo.outWidth, convInfo.outChannels]
-    : [convInfo.batchSize, convInfo.outChannels, convInfo.outHeight, convInfo.outWidth];
-  if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== wantDy[i])) {
-    throw new Error(`conv2dBackpropFilter: dy shape [${dy.shape.join(',')}] is not the conv's output shape [${wantDy.join(',')}]`);
-  }
-  const info: ConvGradInfo = {
-    strides: [convInfo.strideHeight, convInfo.strideWidth],
-    dilations: [convInfo.dilationHeight, convInfo.dilationWidth],
-    pads: convInfo.padInfo,
-  };
-  const xv = floatValues(cpu, x, 'x');
-  const dyv = floatValues(cpu, dy, 'dy');
-  const result = channelsLast
-    ? conv2dBackpropFilterFast(xv, x.shape, dyv, dy.shape, convInfo.filterShape, info)
-    : conv2dBackpropFilterFastNCHW(xv, x.shape, dyv, dy.shape, convInfo.filterShape, info);
+  const convInfo = convInfoOf(x.shape, a.filterShape, a);
+  expectShape('conv2dBackpropFilter', 'dy', dy.shape, convInfo.outShape, "the conv's output shape");
+  const info = geometryOf(convInfo);
+  const xv = floatValues(cpu, x, 'x', 'conv2dBackpropFilter');
+  const dyv = floatValues(cpu, dy, 'dy', 'conv2dBackpropFilter');
+  const result =
+    convInfo.dataFormat === 'channelsLast'
+      ? conv2dBackpropFilterFast(xv, x.shape, dyv, dy.shape, convInfo.filterShape, info)
+      : conv2dBackpropFilterFastNCHW(xv, x.shape, dyv, dy.shape, convInfo.filterShape, info);
   return cpu.makeTensorInfo(convInfo.filterShape.slice(), 'float32', result);
 };
 

@@ -21,11 +21,10 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
-import type { ConvGradInfo } from './conv2d-backprop-filter.js';
-import { dims4, floatValues, KernelSwap, micro4x4, nchwStrides, nhwcStrides, packColumnPanels, packRowPanels, type CpuBackendLike, type Strides4 } from './gemm.js';
+import { checkConv, ChunkRows, convInfoOf, expectShape, geometryOf, operand4, tapsOf, type ConvAttrs, type ConvGeometry, type Layout, type Operand4, type Taps } from './conv-common.js';
+import { floatValues, KernelSwap, micro4x4, packColumnPanels, packRowPanels, type CpuBackendLike } from './gemm.js';
 
-/** Conv geometry: explicit pads (what `computeConv2DInfo` resolves 'same' / 'valid' / numbers to), strides, dilations. */
-export type ConvGeometry = ConvGradInfo;
+export type { ConvGeometry } from './conv-common.js';
 
 /** Block sizes. Tests shrink them to reach every code path on small shapes. */
 export interface ConvTuning {
@@ -51,14 +50,6 @@ const MAX_CHUNK = 1024;
 const FWD = 'conv2dFast';
 const BWD = 'conv2dBackpropInputFast';
 
-function checkGeometry(info: ConvGeometry, kernel: string): void {
-  const [sh, sw] = info.strides;
-  const [dh, dw] = info.dilations;
-  if (!(sh >= 1 && sw >= 1 && dh >= 1 && dw >= 1)) {
-    throw new Error(`${kernel}: strides [${info.strides.join(',')}] and dilations [${info.dilations.join(',')}] must be >= 1`);
-  }
-}
-
 function chunkRows(tuning: ConvTuning, streamedCols: number, P: number): number {
   if (tuning.chunkRows !== undefined) return Math.max(1, Math.min(P, Math.floor(tuning.chunkRows)));
   const c = Math.max(MIN_CHUNK, Math.min(MAX_CHUNK, Math.floor(STREAM_BUDGET_BYTES / (8 * Math.max(1, streamedCols)))));
@@ -72,59 +63,40 @@ function chunkRows(tuning: ConvTuning, streamedCols: number, P: number): number 
  * conv2d, NHWC: x [N, H, W, Ci], filter [KH, KW, Ci, Co] (HWIO) -> y [N, OH, OW, Co] with OH, OW
  * given by `outShape` (the caller's computeConv2DInfo).
  */
-export function conv2dFast(
-  x: Float32Array,
-  xShape: readonly number[],
-  filter: Float32Array,
-  filterShape: readonly number[],
-  outShape: readonly number[],
-  info: ConvGeometry,
-  tuning: ConvTuning = {},
-): Float32Array {
-  const [N, H, W, Ci] = dims4(xShape, 'x', FWD);
-  const [oN, OH, OW, Co] = dims4(outShape, 'outShape', FWD);
-  return forward(x, nhwcStrides(H, W, Ci), [N, H, W, Ci], filter, filterShape, nhwcStrides(OH, OW, Co), [oN, OH, OW, Co], info, tuning);
-}
+export const conv2dFast = entry('NHWC', 'x', 'outShape', FWD, forward);
 
 /** The same for NCHW tensors: x [N, Ci, H, W], y [N, Co, OH, OW]; the filter is still HWIO. */
-export function conv2dFastNCHW(
-  x: Float32Array,
-  xShape: readonly number[],
-  filter: Float32Array,
-  filterShape: readonly number[],
-  outShape: readonly number[],
-  info: ConvGeometry,
-  tuning: ConvTuning = {},
-): Float32Array {
-  const [N, Ci, H, W] = dims4(xShape, 'x', FWD);
-  const [oN, Co, OH, OW] = dims4(outShape, 'outShape', FWD);
-  return forward(x, nchwStrides(Ci, H, W), [N, H, W, Ci], filter, filterShape, nchwStrides(Co, OH, OW), [oN, OH, OW, Co], info, tuning);
+export const conv2dFastNCHW = entry('NCHW', 'x', 'outShape', FWD, forward);
+
+/**
+ * A public entry point for one layout: (values of a, a's shape, filter, filterShape, shape of the
+ * other side, geometry, tuning), both shapes read in `layout` and handed to `run` as (n, h, w, c)
+ * dims and strides. `forward` (a = x, the other side y) and `backpropInput` (a = dy, the other side dx).
+ */
+function entry(layout: Layout, aName: string, otherName: string, kernel: string, run: typeof forward) {
+  return (
+    a: Float32Array,
+    aShape: readonly number[],
+    filter: Float32Array,
+    filterShape: readonly number[],
+    otherShape: readonly number[],
+    info: ConvGeometry,
+    tuning: ConvTuning = {},
+  ): Float32Array => run(a, operand4(aShape, layout, aName, kernel), filter, filterShape, operand4(otherShape, layout, otherName, kernel), info, tuning);
 }
 
-function forward(
-  x: Float32Array,
-  xs: Strides4,
-  [N, H, W, Ci]: readonly [number, number, number, number],
-  f: Float32Array,
-  filterShape: readonly number[],
-  ys: Strides4,
-  [oN, OH, OW, Co]: readonly [number, number, number, number],
-  info: ConvGeometry,
-  tuning: ConvTuning,
-): Float32Array {
-  const [KH, KW, fCi, fCo] = dims4(filterShape, 'filterShape', FWD);
-  checkGeometry(info, FWD);
-  if (fCi !== Ci || fCo !== Co || oN !== N) {
-    throw new Error(`${FWD}: filter [${filterShape.join(',')}] does not match x channels ${Ci}, output channels ${Co} (batch ${N} vs ${oN})`);
-  }
+function forward(x: Float32Array, xo: Operand4, f: Float32Array, filterShape: readonly number[], yo: Operand4, info: ConvGeometry, tuning: ConvTuning): Float32Array {
+  const [N, H, W, Ci] = xo.dims;
+  const [oN, OH, OW, Co] = yo.dims;
+  const [KH, KW] = checkConv(FWD, filterShape, info, 'x', Ci, 'output', Co, N, oN);
   const K = KH * KW * Ci;
   if (x.length < N * H * W * Ci || f.length < K * Co) throw new Error(`${FWD}: x or the filter holds fewer values than its shape`);
   const P = N * OH * OW;
   const out = new Float32Array(P * Co);
   if (P === 0 || Co === 0 || K === 0) return out;
-  const [sh, sw] = info.strides;
-  const [dh, dw] = info.dilations;
-  const { top, left } = info.pads;
+  const xs = xo.strides;
+  const ys = yo.strides;
+  const taps = tapsOf(xo, KW, info);
 
   const coRange = Math.min(Co, Math.max(4, Math.floor((tuning.filterBudgetBytes ?? FILTER_BUDGET_BYTES) / (8 * K)) & ~3));
   const KC = Math.max(1, Math.min(K, Math.floor(tuning.kBlock ?? K_BLOCK)));
@@ -134,10 +106,8 @@ function forward(
   const Wp = new Float64Array(K * ldc);
   const Ap = new Float64Array(Pc4 * KC);
   const C = new Float64Array(Pc4 * ldc);
-  const rowX = new Int32Array(Pc); // n * xs.n
-  const rowIH = new Int32Array(Pc); // oh * sh - top
-  const rowIW = new Int32Array(Pc); // ow * sw - left
-  const rowY = new Int32Array(Pc); // offset of (n, oh, ow) in y
+  const rows = new ChunkRows(Pc);
+  const rowY = rows.y; // offset of (n, oh, ow) in y
   for (let co0 = 0; co0 < Co; co0 += coRange) {
     const co1 = Math.min(Co, co0 + coRange);
     packColumnPanels(f, K, Co, co0, co1, Wp);
@@ -145,27 +115,12 @@ function forward(
     for (let p0 = 0; p0 < P; p0 += Pc) {
       const pc = Math.min(Pc, P - p0);
       const nbR = (pc + 3) >> 2;
-      let n = Math.floor(p0 / (OH * OW));
-      let oh = Math.floor((p0 % (OH * OW)) / OW);
-      let ow = p0 % OW;
-      for (let r = 0; r < pc; r++) {
-        rowX[r] = n * xs.n;
-        rowIH[r] = oh * sh - top;
-        rowIW[r] = ow * sw - left;
-        rowY[r] = n * ys.n + oh * ys.h + ow * ys.w;
-        if (++ow === OW) {
-          ow = 0;
-          if (++oh === OH) {
-            oh = 0;
-            n++;
-          }
-        }
-      }
+      rows.fill(p0, pc, OH, OW, info, xs.n, ys, 0);
       C.fill(0, 0, nbR * 4 * ldc);
       for (let k0 = 0; k0 < K; k0 += KC) {
         const k1 = Math.min(K, k0 + KC);
         const kc = k1 - k0;
-        packIm2col(Ap, kc, pc, k0, k1, x, xs, H, W, Ci, KW, dh, dw, rowX, rowIH, rowIW);
+        packIm2col(Ap, kc, pc, k0, k1, x, taps, rows);
         // the packed rows (nbR panels, kc x 4 each) stay in L2; each filter panel piece (kc x 4) in L1
         for (let j = 0; j < nbC; j++) {
           const bo = j * K * 4 + k0 * 4;
@@ -192,28 +147,12 @@ function forward(
  * Ap[(r >> 2) * kc * 4 + (k - k0) * 4 + (r & 3)] (zeros in the padding). Rows past pc in the last
  * panel keep stale values: their products land in tile rows that are never written out.
  */
-function packIm2col(
-  Ap: Float64Array,
-  kc: number,
-  pc: number,
-  k0: number,
-  k1: number,
-  x: Float32Array,
-  xs: Strides4,
-  H: number,
-  W: number,
-  Ci: number,
-  KW: number,
-  dh: number,
-  dw: number,
-  rowX: Int32Array,
-  rowIH: Int32Array,
-  rowIW: Int32Array,
-): void {
+function packIm2col(Ap: Float64Array, kc: number, pc: number, k0: number, k1: number, x: Float32Array, taps: Taps, rows: ChunkRows): void {
+  const { hStride: xh, wStride: xw, cStride: sc, H, W, Ci, KW, dh, dw } = taps;
+  const { x: rowX, ih: rowIH, iw: rowIW } = rows;
   const panel = kc * 4;
   const kk0 = Math.floor(k0 / Ci);
   const kk1 = Math.ceil(k1 / Ci);
-  const sc = xs.c;
   if (sc === 1) {
     // channels contiguous (NHWC): channels innermost
     for (let r = 0; r < pc; r++) {
@@ -229,7 +168,7 @@ function packIm2col(
         if (ih < 0 || ih >= H || iw < 0 || iw >= W) {
           for (let ci = c0; ci < c1; ci++) Ap[d + ci * 4] = 0;
         } else {
-          const xo = rowX[r]! + ih * xs.h + iw * xs.w;
+          const xo = rowX[r]! + ih * xh + iw * xw;
           for (let ci = c0; ci < c1; ci++) Ap[d + ci * 4] = x[xo + ci]!;
         }
       }
@@ -248,7 +187,7 @@ function packIm2col(
       for (let r = 0; r < pc; r++) {
         const ih = rowIH[r]! + kh * dh;
         const iw = rowIW[r]! + kw * dw;
-        Ap[(r >> 2) * panel + col + (r & 3)] = ih < 0 || ih >= H || iw < 0 || iw >= W ? 0 : x[rowX[r]! + ih * xs.h + iw * xs.w + cOff]!;
+        Ap[(r >> 2) * panel + col + (r & 3)] = ih < 0 || ih >= H || iw < 0 || iw >= W ? 0 : x[rowX[r]! + ih * xh + iw * xw + cOff]!;
       }
     }
   }
@@ -261,59 +200,23 @@ function packIm2col(
  * dx of a conv2d, NHWC: dy [N, OH, OW, Co], filter [KH, KW, Ci, Co] (HWIO) -> dx of shape
  * xShape = [N, H, W, Ci].
  */
-export function conv2dBackpropInputFast(
-  dy: Float32Array,
-  dyShape: readonly number[],
-  filter: Float32Array,
-  filterShape: readonly number[],
-  xShape: readonly number[],
-  info: ConvGeometry,
-  tuning: ConvTuning = {},
-): Float32Array {
-  const [dN, OH, OW, Co] = dims4(dyShape, 'dy', BWD);
-  const [N, H, W, Ci] = dims4(xShape, 'xShape', BWD);
-  return backpropInput(dy, nhwcStrides(OH, OW, Co), [dN, OH, OW, Co], filter, filterShape, nhwcStrides(H, W, Ci), [N, H, W, Ci], info, tuning);
-}
+export const conv2dBackpropInputFast = entry('NHWC', 'dy', 'xShape', BWD, backpropInput);
 
 /** The same for NCHW tensors: dy [N, Co, OH, OW], dx [N, Ci, H, W]; the filter is still HWIO. */
-export function conv2dBackpropInputFastNCHW(
-  dy: Float32Array,
-  dyShape: readonly number[],
-  filter: Float32Array,
-  filterShape: readonly number[],
-  xShape: readonly number[],
-  info: ConvGeometry,
-  tuning: ConvTuning = {},
-): Float32Array {
-  const [dN, Co, OH, OW] = dims4(dyShape, 'dy', BWD);
-  const [N, Ci, H, W] = dims4(xShape, 'xShape', BWD);
-  return backpropInput(dy, nchwStrides(Co, OH, OW), [dN, OH, OW, Co], filter, filterShape, nchwStrides(Ci, H, W), [N, H, W, Ci], info, tuning);
-}
+export const conv2dBackpropInputFastNCHW = entry('NCHW', 'dy', 'xShape', BWD, backpropInput);
 
-function backpropInput(
-  dy: Float32Array,
-  dys: Strides4,
-  [dN, OH, OW, Co]: readonly [number, number, number, number],
-  f: Float32Array,
-  filterShape: readonly number[],
-  dxs: Strides4,
-  [N, H, W, Ci]: readonly [number, number, number, number],
-  info: ConvGeometry,
-  tuning: ConvTuning,
-): Float32Array {
-  const [KH, KW, fCi, fCo] = dims4(filterShape, 'filterShape', BWD);
-  checkGeometry(info, BWD);
-  if (fCi !== Ci || fCo !== Co || dN !== N) {
-    throw new Error(`${BWD}: filter [${filterShape.join(',')}] does not match dx channels ${Ci}, dy channels ${Co} (batch ${N} vs ${dN})`);
-  }
+function backpropInput(dy: Float32Array, dyo: Operand4, f: Float32Array, filterShape: readonly number[], dxo: Operand4, info: ConvGeometry, tuning: ConvTuning): Float32Array {
+  const [dN, OH, OW, Co] = dyo.dims;
+  const [N, H, W, Ci] = dxo.dims;
+  const [KH, KW] = checkConv(BWD, filterShape, info, 'dx', Ci, 'dy', Co, N, dN);
   const K = KH * KW * Ci;
   if (dy.length < N * OH * OW * Co || f.length < K * Co) throw new Error(`${BWD}: dy or the filter holds fewer values than its shape`);
   const sample = H * W * Ci;
   const out = new Float32Array(N * sample);
   if (out.length === 0 || K === 0 || Co === 0 || OH * OW === 0) return out;
-  const [sh, sw] = info.strides;
-  const [dh, dw] = info.dilations;
-  const { top, left } = info.pads;
+  const dys = dyo.strides;
+  const dxs = dxo.strides;
+  const taps = tapsOf(dxo, KW, info);
 
   const kRange = Math.min(K, Math.max(4, Math.floor((tuning.filterBudgetBytes ?? FILTER_BUDGET_BYTES) / (8 * Co)) & ~3));
   const ldc = (kRange + 3) & ~3;
@@ -326,9 +229,8 @@ function backpropInput(
   const Dp = new Float64Array(Pc4 * Co);
   const D = new Float64Array(Pc4 * ldc);
   const acc = new Float64Array(groupN * sample);
-  const rowN = new Int32Array(Pc); // sample within the group, times dxs.n
-  const rowIH = new Int32Array(Pc);
-  const rowIW = new Int32Array(Pc);
+  const rows = new ChunkRows(Pc); // x: sample within the group, times dxs.n; y: offset in dy
+  const rowDy = rows.y;
   const single = kRange >= K;
   if (single) packRowPanels(f, Co, 0, K, Wt);
   for (let n0 = 0; n0 < N; n0 += groupN) {
@@ -342,14 +244,9 @@ function backpropInput(
       for (let p0 = 0; p0 < P; p0 += Pc) {
         const pc = Math.min(Pc, P - p0);
         const nbR = (pc + 3) >> 2;
-        let n = Math.floor(p0 / rowsPerSample);
-        let oh = Math.floor((p0 % rowsPerSample) / OW);
-        let ow = p0 % OW;
+        rows.fill(p0, pc, OH, OW, info, dxs.n, dys, n0 * dys.n);
         for (let r = 0; r < pc; r++) {
-          rowN[r] = n * dxs.n;
-          rowIH[r] = oh * sh - top;
-          rowIW[r] = ow * sw - left;
-          const dyo = (n0 + n) * dys.n + oh * dys.h + ow * dys.w;
+          const dyo = rowDy[r]!;
           const rb = (r >> 2) * Co * 4 + (r & 3);
           if (dys.c === 1) {
             for (let co = 0; co < Co; co++) Dp[rb + co * 4] = dy[dyo + co]!;
@@ -357,20 +254,13 @@ function backpropInput(
             const sc = dys.c;
             for (let co = 0; co < Co; co++) Dp[rb + co * 4] = dy[dyo + co * sc]!;
           }
-          if (++ow === OW) {
-            ow = 0;
-            if (++oh === OH) {
-              oh = 0;
-              n++;
-            }
-          }
         }
         D.fill(0, 0, nbR * 4 * ldc);
         for (let j = 0; j < nbK; j++) {
           const bo = j * Co * 4;
           for (let i = 0; i < nbR; i++) micro4x4(Dp, i * Co * 4, Wt, bo, Co, D, i * 4 * ldc + j * 4, ldc);
         }
-        col2im(acc, D, ldc, pc, k0, k1, dxs, H, W, Ci, KW, dh, dw, rowN, rowIH, rowIW);
+        col2im(acc, D, ldc, pc, k0, k1, taps, rows);
       }
     }
     const o = n0 * dxs.n;
@@ -379,28 +269,12 @@ function backpropInput(
   return out;
 }
 
-/** acc[n, ih, iw, ci] (through dxs) += D[r, k - k0] for every row r and column k in [k0, k1) whose tap is inside the input. */
-function col2im(
-  acc: Float64Array,
-  D: Float64Array,
-  ldc: number,
-  pc: number,
-  k0: number,
-  k1: number,
-  dxs: Strides4,
-  H: number,
-  W: number,
-  Ci: number,
-  KW: number,
-  dh: number,
-  dw: number,
-  rowN: Int32Array,
-  rowIH: Int32Array,
-  rowIW: Int32Array,
-): void {
+/** acc[n, ih, iw, ci] (through the taps' strides) += D[r, k - k0] for every row r and column k in [k0, k1) whose tap is inside the input. */
+function col2im(acc: Float64Array, D: Float64Array, ldc: number, pc: number, k0: number, k1: number, taps: Taps, rows: ChunkRows): void {
+  const { hStride: xh, wStride: xw, cStride: sc, H, W, Ci, KW, dh, dw } = taps;
+  const { x: rowN, ih: rowIH, iw: rowIW } = rows;
   const kk0 = Math.floor(k0 / Ci);
   const kk1 = Math.ceil(k1 / Ci);
-  const sc = dxs.c;
   for (let r = 0; r < pc; r++) {
     const dr = r * ldc - k0;
     for (let kk = kk0; kk < kk1; kk++) {
@@ -412,7 +286,7 @@ function col2im(
       if (iw < 0 || iw >= W) continue;
       const c0 = Math.max(0, k0 - kk * Ci);
       const c1 = Math.min(Ci, k1 - kk * Ci);
-      const ao = rowN[r]! + ih * dxs.h + iw * dxs.w;
+      const ao = rowN[r]! + ih * xh + iw * xw;
       const d = dr + kk * Ci;
       if (sc === 1) {
         for (let ci = c0; ci < c1; ci++) acc[ao + ci] += D[d + ci]!;
@@ -426,27 +300,11 @@ function col2im(
 // ---------------------------------------------------------------------------------------------
 // Registration with the cpu backend
 
-interface Conv2DAttrs {
-  strides: [number, number] | number;
-  pad: 'valid' | 'same' | number | tf.backend_util.ExplicitPadding;
-  dataFormat?: 'NHWC' | 'NCHW';
-  dilations?: [number, number] | number;
-  dimRoundingMode?: 'floor' | 'round' | 'ceil';
-}
-
-interface BackpropInputAttrs extends Conv2DAttrs {
+interface BackpropInputAttrs extends ConvAttrs {
   inputShape: [number, number, number, number];
 }
 
 const isFloat = (t: tf.TensorInfo): boolean => t.dtype === 'float32';
-
-function geometryOf(convInfo: tf.backend_util.Conv2DInfo): ConvGeometry {
-  return {
-    strides: [convInfo.strideHeight, convInfo.strideWidth],
-    dilations: [convInfo.dilationHeight, convInfo.dilationWidth],
-    pads: convInfo.padInfo,
-  };
-}
 
 /** kernelFunc for `Conv2D` on the cpu backend: the stock kernel's attributes and semantics (non-float32 inputs go to the stock kernel). */
 export const conv2dKernelFunc: tf.KernelFunc = (args) => {
@@ -454,19 +312,8 @@ export const conv2dKernelFunc: tf.KernelFunc = (args) => {
   const { x, filter } = inputs as { x: tf.TensorInfo; filter: tf.TensorInfo };
   const stock = convSwap.stock();
   if (stock && !(isFloat(x) && isFloat(filter))) return stock(args);
-  const a = attrs as unknown as Conv2DAttrs;
   const cpu = backend as unknown as CpuBackendLike;
-  const dataFormat = tf.backend_util.convertConv2DDataFormat(a.dataFormat ?? 'NHWC');
-  const convInfo = tf.backend_util.computeConv2DInfo(
-    x.shape as [number, number, number, number],
-    filter.shape as [number, number, number, number],
-    a.strides,
-    a.dilations ?? 1,
-    a.pad,
-    a.dimRoundingMode,
-    false,
-    dataFormat,
-  );
+  const convInfo = convInfoOf(x.shape, filter.shape, attrs as unknown as ConvAttrs);
   const xv = floatValues(cpu, x, 'x', 'conv2d');
   const fv = floatValues(cpu, filter, 'filter', 'conv2d');
   const info = geometryOf(convInfo);
@@ -485,21 +332,8 @@ export const conv2dBackpropInputKernelFunc: tf.KernelFunc = (args) => {
   if (stock && !(isFloat(dy) && isFloat(filter))) return stock(args);
   const a = attrs as unknown as BackpropInputAttrs;
   const cpu = backend as unknown as CpuBackendLike;
-  const dataFormat = tf.backend_util.convertConv2DDataFormat(a.dataFormat ?? 'NHWC');
-  const convInfo = tf.backend_util.computeConv2DInfo(
-    a.inputShape,
-    filter.shape as [number, number, number, number],
-    a.strides,
-    a.dilations ?? 1,
-    a.pad,
-    a.dimRoundingMode,
-    false,
-    dataFormat,
-  );
-  const want = convInfo.outShape;
-  if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== want[i])) {
-    throw new Error(`conv2dBackpropInput: dy shape [${dy.shape.join(',')}] is not the conv's output shape [${want.join(',')}]`);
-  }
+  const convInfo = convInfoOf(a.inputShape, filter.shape, a);
+  expectShape('conv2dBackpropInput', 'dy', dy.shape, convInfo.outShape, "the conv's output shape");
   const dyv = floatValues(cpu, dy, 'dy', 'conv2dBackpropInput');
   const fv = floatValues(cpu, filter, 'filter', 'conv2dBackpropInput');
   const info = geometryOf(convInfo);

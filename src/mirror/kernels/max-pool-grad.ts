@@ -10,6 +10,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
+import { expectShape } from './conv-common.js';
 import { floatValues, KernelSwap, type CpuBackendLike } from './gemm.js';
 
 interface MaxPoolGradAttrs {
@@ -68,9 +69,7 @@ export const maxPoolGradKernelFunc: tf.KernelFunc = ({ inputs, backend, attrs })
   const a = attrs as unknown as MaxPoolGradAttrs;
   const cpu = backend as unknown as CpuBackendLike;
   const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], a.filterSize, a.strides, 1, a.pad, a.dimRoundingMode);
-  if (dy.shape.length !== 4 || dy.shape.some((d, i) => d !== info.outShape[i])) {
-    throw new Error(`maxPoolGrad: dy shape [${dy.shape.join(',')}] is not the pool's output shape [${info.outShape.join(',')}]`);
-  }
+  expectShape('maxPoolGrad', 'dy', dy.shape, info.outShape, "the pool's output shape");
   const xv = floatValues(cpu, input, 'input', 'maxPoolGrad');
   const dyv = floatValues(cpu, dy, 'dy', 'maxPoolGrad');
   return cpu.makeTensorInfo(input.shape.slice(), 'float32', maxPoolGradFast(xv, dyv, info));
