@@ -8,7 +8,7 @@ import { Model } from '../../src/ir/model.js';
 import { currentBackend, loadBackend } from '../../src/mirror/backend.js';
 import { Mirror } from '../../src/mirror/mirror.js';
 import { supportProblems } from '../../src/mirror/support.js';
-import { tensorTypedData } from '../../src/onnx/tensor-data.js';
+import { tensorRawBytes, tensorTypedData } from '../../src/onnx/tensor-data.js';
 import { spliceRobustBlock } from '../../src/surgery/splice.js';
 import { materialize } from '../../src/surgery/materialize.js';
 import { cli } from '../helpers/cli.js';
@@ -202,6 +202,17 @@ describe('mirror: the TensorFlow.js mirror against ONNX Runtime', function () {
       const got = tensorTypedData(back.graph.value('fc.weight').initializer!) as Float32Array;
       expect(new Uint32Array(got.buffer)).to.deep.equal(new Uint32Array(next.buffer));
       const orig = Model.load(src);
+      // the saved file differs from the source only inside fc.weight's payload: every other byte is untouched
+      const a = readFileSync(src);
+      const b = readFileSync(out);
+      const payload = Buffer.from(tensorRawBytes(orig.graph.value('fc.weight').initializer!));
+      const at = a.indexOf(payload);
+      expect(at).to.be.greaterThan(0);
+      expect(b.length).to.equal(a.length);
+      let outside = 0;
+      for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && (i < at || i >= at + payload.length)) outside++;
+      expect(outside).to.equal(0);
+      expect(b.subarray(at, at + payload.length).equals(payload)).to.equal(false);
       for (const v of orig.graph.initializers()) {
         if (v.name === 'fc.weight') continue;
         const a = Buffer.from(tensorTypedData(v.initializer!).buffer as ArrayBuffer);
