@@ -61,6 +61,8 @@ async function loadCpu(): Promise<TF> {
   registerFastConvKernels();
   const { registerFastMaxPoolGradKernel } = await import('./kernels/max-pool-grad.js');
   registerFastMaxPoolGradKernel();
+  const { registerFastBinaryKernels } = await import('./kernels/broadcast-binary.js');
+  registerFastBinaryKernels();
   return tf;
 }
 
