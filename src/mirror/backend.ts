@@ -99,7 +99,7 @@ export async function loadBackend(choice: BackendChoice = 'auto'): Promise<Loade
   const tf = await loadCpu();
   await completeGradients(tf);
   const why = skipped.length ? `; ${skipped.join('; ')}` : '';
-  loaded = { tf, choice: 'cpu', tfBackend: 'cpu', description: `@tensorflow/tfjs cpu backend (pure JS; the toolkit's fast Conv2D, Conv2DBackpropInput/Filter and MaxPoolGrad kernels registered)${why}` };
+  loaded = { tf, choice: 'cpu', tfBackend: 'cpu', description: `@tensorflow/tfjs cpu backend (pure JS; the toolkit's fast conv, max-pool-gradient and broadcasting arithmetic kernels registered)${why}` };
   return loaded;
 }
 
