@@ -117,9 +117,8 @@ function castTarget(node: Node): number | undefined {
   return node.attrInt('to');
 }
 
-function cast(ctx: KernelContext, x: Tensor): Tensor {
+function cast(ctx: KernelContext, x: Tensor, to: number): Tensor {
   const tf = ctx.tf;
-  const to = castTarget(ctx.node)!;
   if (to === DataType.BOOL) return x.dtype === 'bool' ? tf.clone(x) : tf.notEqual(x, tf.zerosLike(x));
   if (to === DataType.FLOAT) return x.dtype === 'float32' ? tf.clone(x) : tf.cast(x, 'float32');
   // to an integer type: float truncates toward zero (tfjs' cast to int32 does), 8/16-bit wrap
@@ -201,7 +200,24 @@ export const UNARY_KERNELS: KernelTable = {
     },
     forward: (ctx, [x]) => {
       ensureZeroGradients(ctx.tf);
-      return [cast(ctx, need(ctx, x))];
+      return [cast(ctx, need(ctx, x), castTarget(ctx.node)!)];
+    },
+  },
+  // CastLike (opset 15): Cast to the element type of input 1 (its declared type; else its tfjs dtype)
+  CastLike: {
+    types: ANY_TYPE,
+    sinceVersion: 15,
+    unsupported: (node) => {
+      const to = node.inputs[1]?.elemType;
+      if (to === undefined || to === 0) return undefined;
+      return CAST_TARGETS.includes(to) ? undefined : `CastLike to ${dataTypeName(to)} (the mirror holds float32, integer types as int32, and bool)`;
+    },
+    forward: (ctx, [x, like0]) => {
+      ensureZeroGradients(ctx.tf);
+      const like = need(ctx, like0);
+      const declared = ctx.node.inputs[1]?.elemType;
+      const to = declared !== undefined && declared !== 0 ? declared : like.dtype === 'float32' ? DataType.FLOAT : like.dtype === 'bool' ? DataType.BOOL : DataType.INT32;
+      return [cast(ctx, need(ctx, x), to)];
     },
   },
   IsNaN: unary((tf, x) => tf.isNaN(x)),

@@ -50,6 +50,17 @@ describe('ops/unary: mirror kernels beyond the ONNX node tests', function () {
     expect(problems(build('Cast', [x], [i('to', 10)], { outType: 10 }))[0]).to.match(/Cast to float16/);
   });
 
+  it('CastLike: casts to the type of input 1 as Cast does (opset 15); every target the mirror holds', async () => {
+    const x = x1([-2.7, 2.7, -0.5, 300.9]);
+    const like = (type: number): { name: string; type: number; dims: number[]; data: number[]; init: boolean } => ({ name: 'like', type, dims: [1], data: [0], init: true });
+    expect(vals((await run('CastLike', [x, like(INT32)], [], { opset: 15, outType: INT32 }))[0]!)).to.deep.equal([-2, 2, 0, 300]);
+    expect(vals((await run('CastLike', [x, like(UINT8)], [], { opset: 15, outType: UINT8 }))[0]!)).to.deep.equal([254, 2, 0, 44]);
+    expect(vals((await run('CastLike', [x1([NaN, 0, 0.1]), like(BOOL)], [], { opset: 15, outType: BOOL }))[0]!)).to.deep.equal([1, 0, 1]);
+    expect(vals((await run('CastLike', [x1([3, -4], INT64), like(FLOAT)], [], { opset: 15, outType: FLOAT }))[0]!)).to.deep.equal([3, -4]);
+    expect(problems(build('CastLike', [x, { name: 'like', type: 11, dims: [1], data: [0] }], [], { opset: 15, outType: 11 })).join()).to.match(/float64/);
+    expect(problems(build('CastLike', [x, like(FLOAT)], [], { opset: 13 }))[0]).to.match(/opset 15/);
+  });
+
   it('Dropout is the identity at inference; its mask is all true (bool from opset 10, float before)', async () => {
     const x = x1([1, -2, 3]);
     const [y, mask] = await run('Dropout', [x], [], { opset: 13, outputs: 2 });
