@@ -10,6 +10,14 @@
  *
  * ArgMax/ArgMin are computed with tfjs ops exactly (first or last index of the extreme value),
  * independent of the backend's tie-breaking.
+ *
+ * TopK (k an attribute before opset 10, an input from 10; axis, largest and sorted from 11): the
+ * indices come from tf.topk along the last axis (of -x for the smallest), which puts the lower
+ * index first among equal values as ONNX requires; the values are then gathered from x with those
+ * indices, so they are differentiable in x (tf.topk has no gradient; the indices are integers read
+ * back to the host). The output is always sorted
+ * (sorted=0 leaves the order unspecified in ONNX). NaN inputs are refused at run time (tf.topk
+ * does not order them).
  */
 import { DataType } from '../onnx/data-types.js';
 import { NUMERIC_TYPES, normAxes, normAxis } from './shape.js';
@@ -82,6 +90,42 @@ function argExtreme(ctx: KernelContext, x: Tensor, max: boolean): Tensor {
 
 const FLOAT = [DataType.FLOAT];
 
+function topK(ctx: KernelContext, [x0, kT]: readonly (Tensor | null)[]): Tensor[] {
+  const tf = ctx.tf;
+  if (!x0) ctx.fail('missing input X');
+  const x = x0;
+  if (x.rank === 0) ctx.fail('TopK of a scalar');
+  let k: number;
+  if (ctx.opset < 10) k = ctx.node.attrInt('k', -1);
+  else {
+    const kv = ctx.ints(kT);
+    if (!kv || kv.length !== 1) ctx.fail('K must hold one value');
+    k = kv[0]!;
+  }
+  const axis = normAxis(ctx, ctx.node.attrInt('axis', -1), x.rank);
+  const largest = ctx.opset < 11 || ctx.node.attrInt('largest', 1) !== 0;
+  const n = x.shape[axis]!;
+  if (k < 0 || k > n) ctx.fail(`k = ${k} outside [0, ${n}] (axis ${axis} of [${x.shape.join(',')}])`);
+  if (x.dtype === 'float32' && tf.any(tf.isNaN(x)).dataSync()[0]) ctx.fail('TopK of data holding NaN (the mirror cannot order NaN)');
+  const perm = x.shape.map((_, i) => i);
+  perm.splice(axis, 1);
+  perm.push(axis);
+  const inv = perm.map((_, i) => perm.indexOf(i));
+  const xt = axis === x.rank - 1 ? x : tf.transpose(x, perm);
+  const rows = x.size / Math.max(n, 1);
+  const x2 = tf.reshape(xt, [rows, n]);
+  const key = largest ? x2 : tf.neg(x2);
+  // the indices are read back and rebuilt so that no gradient path runs through them (tfjs'
+  // Gather gradient would otherwise hand an int32 gradient to its indices)
+  const idx = k === 0 || rows === 0 ? tf.zeros([rows, k], 'int32') : tf.tensor(tf.topk(key, k, true).indices.dataSync(), [rows, k], 'int32');
+  // values gathered from x (differentiable), not taken from tf.topk
+  const flat = tf.add(idx, tf.mul(tf.reshape(tf.range(0, rows, 1, 'int32'), [rows, 1]), tf.scalar(n, 'int32')));
+  const vals = tf.reshape(tf.gather(tf.reshape(x2, [-1]), tf.reshape(flat, [-1])), [rows, k]);
+  const outT = [...xt.shape.slice(0, -1), k];
+  const back = (t: Tensor): Tensor => (axis === x.rank - 1 ? tf.reshape(t, outT) : tf.transpose(tf.reshape(t, outT), inv));
+  return [back(vals), back(idx)];
+}
+
 export const REDUCE_KERNELS: KernelTable = {
   ReduceMean: reduceKernel({ types: FLOAT, axesInputSince: 18, empty: NaN, reduce: (tf, x, a, k) => tf.mean(x, a, k) }),
   ReduceSum: reduceKernel({ types: NUMERIC_TYPES, axesInputSince: 13, empty: 0, reduce: (tf, x, a, k) => tf.sum(x, a, k) }),
@@ -109,6 +153,13 @@ export const REDUCE_KERNELS: KernelTable = {
 
   ArgMax: { types: NUMERIC_TYPES, forward: (ctx: KernelContext, [x]) => [argExtreme(ctx, x!, true)] },
   ArgMin: { types: NUMERIC_TYPES, forward: (ctx: KernelContext, [x]) => [argExtreme(ctx, x!, false)] },
+
+  TopK: {
+    types: NUMERIC_TYPES,
+    outputs: 2,
+    unsupported: (node, opset) => (opset < 10 && node.attrInt('k', -1) < 0 ? "TopK-1 without a 'k' attribute" : undefined),
+    forward: topK,
+  },
 
   CumSum: {
     types: NUMERIC_TYPES,

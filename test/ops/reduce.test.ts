@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { loadBackend } from '../../src/mirror/backend.js';
-import { checkGradient, close, type Feed, FLOAT as F, int, INT32 as I32, INT64 as I64, ints, op, requireGradients, run1 } from '../helpers/op-harness.js';
+import { checkGradient, close, type Feed, fails, FLOAT as F, int, INT32 as I32, INT64 as I64, ints, op, problem, requireGradients, run, run1, vals } from '../helpers/op-harness.js';
 
 describe('ops/reduce (mirror kernels)', () => {
   before(async () => {
@@ -100,5 +100,41 @@ describe('ops/reduce (mirror kernels)', () => {
     await checkGradient({ nodes: [op('ReduceMax', ['x'], [ints('axes', [1])])], inputs: [x] }, 'x');
     await checkGradient({ nodes: [op('ReduceProd', ['x'], [ints('axes', [1])])], inputs: [x] }, 'x');
     await checkGradient({ nodes: [op('CumSum', ['x', 'axis'], [int('reverse', 1), int('exclusive', 1)])], inputs: [x, { name: 'axis', type: I64, dims: [], data: [1] }] }, 'x');
+  });
+
+  describe('TopK', () => {
+    const kIn = (k: number): Feed => ({ name: 'k', type: I64, dims: [1], data: [k] });
+    const topk = async (x: Feed, k: number, attrs: ReturnType<typeof int>[] = [], opset = 11): Promise<{ v: number[]; i: number[]; dims: number[] }> => {
+      const ins = opset < 10 ? ['x'] : ['x', 'k'];
+      const all = opset < 10 ? [...attrs, int('k', k)] : attrs;
+      const out = await run({ opset, nodes: [op('TopK', ins, all, ['v', 'i'])], inputs: opset < 10 ? [x] : [x, kIn(k)], outputs: ['v', 'i'] });
+      return { v: vals(out.v!), i: vals(out.i!), dims: out.v!.dims };
+    };
+
+    it('ties put the lower index first, largest and smallest, along any axis', async () => {
+      const x = { name: 'x', type: F, dims: [2, 5], data: [3, 1, 3, 2, 3, 0, 0, -1, 0, 5] };
+      expect(await topk(x, 3)).to.deep.equal({ v: [3, 3, 3, 5, 0, 0], i: [0, 2, 4, 4, 0, 1], dims: [2, 3] });
+      expect(await topk(x, 2, [int('largest', 0)])).to.deep.equal({ v: [1, 2, -1, 0], i: [1, 3, 2, 0], dims: [2, 2] });
+      expect(await topk(x, 1, [int('axis', 0)])).to.deep.equal({ v: [3, 1, 3, 2, 5], i: [0, 0, 0, 0, 1], dims: [1, 5] });
+      expect(await topk(x, 2, [int('axis', -2), int('largest', 0)])).to.deep.equal({ v: [0, 0, -1, 0, 3, 3, 1, 3, 2, 5], i: [1, 1, 1, 1, 0, 0, 0, 0, 0, 1], dims: [2, 5] });
+    });
+
+    it('opset 1 takes k as an attribute; int data; k = 0; k too large and NaN are refused', async () => {
+      const x = { name: 'x', type: F, dims: [4], data: [0.5, 2, -1, 2] };
+      expect(await topk(x, 2, [], 1)).to.deep.equal({ v: [2, 2], i: [1, 3], dims: [2] });
+      const xi = { name: 'x', type: I32, dims: [4], data: [7, -3, 7, 9] };
+      expect(await topk(xi, 3, [int('largest', 0)])).to.deep.equal({ v: [-3, 7, 7], i: [1, 0, 2], dims: [3] });
+      expect((await topk(x, 0)).dims).to.deep.equal([0]);
+      expect(await fails(topk(x, 5))).to.match(/k = 5 outside \[0, 4\]/);
+      expect(await fails(topk({ ...x, data: [0, NaN, 1, 2] }, 2))).to.match(/NaN/);
+      expect(problem({ opset: 1, nodes: [op('TopK', ['x'], [], ['v', 'i'])], inputs: [x], outputs: ['v', 'i'] })).to.match(/without a 'k'/);
+    });
+
+    it('values are differentiable in x', async function () {
+      requireGradients(this);
+      const x = { name: 'x', type: F, dims: [2, 4], data: [0.3, -1.2, 0.8, 1.5, 0.1, -0.7, 2.2, 0.9] };
+      await checkGradient({ nodes: [op('TopK', ['x', 'k'], [int('axis', 1)], ['v', 'i'])], inputs: [x, kIn(2)], outputs: ['v', 'i'] }, 'x');
+      await checkGradient({ nodes: [op('TopK', ['x', 'k'], [int('axis', 0), int('largest', 0)], ['v', 'i'])], inputs: [x, kIn(1)], outputs: ['v', 'i'] }, 'x');
+    });
   });
 });
