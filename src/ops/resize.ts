@@ -1,5 +1,6 @@
 /**
- * Mirror kernels: Resize (opsets 10 to 19) and Upsample (opsets 1 to 9), any rank.
+ * Mirror kernels: Resize (opsets 10 to 19) and Upsample (opsets 1 to 9), any rank; GridSample
+ * (opsets 16 and 20, 4-D; see its section below).
  *
  * Exact and separable: for each resized axis the source taps and their weights depend only on the
  * sizes, so they are computed on the host (float64, as ONNX's reference does) and the axis is
@@ -303,4 +304,153 @@ function resizeForward(op: 'Resize' | 'Upsample') {
 export const RESIZE_KERNELS: KernelTable = {
   Resize: { types: [DataType.FLOAT], unsupported: resizeProblem('Resize'), forward: resizeForward('Resize') },
   Upsample: { types: [DataType.FLOAT], unsupported: resizeProblem('Upsample'), forward: resizeForward('Upsample') },
+  GridSample: { types: [DataType.FLOAT], sinceVersion: 16, unsupported: (node, opset) => gridSampleProblem(node, opset), forward: (ctx, inputs) => gridSampleForward(ctx, inputs) },
 };
+
+// ---------------------------------------------------------------------------------------------
+// GridSample (opsets 16 and 20), 4-D NCHW.
+//
+// As ONNX's reference: each grid point (x, y) in [-1, 1] is denormalised to pixel coordinates
+// (align_corners: (g + 1) / 2 * (L - 1); otherwise ((g + 1) L - 1) / 2), rounded half to even for
+// nearest; a coordinate outside [lo, hi] ([0, L-1] with align_corners, [-0.5, L-0.5] without) is
+// clamped to [0, L-1] (border) or reflected into [lo, hi] (reflection). The taps (1, 2 or 4 per
+// axis) read X at their integer index: zeros padding weights an index outside the axis by 0,
+// border clamps it, reflection reflects it into [lo, hi]. Linear weights are 1 - t and t, cubic
+// ones the cubic convolution with A = -0.75, t the coordinate's fractional part.
+//
+// All of it is tfjs ops on the grid, so the output is differentiable in X (through a gather of
+// rows of X) and in the grid (through the weights). The gather is wrapped in a custom gradient
+// whose index input gets a zero gradient (tfjs' own Gather gradient would hand an int32 gradient
+// to indices computed from the grid); indices are computed in float32, exact below 2^24 pixels.
+
+const GS_MODES: Readonly<Record<string, 'linear' | 'nearest' | 'cubic'>> = { bilinear: 'linear', linear: 'linear', nearest: 'nearest', bicubic: 'cubic', cubic: 'cubic' };
+const GS_MODES_16 = ['bilinear', 'nearest', 'bicubic'];
+const GS_MODES_20 = ['linear', 'nearest', 'cubic'];
+const GS_PADDING = ['zeros', 'border', 'reflection'];
+
+function gridSampleProblem(node: Node, opset: number): string | undefined {
+  const mode = node.attrString('mode', opset >= 20 ? 'linear' : 'bilinear');
+  const modes = opset >= 20 ? GS_MODES_20 : GS_MODES_16;
+  if (!modes.includes(mode)) return `GridSample mode '${mode}' (opset ${opset}: ${modes.join(', ')})`;
+  const pad = node.attrString('padding_mode', 'zeros');
+  if (!GS_PADDING.includes(pad)) return `GridSample padding_mode '${pad}'`;
+  // ONNX's reference clamps the coordinate and then each tap; ONNX Runtime (as PyTorch) clamps only the taps
+  if (GS_MODES[mode] === 'cubic' && pad === 'border') return "GridSample cubic with padding_mode 'border' (ONNX's reference and ONNX Runtime disagree)";
+  const rank = node.inputs[0]?.declaredShape?.length;
+  if (rank !== undefined && rank !== 4) return `GridSample on a rank-${rank} input (the mirror implements 4-D NCHW)`;
+  return undefined;
+}
+
+/** Rows of `params` [R, C] at float32 row indices `idx` [M] (integers); differentiable in params only. */
+function gatherRows(tf: TF, params: Tensor, idx: Tensor): Tensor {
+  const rows = params.shape[0]!;
+  const f = tf.customGrad((...args: unknown[]) => {
+    const [p, i, save] = args as [Tensor, Tensor, (t: Tensor[]) => void];
+    const ii = tf.cast(i, 'int32');
+    save([ii]);
+    return {
+      value: tf.gather(p, ii),
+      gradFunc: (dy: Tensor, saved: Tensor[]) => [tf.unsortedSegmentSum(dy, saved[0]! as import('@tensorflow/tfjs-core').Tensor1D, rows), tf.zerosLike(i)],
+    };
+  });
+  return f(params, idx);
+}
+
+/** x reflected into [lo, hi] as ONNX's reference does (repeatedly, about the nearer bound first). */
+function reflect(tf: TF, x: Tensor, lo: number, hi: number): Tensor {
+  const rng = hi - lo;
+  if (rng <= 0) return tf.fill(x.shape, lo, 'float32');
+  const below = tf.less(x, tf.scalar(lo));
+  const above = tf.greater(x, tf.scalar(hi));
+  const dx = tf.where(below, tf.sub(tf.scalar(lo), x), tf.where(above, tf.sub(x, tf.scalar(hi)), tf.zerosLike(x)));
+  const n = tf.floor(tf.div(dx, tf.scalar(rng)));
+  const r = tf.sub(dx, tf.mul(n, tf.scalar(rng)));
+  const even = tf.equal(tf.mod(n, tf.scalar(2)), tf.scalar(0));
+  const fromLo = tf.add(tf.scalar(lo), r);
+  const fromHi = tf.sub(tf.scalar(hi), r);
+  return tf.where(below, tf.where(even, fromLo, fromHi), tf.where(above, tf.where(even, fromHi, fromLo), x));
+}
+
+interface Taps {
+  /** Pixel index along the axis (float32 integers, in range). */
+  idx: Tensor[];
+  /** Weight of each tap (0 for a zeros-padded index). */
+  w: Tensor[];
+}
+
+function cubicCoeffs(tf: TF, t: Tensor): Tensor[] {
+  const A = -0.75;
+  const s = (v: number): Tensor => tf.scalar(v);
+  const c = (x: Tensor, far: boolean): Tensor =>
+    far
+      ? tf.sub(tf.mul(tf.add(tf.mul(tf.sub(tf.mul(s(A), x), s(5 * A)), x), s(8 * A)), x), s(4 * A))
+      : tf.add(tf.mul(tf.mul(tf.sub(tf.mul(s(A + 2), x), s(A + 3)), x), x), s(1));
+  const one = s(1);
+  return [c(tf.add(t, one), true), c(t, false), c(tf.sub(one, t), false), c(tf.sub(s(2), t), true)];
+}
+
+/** The taps along one axis of length L for grid coordinates g (normalised). */
+function axisTaps(tf: TF, g: Tensor, L: number, mode: 'linear' | 'nearest' | 'cubic', pad: string, alignCorners: boolean): Taps {
+  const s = (v: number): Tensor => tf.scalar(v);
+  let x = alignCorners ? tf.mul(tf.add(g, s(1)), s((L - 1) / 2)) : tf.div(tf.sub(tf.mul(tf.add(g, s(1)), s(L)), s(1)), s(2));
+  if (mode === 'nearest') x = tf.round(x);
+  const lo = alignCorners ? 0 : -0.5;
+  const hi = alignCorners ? L - 1 : L - 0.5;
+  if (pad !== 'zeros') {
+    const out = tf.logicalOr(tf.less(x, s(lo)), tf.greater(x, s(hi)));
+    x = tf.where(out, pad === 'border' ? tf.clipByValue(x, 0, L - 1) : reflect(tf, x, lo, hi), x);
+  }
+  const base = mode === 'nearest' ? x : tf.floor(x);
+  const t = tf.sub(x, base);
+  const offsets = mode === 'nearest' ? [0] : mode === 'linear' ? [0, 1] : [-1, 0, 1, 2];
+  const weights = mode === 'nearest' ? [tf.onesLike(x)] : mode === 'linear' ? [tf.sub(s(1), t), t] : cubicCoeffs(tf, t);
+  const idx: Tensor[] = [];
+  const w: Tensor[] = [];
+  offsets.forEach((o, k) => {
+    const i = o === 0 ? base : tf.add(base, s(o));
+    if (pad === 'zeros') {
+      const inside = tf.cast(tf.logicalAnd(tf.greaterEqual(i, s(0)), tf.lessEqual(i, s(L - 1))), 'float32');
+      idx.push(tf.clipByValue(i, 0, L - 1));
+      w.push(tf.mul(weights[k]!, inside));
+    } else {
+      const j = pad === 'border' ? i : reflect(tf, i, lo, hi);
+      // the reference truncates a reflected index (int()); in range it is already an integer
+      idx.push(tf.clipByValue(tf.floor(j), 0, L - 1));
+      w.push(weights[k]!);
+    }
+  });
+  return { idx, w };
+}
+
+function gridSampleForward(ctx: KernelContext, [x0, g0]: readonly (Tensor | null)[]): Tensor[] {
+  const tf = ctx.tf;
+  if (!x0 || !g0) ctx.fail('missing input X or grid');
+  const x = x0;
+  const grid = g0;
+  if (x.rank !== 4) ctx.fail(`GridSample on a rank-${x.rank} input (the mirror implements 4-D NCHW)`);
+  const [N, C, H, W] = x.shape as [number, number, number, number];
+  if (grid.rank !== 4 || grid.shape[0] !== N || grid.shape[3] !== 2) ctx.fail(`grid [${grid.shape.join(',')}] must be [${N}, H_out, W_out, 2]`);
+  if (N * H * W >= 2 ** 24) ctx.fail(`GridSample over ${N * H * W} pixels (the mirror indexes below 2^24)`);
+  const Ho = grid.shape[1]!;
+  const Wo = grid.shape[2]!;
+  const mode = GS_MODES[ctx.node.attrString('mode', ctx.opset >= 20 ? 'linear' : 'bilinear')]!;
+  const pad = ctx.node.attrString('padding_mode', 'zeros');
+  const ac = ctx.node.attrInt('align_corners', 0) !== 0;
+  if (N * Ho * Wo * C === 0 || H * W === 0) return [tf.zeros([N, C, Ho, Wo], 'float32')];
+  const [gx, gy] = tf.split(grid, 2, 3).map((t) => tf.reshape(t, [N, Ho, Wo]));
+  const tx = axisTaps(tf, gx!, W, mode, pad, ac);
+  const ty = axisTaps(tf, gy!, H, mode, pad, ac);
+  // X as rows [N*H*W, C]; row of (n, iy, ix) = n*H*W + iy*W + ix
+  const rows = tf.reshape(tf.transpose(x, [0, 2, 3, 1]), [N * H * W, C]);
+  const nBase = tf.reshape(tf.mul(tf.range(0, N, 1, 'float32'), tf.scalar(H * W)), [N, 1, 1]);
+  let acc: Tensor | undefined;
+  ty.idx.forEach((iy, a) => {
+    tx.idx.forEach((ix, b) => {
+      const r = tf.add(nBase, tf.add(tf.mul(iy, tf.scalar(W)), ix));
+      const v = tf.reshape(gatherRows(tf, rows, tf.reshape(r, [-1])), [N, Ho, Wo, C]);
+      const term = tf.mul(v, tf.expandDims(tf.mul(ty.w[a]!, tx.w[b]!), 3));
+      acc = acc ? tf.add(acc, term) : term;
+    });
+  });
+  return [tf.transpose(acc!, [0, 3, 1, 2])];
+}

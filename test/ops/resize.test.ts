@@ -88,3 +88,53 @@ describe('ops/resize: Resize and Upsample', function () {
     await checkInputGradient(mk(resize(13, [mode('nearest')], x.dims, { scales: [1, 1, 2, 1.5] })), { x }, 'x', [0, 12]);
   });
 });
+
+describe('ops/resize: GridSample', function () {
+  this.timeout(30_000);
+  before(async () => {
+    await loadBackend('cpu');
+  });
+  const gs = (attrs: AttributeProto[], x: number[], grid: number[], opset = 16, inits: Case['inits'] = []): Case => ({ op: 'GridSample', attrs, inputs: [['x', x], ['grid', grid]], opset, inits });
+
+  it('every mode, padding_mode and align_corners against ONNX Runtime (grid in [-2, 2]: inside and outside)', async () => {
+    for (const m of ['bilinear', 'nearest', 'bicubic']) {
+      for (const p of ['zeros', 'border', 'reflection']) {
+        if (m === 'bicubic' && p === 'border') continue;
+        for (const ac of [0, 1]) await matchesOrt(gs([str('mode', m), str('padding_mode', p), int('align_corners', ac)], [2, 3, 4, 5], [2, 3, 6, 2]), 11);
+      }
+    }
+  });
+
+  it('reflection far outside the image (several bounces), and opset 20 mode names', async () => {
+    const far = floatTensor('grid', [1, 2, 4, 2], [-7.3, 5.1, 3.9, -2.6, 6.4, 4.2, -4.8, -9.7, 0.3, 8.9, -3.1, 2.2, 11.5, -0.4, -5.5, 7.7]);
+    for (const ac of [0, 1]) {
+      await matchesOrt({ ...gs([str('mode', 'bilinear'), str('padding_mode', 'reflection'), int('align_corners', ac)], [1, 2, 3, 4], [1, 2, 4, 2], 16, [far]) });
+      await matchesOrt({ ...gs([str('mode', 'nearest'), str('padding_mode', 'reflection'), int('align_corners', ac)], [1, 2, 3, 4], [1, 2, 4, 2], 16, [far]) });
+    }
+    await matchesOrt(gs([str('mode', 'linear'), str('padding_mode', 'border')], [1, 2, 4, 3], [1, 5, 2, 2], 20));
+    await matchesOrt(gs([str('mode', 'cubic')], [1, 2, 4, 3], [1, 5, 2, 2], 20));
+  });
+
+  it('refuses what it does not implement before running', () => {
+    expect(problems(gs([str('mode', 'bilinear')], [1, 1, 3, 3], [1, 2, 2, 2], 20)).join()).to.match(/mode 'bilinear' \(opset 20/);
+    expect(problems(gs([str('mode', 'linear')], [1, 1, 3, 3], [1, 2, 2, 2], 16)).join()).to.match(/mode 'linear' \(opset 16/);
+    expect(problems(gs([str('mode', 'bicubic'), str('padding_mode', 'border')], [1, 1, 3, 3], [1, 2, 2, 2])).join()).to.match(/cubic with padding_mode 'border'/);
+    expect(problems(gs([str('padding_mode', 'wrap')], [1, 1, 3, 3], [1, 2, 2, 2])).join()).to.match(/padding_mode 'wrap'/);
+    expect(problems(gs([], [1, 1, 2, 3, 3], [1, 2, 2, 2, 3], 20)).join()).to.match(/rank-5/);
+    expect(problems(gs([], [1, 1, 3, 3], [1, 2, 2, 2], 13)).join()).to.match(/starts at opset 16/);
+  });
+
+  it('bilinear (and bicubic) gradients in the input and in the grid match finite differences', async () => {
+    const x: HostTensor = { dims: [1, 2, 4, 5], data: randomFloats(41, 40) };
+    const grid: HostTensor = { dims: [1, 3, 2, 2], data: Float32Array.from([-0.63, 0.21, 0.37, -0.88, 0.94, 0.55, -0.17, -0.41, 0.71, 0.13, -0.52, 0.77]) };
+    for (const [m, p, ac] of [['bilinear', 'zeros', 0], ['bilinear', 'reflection', 1], ['bilinear', 'border', 0], ['bicubic', 'zeros', 0]] as const) {
+      const bytes = caseBytes(gs([str('mode', m), str('padding_mode', p), int('align_corners', ac)], x.dims, grid.dims));
+      await checkInputGradient(bytes, { x, grid }, 'x', [0, 7, 13, 26, 39]);
+      await checkInputGradient(bytes, { x, grid }, 'grid', [0, 1, 4, 7, 10, 11], 1e-3);
+    }
+    // outside the image with reflection: the coordinate is mirrored, so is its gradient
+    const out: HostTensor = { dims: [1, 1, 2, 2], data: Float32Array.from([-1.37, 0.21, 1.42, -1.29]) };
+    const bytes = caseBytes(gs([str('mode', 'bilinear'), str('padding_mode', 'reflection')], x.dims, out.dims));
+    await checkInputGradient(bytes, { x, grid: out }, 'grid', [0, 1, 2, 3], 1e-3);
+  });
+});
