@@ -14,6 +14,7 @@ import { REDUCE_KERNELS } from './reduce.js';
 import { RESIZE_KERNELS } from './resize.js';
 import { SHAPE_KERNELS } from './shape.js';
 import { SLICE_KERNELS } from './slice.js';
+import { SPECTRAL_KERNELS } from './spectral.js';
 import type { KernelTable, OpDefinition, OpKernel } from './types.js';
 import { UNARY_KERNELS } from './unary.js';
 
@@ -29,6 +30,7 @@ const FAMILIES: Readonly<Record<string, KernelTable>> = {
   resize: RESIZE_KERNELS,
   shape: SHAPE_KERNELS,
   slice: SLICE_KERNELS,
+  spectral: SPECTRAL_KERNELS,
   unary: UNARY_KERNELS,
 };
 
