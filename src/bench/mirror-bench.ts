@@ -11,6 +11,7 @@ import type { HostTensor } from '../differentiable/model.js';
 import { Model } from '../ir/model.js';
 import { loadBackend } from '../mirror/backend.js';
 import { Mirror } from '../mirror/mirror.js';
+import { mulberry32 } from '../util/random.js';
 
 export interface MirrorBenchRow {
   model: string;
@@ -41,11 +42,7 @@ async function time(reps: number, f: () => Promise<unknown>): Promise<number> {
 }
 
 function randomInput(dims: number[], seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  });
+  return Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, mulberry32(seed));
 }
 
 export async function runMirrorBench(repoRoot: string, log: (s: string) => void = () => {}): Promise<MirrorBenchRow[]> {

@@ -15,6 +15,7 @@ import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 import { DataType } from '../onnx/data-types.js';
 import type { TensorProto } from '../onnx/proto-types.js';
+import { tensorTypedData } from '../onnx/tensor-data.js';
 import { mirrorKernel } from '../ops/registry.js';
 import type { KernelContext, Tensor, TF } from '../ops/types.js';
 import type { Variable } from '@tensorflow/tfjs-core';
@@ -41,6 +42,14 @@ interface Step {
 
 function firstLine(e: unknown): string {
   return String((e as Error)?.message ?? e).split('\n')[0]!.slice(0, 300);
+}
+
+function bitEqual(a: Float32Array, b: Float32Array): boolean {
+  if (a.length !== b.length) return false;
+  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
 }
 
 /** tfjs variable names are global: each mirror's get their own prefix. */
@@ -184,13 +193,24 @@ export class Mirror implements DifferentiableModel {
   evaluate(inputs: ReadonlyMap<string, Tensor>, opts: { overrides?: ReadonlyMap<string, Tensor>; keep?: readonly string[]; free?: boolean } = {}): Map<string, Tensor> {
     if (this.disposed) throw new UserError('mirror-disposed', 'the mirror was disposed');
     const env = new Map<string, Tensor>();
-    const owned = new Set<Tensor>();
+    /** Computed tensors and how many env names hold each (a kernel may return one tensor twice). */
+    const holders = new Map<Tensor, number>();
     const keep = new Set([...this.outputNames, ...(opts.keep ?? [])]);
     const external = new Set<Tensor>([...this.params.values(), ...this.constants.values(), ...inputs.values(), ...(opts.overrides?.values() ?? [])]);
     const lookup = (name: string): Tensor => {
       const t = env.get(name) ?? opts.overrides?.get(name) ?? inputs.get(name) ?? this.params.get(name) ?? this.constants.get(name);
       if (!t) throw new UserError('mirror-missing-value', `value '${name}' is read before it is computed`);
       return t;
+    };
+    /** Drop a name; dispose its tensor when no other name holds it (never a parameter, constant or input). */
+    const release = (name: string): void => {
+      const t = env.get(name);
+      if (!t) return;
+      env.delete(name);
+      const n = holders.get(t);
+      if (n === undefined) return;
+      if (n > 1) holders.set(t, n - 1);
+      else (holders.delete(t), t.dispose());
     };
     this.steps.forEach((step, i) => {
       const args = step.inputs.map((n) => (n === null || n === '' ? null : lookup(n)));
@@ -210,24 +230,12 @@ export class Mirror implements DifferentiableModel {
         }
         env.set(name, t);
         // a kernel may pass a parameter, constant or input through unchanged: never dispose those
-        if (!external.has(t)) owned.add(t);
+        if (!external.has(t)) holders.set(t, (holders.get(t) ?? 0) + 1);
       });
-      if (opts.free) {
-        for (const n of step.inputs) {
-          if (!n || this.lastUse.get(n) !== i || keep.has(n)) continue;
-          const t = env.get(n);
-          if (t && owned.has(t) && !outs.includes(t)) {
-            env.delete(n);
-            if (![...env.values()].includes(t)) t.dispose();
-          }
-        }
-        // outputs nobody reads
-        for (const [k, name] of step.outputs.entries()) {
-          if (!name || keep.has(name) || this.lastUse.has(name)) continue;
-          const t = outs[k];
-          if (t && ![...env.entries()].some(([n2, t2]) => n2 !== name && t2 === t)) (env.delete(name), t.dispose());
-        }
-      }
+      if (!opts.free) return;
+      // inputs read for the last time, and outputs nobody reads
+      for (const n of step.inputs) if (n && this.lastUse.get(n) === i && !keep.has(n)) release(n);
+      for (const name of step.outputs) if (name && !keep.has(name) && !this.lastUse.has(name)) release(name);
     });
     const result = new Map<string, Tensor>();
     for (const name of keep) {
@@ -329,11 +337,8 @@ export class Mirror implements DifferentiableModel {
       if (!t || !v?.initializer) throw new UserError('no-such-parameter', `no float32 initializer named '${name}'`);
       const data = t.dataSync() as Float32Array;
       const old = v.initializer;
-      const before = protoToTensor(this.tf, old, name);
-      const prev = before.dataSync() as Float32Array;
-      before.dispose();
-      const same = prev.length === data.length && new Uint32Array(prev.buffer, prev.byteOffset, prev.length).every((b, i) => b === new Uint32Array(data.buffer, data.byteOffset, data.length)[i]);
-      if (same) continue;
+      // unchanged bits: keep the original bytes
+      if (bitEqual(tensorTypedData(old) as Float32Array, data)) continue;
       const bytes = new Uint8Array(data.byteLength);
       bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
       const next: TensorProto = { name: old.name ?? name, dims: [...(old.dims ?? [])], data_type: DataType.FLOAT, raw_data: bytes };

@@ -11,7 +11,7 @@ import type { Model } from '../ir/model.js';
 import { DataType } from '../onnx/data-types.js';
 import { stageNodes } from '../rewrite/select.js';
 import { globToRegExp } from '../rewrite/util.js';
-import { SPLICE_METADATA_KEY } from '../surgery/splice.js';
+import { readBlockEntries } from '../surgery/block-metadata.js';
 
 /** Names of the float32 initializers of the main graph (the parameters), in file order. */
 export function parameterNames(model: Model): string[] {
@@ -20,21 +20,8 @@ export function parameterNames(model: Model): string[] {
 
 /** The trainable parameters the spliced RobustBlocks list in their metadata. */
 export function blockParameters(model: Model): Set<string> {
-  const raw = model.metadata().get(SPLICE_METADATA_KEY);
   const out = new Set<string>();
-  if (raw === undefined) return out;
-  let entries: unknown;
-  try {
-    entries = JSON.parse(raw);
-  } catch {
-    throw new UserError('bad-metadata', `metadata ${SPLICE_METADATA_KEY} is not valid JSON`);
-  }
-  if (Array.isArray(entries)) {
-    for (const e of entries) {
-      const ps = (e as { parameters?: unknown })?.parameters;
-      if (Array.isArray(ps)) for (const p of ps) if (typeof p === 'string') out.add(p);
-    }
-  }
+  for (const e of readBlockEntries(model) ?? []) for (const p of e.parameters ?? []) if (typeof p === 'string') out.add(p);
   return out;
 }
 

@@ -20,21 +20,13 @@ import { kernelSpectrumNorm } from './robust-block/cayley.js';
 import { rfftBins } from './robust-block/dft.js';
 import { emitCayleyQ } from './robust-block/cayley-graph.js';
 import { SPLICE_METADATA_KEY } from './splice.js';
+import { readBlockEntries, type BlockEntry } from './block-metadata.js';
 
 export interface MaterializeReport {
   schema: 'iqa-surgeon/materialize@1';
   blocks: { prefix: string; folded: string[]; removedNodes: number; keptParams: boolean }[];
 }
 
-interface BlockEntry {
-  cayley?: { cout: number; cin: number; k: number; n: number; weight: string; alpha: string };
-  form?: string;
-  fold?: string[];
-  parameters?: string[];
-  options?: { prefix?: string };
-  materializedParams?: Record<string, { shape: number[]; float32Base64: string }>;
-  [k: string]: unknown;
-}
 
 /** The nodes (in order) that compute `targets` from initializers; refuses if any reads a graph input. */
 function constantCone(model: Model, targets: Value[]): Node[] {
@@ -135,14 +127,8 @@ async function exactCayleyQ(model: Model, c: NonNullable<BlockEntry['cayley']>, 
 const CHUNK_BYTES = 1.5 * 1024 ** 3;
 
 export async function materialize(model: Model, opts: { dropParams?: boolean } = {}): Promise<MaterializeReport> {
-  const raw = model.metadata().get(SPLICE_METADATA_KEY);
-  if (!raw) throw new UserError('no-block', `the model has no spliced RobustBlock (no '${SPLICE_METADATA_KEY}' metadata); splice one first`);
-  let entries: BlockEntry[];
-  try {
-    entries = JSON.parse(raw) as BlockEntry[];
-  } catch {
-    throw new UserError('bad-metadata', `metadata '${SPLICE_METADATA_KEY}' is not valid JSON`);
-  }
+  const entries = readBlockEntries(model);
+  if (!entries) throw new UserError('no-block', `the model has no spliced RobustBlock (no '${SPLICE_METADATA_KEY}' metadata); splice one first`);
   const g = model.graph;
   const report: MaterializeReport = { schema: 'iqa-surgeon/materialize@1', blocks: [] };
   for (const entry of entries) {

@@ -15,19 +15,15 @@ import { cli } from '../helpers/cli.js';
 import { floatTensor, model, node, tensorInfo, FLOAT } from '../helpers/proto-build.js';
 import { runWithInputs } from '../helpers/ort-compare.js';
 import { TempDirs } from '../helpers/temp-dir.js';
+import { randomFloats } from '../helpers/seeded-random.js';
 import { FIXTURE_MODELS, REALDATA_ONNX, requireOrSkip } from '../helpers/test-data.js';
 
 const FLOAT_FIXTURES = ['resnet18_iqa', 'resnet50_iqa', 'vgg16_iqa', 'linearity_iqa', 'resnet18_iqa_static'];
 const GRAPHS = ['graphs/linearity_r18w16.onnx', 'graphs/dbcnn_vgg_bilinear.onnx'];
 const TOL = { atol: 1e-4, rtol: 1e-3 };
 
-function seeded(n: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  return Float32Array.from({ length: n }, () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  });
-}
+/** n values uniform in [0, 1) from a seed (image-like inputs). */
+const seeded = (n: number, seed: number): Float32Array => randomFloats(seed, n, 0, 1);
 
 describe('mirror: the TensorFlow.js mirror against ONNX Runtime', function () {
   this.timeout(300_000);
