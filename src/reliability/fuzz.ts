@@ -23,7 +23,7 @@ import { FUZZ_SECRET } from './mutate-onnx.js';
 import { Rng } from './random.js';
 import { runCliMeasured } from './child-run.js';
 import { FUZZ_TARGETS } from './targets.js';
-import type { WorkerJob, WorkerReply, WorkerRun } from './fuzz-worker.js';
+import type { WorkerJob, WorkerReply, WorkerRun } from './worker-protocol.js';
 
 export interface FuzzOptions {
   cases: number;
@@ -143,7 +143,7 @@ class WorkerPool {
   }
 
   private spawn(): Worker {
-    const w = new Worker(path.join(REPO_ROOT, 'dist/reliability/fuzz-worker.js'), {
+    const w = new Worker(path.join(REPO_ROOT, 'dist/cli/fuzz-worker.js'), {
       resourceLimits: { maxOldGenerationSizeMb: this.heapMiB },
       stdout: true,
       stderr: true,
@@ -253,7 +253,7 @@ export async function runFuzz(options: FuzzOptions): Promise<FuzzReport> {
   }
   const targets = (options.targetTable ?? FUZZ_TARGETS).filter((t) => kinds.has(t.input) && (!options.targets || options.targets.includes(t.id)));
   if (targets.length === 0) throw new Error('no fuzz target left after filtering');
-  if (!existsSync(path.join(REPO_ROOT, 'dist/reliability/fuzz-worker.js'))) throw new Error('dist/ is missing or stale: run npm run build');
+  if (!existsSync(path.join(REPO_ROOT, 'dist/cli/fuzz-worker.js'))) throw new Error('dist/ is missing or stale: run npm run build');
 
   const root = mkdtempSync(path.join(os.tmpdir(), 'iqa-fuzz-'));
   let failuresDir = options.failuresDir;

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { DATA_INPUT_KINDS } from '../data/fuzz-rows.js';
+import { DATA_INPUT_KINDS } from './data-rows.js';
 import { fileURLToPath } from 'node:url';
 import { filesIn, type InputKind, type SeedInput } from './harness.js';
 import { genericByteMutators, protobufByteMutators } from './mutate-bytes.js';

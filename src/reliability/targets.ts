@@ -4,7 +4,7 @@
  * that reads a file is one more row.
  */
 import path from 'node:path';
-import { DATA_FUZZ_TARGETS } from '../data/fuzz-rows.js';
+import { DATA_FUZZ_TARGETS } from './data-rows.js';
 import type { FuzzTarget } from './harness.js';
 import { REPO_ROOT } from './inputs.js';
 

@@ -1,16 +1,16 @@
 /**
- * Fuzzing the data commands (rows in src/data/fuzz-rows.ts): damaged images and damaged KonIQ
+ * Fuzzing the data commands (rows in src/reliability/data-rows.ts): damaged images and damaged KonIQ
  * CSVs must end with exit 0 or a one-line exit 1, within the time and memory bounds. Needs dist/
  * (built by npm test's pretest). IQA_FUZZ_CASES / IQA_FUZZ_SEED change the share.
  */
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { DATA_FUZZ_TARGETS, DATA_INPUT_KINDS } from '../../src/data/fuzz-rows.js';
+import { DATA_FUZZ_TARGETS, DATA_INPUT_KINDS } from '../../src/reliability/data-rows.js';
 import { runFuzz } from '../../src/reliability/fuzz.js';
 import { formatCaseList } from '../reliability/fuzz-report.js';
 
-const available = existsSync(path.resolve('dist/reliability/fuzz-worker.js')) && existsSync(path.resolve('dist/data/loader.js'));
+const available = existsSync(path.resolve('dist/cli/fuzz-worker.js')) && existsSync(path.resolve('dist/data/loader.js'));
 const CASES = Math.max(20, Math.round(Number(process.env.IQA_FUZZ_CASES ?? 300) / 5));
 const SEED = Number(process.env.IQA_FUZZ_SEED ?? 20261125);
 

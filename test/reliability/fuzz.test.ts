@@ -11,7 +11,7 @@ import path from 'node:path';
 import { runFuzz } from '../../src/reliability/fuzz.js';
 import { formatCaseList } from './fuzz-report.js';
 
-const available = existsSync(path.resolve('dist/reliability/fuzz-worker.js')) && existsSync(path.resolve('dist/cli/main.js'));
+const available = existsSync(path.resolve('dist/cli/fuzz-worker.js')) && existsSync(path.resolve('dist/cli/main.js'));
 const CASES = Number(process.env.IQA_FUZZ_CASES ?? 300);
 const SEED = Number(process.env.IQA_FUZZ_SEED ?? 20261125);
 

@@ -1,27 +1,11 @@
 /**
- * A fuzzing worker thread: runs the CLI's `main()` in-process on the jobs it is sent and reports
+ * A fuzzing worker thread (started by src/reliability/fuzz.ts): runs the CLI's `main()` in-process on the jobs it is sent and reports
  * exit status, output and time. The parent enforces the time bound (terminating the worker) and
  * the heap bound (resourceLimits); a worker that dies mid-job is a crash.
  */
 import { parentPort } from 'node:worker_threads';
-import { main } from '../cli/main.js';
-
-export interface WorkerJob {
-  id: number;
-  runs: string[][];
-}
-
-export interface WorkerRun {
-  code: number;
-  stdout: string;
-  stderr: string;
-  ms: number;
-}
-
-export interface WorkerReply {
-  id: number;
-  runs: WorkerRun[];
-}
+import type { WorkerJob, WorkerReply, WorkerRun } from '../reliability/worker-protocol.js';
+import { main } from './main.js';
 
 const CAP = 64 * 1024;
 

@@ -5,8 +5,8 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { filesIn, type FuzzTarget, type InputKind } from '../reliability/harness.js';
-import { genericByteMutators } from '../reliability/mutate-bytes.js';
+import { filesIn, type FuzzTarget, type InputKind } from './harness.js';
+import { genericByteMutators } from './mutate-bytes.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const KONIQ_MINI = path.join(REPO_ROOT, 'fixtures/koniq-mini');
