@@ -36,11 +36,13 @@ export { spliceRobustBlock, SPLICE_METADATA_KEY, type SpliceOptions, type Splice
 export { materialize, type MaterializeReport } from './surgery/materialize.js';
 export { resolveBlockOptions, type RobustBlockOptions } from './surgery/robust-block/options.js';
 export * from './equiv/index.js';
-export type { DifferentiableModel, HostTensor, BuiltinLoss, GradientRequest, GradientResult } from './differentiable/model.js';
+export type { DifferentiableModel, HostTensor, BuiltinLoss, GradientRequest, GradientResult, MemoryStats } from './differentiable/model.js';
+export { selectTrainable, parameterNames, blockParameters } from './differentiable/parameters.js';
+export { writeParameters } from './differentiable/write-back.js';
+export { createEngine, ENGINE_CHOICES, type EngineChoice, type EngineOptions } from './engines/factory.js';
 export { Mirror, type MirrorOptions } from './mirror/mirror.js';
 export { loadBackend, currentBackend, BACKEND_CHOICES, type BackendChoice, type LoadedBackend } from './mirror/backend.js';
 export { supportProblems, assertSupported, type SupportProblem } from './mirror/support.js';
-export { selectTrainable, parameterNames } from './mirror/trainable.js';
 export { runConformance, runConformanceCase, summarize as summarizeConformance, type ConformanceCase } from './mirror/conformance.js';
 export { opDefinition, mirrorKernel, mirrorOps } from './ops/registry.js';
 export type { OpDefinition, OpKernel, KernelContext, KernelTable } from './ops/types.js';

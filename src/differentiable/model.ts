@@ -27,7 +27,7 @@ export type BuiltinLoss =
 export interface GradientRequest {
   /** Graph inputs to differentiate with respect to (default: none). */
   inputs?: readonly string[];
-  /** Parameters (initializer names) to differentiate with respect to (default: the trainable set). */
+  /** Parameters (float32 initializer names, trainable or not) to differentiate with respect to (default: the trainable set). */
   params?: readonly string[];
 }
 
@@ -40,9 +40,17 @@ export interface GradientResult {
   paramGrads: Record<string, HostTensor>;
 }
 
+/** Live engine memory (tensors the engine holds, and their bytes), for leak checks. */
+export interface MemoryStats {
+  tensors: number;
+  bytes: number;
+}
+
 export interface DifferentiableModel {
   /** Which engine computes it, in words (e.g. "tfjs mirror on cpu"). */
   readonly engine: string;
+  /** One line for users: the engine, its backend, and why faster backends were not used. */
+  describe(): string;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   /** Forward pass; returns the graph outputs (or the named values). */
@@ -55,6 +63,14 @@ export interface DifferentiableModel {
   /** Read / write a parameter by its ONNX initializer name (dims must match). */
   getParameter(name: string): HostTensor;
   setParameter(name: string, value: HostTensor): void;
+  /**
+   * Write parameters (default: the trainable ones) into the model's IR, bit-exact (engines do it
+   * through `writeParameters`, src/differentiable/write-back.ts); returns the names whose bits
+   * changed (the others keep their bytes).
+   */
+  writeBack(names?: readonly string[]): string[];
+  /** Live engine memory; the contract tests check it stays flat across repeated calls. */
+  memoryStats?(): MemoryStats;
   /** Release engine memory. */
   dispose(): void;
 }

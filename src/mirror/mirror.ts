@@ -8,21 +8,20 @@
  * name before any computation starts.
  */
 import type { Dim } from '../analysis/shapes/types.js';
-import type { BuiltinLoss, DifferentiableModel, GradientRequest, GradientResult, HostTensor } from '../differentiable/model.js';
+import type { BuiltinLoss, DifferentiableModel, GradientRequest, GradientResult, HostTensor, MemoryStats } from '../differentiable/model.js';
 import { elementCount } from '../differentiable/model.js';
+import { notAParameter, parameterNames, selectTrainable } from '../differentiable/parameters.js';
+import { writeParameters } from '../differentiable/write-back.js';
 import { UserError } from '../errors.js';
 import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 import { DataType } from '../onnx/data-types.js';
-import type { TensorProto } from '../onnx/proto-types.js';
-import { tensorTypedData } from '../onnx/tensor-data.js';
 import { mirrorKernel } from '../ops/registry.js';
 import type { KernelContext, Tensor, TF } from '../ops/types.js';
 import type { Variable } from '@tensorflow/tfjs-core';
 import { loadBackend, type BackendChoice, type LoadedBackend } from './backend.js';
 import { hostToTensor, protoToTensor, tensorToHost } from './host.js';
 import { assertSupported, nodeOpset } from './support.js';
-import { parameterNames, selectTrainable } from './trainable.js';
 
 export interface MirrorOptions {
   backend?: BackendChoice;
@@ -42,14 +41,6 @@ interface Step {
 
 function firstLine(e: unknown): string {
   return String((e as Error)?.message ?? e).split('\n')[0]!.slice(0, 300);
-}
-
-function bitEqual(a: Float32Array, b: Float32Array): boolean {
-  if (a.length !== b.length) return false;
-  const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
-  const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-  return true;
 }
 
 /** tfjs variable names are global: each mirror's get their own prefix. */
@@ -107,6 +98,16 @@ export class Mirror implements DifferentiableModel {
     return `tfjs mirror on ${this.backend.choice}`;
   }
 
+  describe(): string {
+    return `${this.engine}: ${this.backend.description}`;
+  }
+
+  /** tfjs' live tensors and bytes (process-wide: every mirror and tfjs user in the process). */
+  memoryStats(): MemoryStats {
+    const m = this.tf.memory();
+    return { tensors: m.numTensors, bytes: m.numBytes };
+  }
+
   private makeStep(node: Node): Step {
     const tf = this.tf;
     const opset = nodeOpset(this.model, node);
@@ -141,13 +142,13 @@ export class Mirror implements DifferentiableModel {
 
   getParameter(name: string): HostTensor {
     const t = this.params.get(name);
-    if (!t) throw new UserError('no-such-parameter', `no float32 initializer named '${name}'`);
+    if (!t) throw notAParameter(this.model, name);
     return tensorToHost(t);
   }
 
   setParameter(name: string, value: HostTensor): void {
     const old = this.params.get(name);
-    if (!old) throw new UserError('no-such-parameter', `no float32 initializer named '${name}'`);
+    if (!old) throw notAParameter(this.model, name);
     if (value.dims.length !== old.shape.length || value.dims.some((d, i) => d !== old.shape[i])) {
       throw new UserError('mirror-shape', `parameter '${name}' has dims [${old.shape.join(',')}], not [${value.dims.join(',')}]`);
     }
@@ -158,14 +159,14 @@ export class Mirror implements DifferentiableModel {
   /** Parameters as tf.Variables (for training loops that stay in tfjs, e.g. tf.train optimizers). */
   parameterTensor(name: string): Variable {
     const t = this.params.get(name);
-    if (!t) throw new UserError('no-such-parameter', `no float32 initializer named '${name}'`);
+    if (!t) throw notAParameter(this.model, name);
     return t;
   }
 
   /** Assign a tfjs tensor of the same shape to a parameter (the caller keeps ownership of `t`). */
   assignParameter(name: string, t: Tensor): void {
     const old = this.params.get(name);
-    if (!old) throw new UserError('no-such-parameter', `no float32 initializer named '${name}'`);
+    if (!old) throw notAParameter(this.model, name);
     if (t.shape.length !== old.shape.length || t.shape.some((d, i) => d !== old.shape[i]) || t.dtype !== 'float32') {
       throw new UserError('mirror-shape', `parameter '${name}' is float32 [${old.shape.join(',')}], not ${t.dtype} [${t.shape.join(',')}]`);
     }
@@ -267,7 +268,7 @@ export class Mirror implements DifferentiableModel {
     const inputNames = [...(wrt.inputs ?? [])];
     const paramNames = [...(wrt.params ?? this.trainable)];
     for (const n of inputNames) if (!this.inputNames.includes(n)) throw new UserError('mirror-unknown-input', `'${n}' is not a graph input`);
-    for (const n of paramNames) if (!this.params.has(n)) throw new UserError('no-such-parameter', `no float32 initializer named '${n}'`);
+    for (const n of paramNames) if (!this.params.has(n)) throw notAParameter(this.model, n);
     const builtin = typeof (loss as BuiltinLoss).kind === 'string' ? (loss as BuiltinLoss) : undefined;
     const cotangents = builtin ? undefined : (loss as Record<string, HostTensor>);
     const lossOutputs = builtin ? [builtin.output ?? this.outputNames[0]!] : Object.keys(cotangents!);
@@ -325,28 +326,17 @@ export class Mirror implements DifferentiableModel {
 
   /**
    * Write parameters (default: the trainable ones) back into the model's IR as float32
-   * initializers, bit-exact. A parameter whose values did not change keeps its original bytes.
-   * Returns the names written.
+   * initializers, bit-exact, through the engine-neutral `writeParameters`: a parameter whose
+   * values did not change keeps its original bytes. Returns the names written.
    */
   writeBack(names: readonly string[] = this.trainable): string[] {
-    const g = this.model.graph;
-    const written: string[] = [];
+    const values = new Map<string, Float32Array>();
     for (const name of names) {
       const t = this.params.get(name);
-      const v = g.lookup(name);
-      if (!t || !v?.initializer) throw new UserError('no-such-parameter', `no float32 initializer named '${name}'`);
-      const data = t.dataSync() as Float32Array;
-      const old = v.initializer;
-      // unchanged bits: keep the original bytes
-      if (bitEqual(tensorTypedData(old) as Float32Array, data)) continue;
-      const bytes = new Uint8Array(data.byteLength);
-      bytes.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-      const next: TensorProto = { name: old.name ?? name, dims: [...(old.dims ?? [])], data_type: DataType.FLOAT, raw_data: bytes };
-      if (old.doc_string !== undefined) next.doc_string = old.doc_string;
-      v.initializer = next;
-      written.push(name);
+      if (!t) throw notAParameter(this.model, name);
+      values.set(name, t.dataSync() as Float32Array);
     }
-    return written;
+    return writeParameters(this.model, values);
   }
 
   dispose(): void {

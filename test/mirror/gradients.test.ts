@@ -20,67 +20,11 @@ import { runModel, type Feed } from '../../src/equiv/runner.js';
 import { Model } from '../../src/ir/model.js';
 import { loadBackend } from '../../src/mirror/backend.js';
 import { Mirror } from '../../src/mirror/mirror.js';
-import { selectTrainable } from '../../src/mirror/trainable.js';
+import { selectTrainable } from '../../src/differentiable/parameters.js';
 import { DataType } from '../../src/onnx/data-types.js';
 import { spliceRobustBlock } from '../../src/surgery/splice.js';
 import { FIXTURE_MODELS } from '../helpers/test-data.js';
-import { floatTensor, model as buildModel, node, tensorInfo, FLOAT } from '../helpers/proto-build.js';
-import type { AttributeProto } from '../../src/onnx/proto-types.js';
-
-const ints = (name: string, v: number[]): AttributeProto => ({ name, ints: v, type: 7 });
-
-/** A small smooth IQA-like CNN: conv-tanh-avgpool-conv-softplus-conv-sigmoid-GAP-gemm, [N,3,24,24] -> [N,1]. */
-function smoothModel(seed: number): Model {
-  let k = seed;
-  const w = (name: string, dims: number[], scale: number) => floatTensor(name, dims, Array.from(gaussian(dims.reduce((a, b) => a * b, 1), k++), (v) => v * scale));
-  const proto = buildModel({
-    inputs: [tensorInfo('image', FLOAT, ['N', 3, 24, 24])],
-    outputs: [tensorInfo('score', FLOAT, ['N', 1])],
-    initializers: [w('c1.w', [8, 3, 3, 3], 0.3), w('c1.b', [8], 0.1), w('c2.w', [16, 8, 3, 3], 0.15), w('c2.b', [16], 0.1), w('c3.w', [16, 16, 3, 3], 0.1), w('c3.b', [16], 0.1), w('fc.w', [1, 16], 0.5), w('fc.b', [1], 0.1)],
-    nodes: [
-      node('Conv', ['image', 'c1.w', 'c1.b'], ['a1'], 'c1', { attribute: [ints('pads', [1, 1, 1, 1])] }),
-      node('Tanh', ['a1'], ['t1'], 't1'),
-      node('AveragePool', ['t1'], ['p1'], 'p1', { attribute: [ints('kernel_shape', [2, 2]), ints('strides', [2, 2])] }),
-      node('Conv', ['p1', 'c2.w', 'c2.b'], ['a2'], 'c2', { attribute: [ints('pads', [1, 1, 1, 1])] }),
-      node('Softplus', ['a2'], ['s2'], 's2'),
-      node('Conv', ['s2', 'c3.w', 'c3.b'], ['a3'], 'c3', { attribute: [ints('pads', [1, 1, 1, 1])] }),
-      node('Sigmoid', ['a3'], ['s3'], 's3'),
-      node('GlobalAveragePool', ['s3'], ['g'], 'gap'),
-      node('Flatten', ['g'], ['f'], 'flat'),
-      node('Gemm', ['f', 'fc.w', 'fc.b'], ['score'], 'fc', { attribute: [{ name: 'transB', i: 1, type: 2 }] }),
-    ],
-  });
-  return new Model(proto);
-}
-
-const MAX_REL = 1e-2;
-const RELU_STEPS = [1e-2, 3e-3, 1e-3, 3e-4, 1e-4, 3e-5];
-const SMOOTH_STEPS = [3e-2, 1e-2, 3e-3];
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-function gaussian(n: number, seed: number): Float32Array {
-  const r = rng(seed);
-  return Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(r() + 1e-12)) * Math.cos(2 * Math.PI * r()));
-}
-
-function norm(a: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * a[i]!;
-  return Math.sqrt(s);
-}
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}
+import { checkDirection, direction, gaussian, MAX_REL, RELU_STEPS, report, smoothCnn as smoothModel, SMOOTH_STEPS, type Check } from '../helpers/finite-diff.js';
 
 /** mean of the first output, computed by ONNX Runtime on the file with one parameter replaced. */
 async function ortLoss(m: Model, input: HostTensor, inputName: string, param?: { name: string; data: Float32Array }): Promise<number> {
@@ -97,13 +41,6 @@ async function ortLoss(m: Model, input: HostTensor, inputName: string, param?: {
   let s = 0;
   for (const v of y) s += v;
   return s / y.length;
-}
-
-interface Check {
-  what: string;
-  gd: number;
-  fd: number;
-  rel: number;
 }
 
 async function checkModel(m: Model, dims: number[], params: string[], seed: number, steps: readonly number[] = SMOOTH_STEPS): Promise<Check[]> {
@@ -123,32 +60,16 @@ async function checkModel(m: Model, dims: number[], params: string[], seed: numb
     let k = 0;
     for (const t of targets) {
       for (let rep = 0; rep < 2; rep++) {
-        let d = gaussian(t.value.length, seed * 101 + k++);
-        const typical = (norm(t.grad) * norm(d)) / Math.sqrt(t.value.length);
-        for (let tries = 0; Math.abs(dot(t.grad, d)) < typical / 3 && tries < 20; tries++) d = gaussian(t.value.length, seed * 101 + k++);
-        const gd = dot(t.grad, d);
+        const d = direction(t.grad, () => gaussian(t.value.length, seed * 101 + k++));
         const f = async (arr: Float32Array): Promise<number> =>
           t.param ? ortLoss(m, x, inputName, { name: t.param, data: arr }) : ortLoss(m, { dims, data: arr }, inputName);
-        let best: Check | undefined;
-        for (const step of steps) {
-          const h = (step * Math.max(norm(t.value), 1e-3)) / norm(d);
-          const plus = Float32Array.from(t.value, (v, i) => v + h * d[i]!);
-          const minus = Float32Array.from(t.value, (v, i) => v - h * d[i]!);
-          const fd = ((await f(plus)) - (await f(minus))) / (2 * h);
-          const c = { what: `${t.what} (step ${step})`, gd, fd, rel: Math.abs(gd - fd) / Math.abs(gd) };
-          if (!best || c.rel < best.rel) best = c;
-        }
-        checks.push(best!);
+        checks.push(await checkDirection(t.what, f, t.value, t.grad, d, steps));
       }
     }
   } finally {
     mirror.dispose();
   }
   return checks;
-}
-
-function report(checks: Check[]): string {
-  return checks.map((c) => `${c.what}: g.d ${c.gd.toExponential(4)} fd ${c.fd.toExponential(4)} rel ${c.rel.toExponential(2)}`).join('\n');
 }
 
 describe('mirror: gradients match central finite differences of the ONNX function', function () {

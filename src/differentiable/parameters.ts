@@ -1,4 +1,8 @@
 /**
+ * The parameters of a model, engine-neutral (every `DifferentiableModel` engine uses this module:
+ * the tfjs mirror today, an ONNX Runtime gradient engine later): the float32 initializers of the
+ * main graph, keyed by their ONNX names.
+ *
  * Which parameters train: chosen by exact initializer name, by glob (`layer4.*`, `*.weight`),
  * by stage (`stage:layer3`: every float initializer read by the stage's nodes), `robust-block`
  * (the trainable parameters of every spliced RobustBlock, as its metadata lists them) or `all`.
@@ -8,7 +12,7 @@ import { computeStages, findStage } from '../analysis/stages.js';
 import type { Dim } from '../analysis/shapes/types.js';
 import { UserError } from '../errors.js';
 import type { Model } from '../ir/model.js';
-import { DataType } from '../onnx/data-types.js';
+import { DataType, dataTypeName } from '../onnx/data-types.js';
 import { stageNodes } from '../rewrite/select.js';
 import { globToRegExp } from '../rewrite/util.js';
 import { readBlockEntries } from '../surgery/block-metadata.js';
@@ -16,6 +20,18 @@ import { readBlockEntries } from '../surgery/block-metadata.js';
 /** Names of the float32 initializers of the main graph (the parameters), in file order. */
 export function parameterNames(model: Model): string[] {
   return model.graph.initializers().filter((v) => v.initializer!.data_type === DataType.FLOAT).map((v) => v.name);
+}
+
+/**
+ * The error for a name that is not a parameter: unknown in the graph, or an initializer that
+ * cannot train (not float32, e.g. an int64 shape constant), or a value that is not an initializer.
+ */
+export function notAParameter(model: Model, name: string): UserError {
+  const v = model.graph.lookup(name);
+  const init = v?.initializer;
+  if (init) return new UserError('no-such-parameter', `initializer '${name}' is ${dataTypeName(init.data_type)}, not float32: it is not a parameter and cannot train`);
+  if (v) return new UserError('no-such-parameter', `'${name}' is a computed value or graph input, not an initializer: it is not a parameter`);
+  return new UserError('no-such-parameter', `no float32 initializer named '${name}'`);
 }
 
 /** The trainable parameters the spliced RobustBlocks list in their metadata. */
@@ -43,6 +59,7 @@ export async function selectTrainable(model: Model, selectors: readonly string[]
       const re = globToRegExp(sel);
       matched = params.filter((p) => re.test(p));
     } else matched = params.includes(sel) ? [sel] : [];
+    if (matched.length === 0 && !/[*?:]/.test(sel) && sel !== 'all' && sel !== 'robust-block' && model.graph.lookup(sel)) throw notAParameter(model, sel);
     if (matched.length === 0) throw new UserError('no-such-parameter', `the trainable selector '${sel}' matches no float32 initializer`);
     for (const m of matched) chosen.add(m);
   }
