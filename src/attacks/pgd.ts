@@ -1,0 +1,67 @@
+/**
+ * PGD / I-FGSM under an L-infinity budget, and FGSM as its one-step case:
+ *   delta <- clip_eps(delta + step * sign(grad)),  x_adv = clip_[0,1](x + delta),
+ * ascending sum_n score_n (`up`, the default: raise the predicted quality) or descending it.
+ * eps and step are on [0,1] pixels (callers convert from 1/255 units). Random start draws delta
+ * uniformly from [-eps, eps] with a seeded generator.
+ */
+import { mulberry32 } from '../util/random.js';
+import type { Direction, ScoreObjective } from './objective.js';
+
+export interface PgdOptions {
+  /** Budget on [0,1] pixels. */
+  eps: number;
+  /** Step on [0,1] pixels (PGD default 1/255; FGSM uses eps). */
+  step: number;
+  iters: number;
+  direction?: Direction;
+  randomStart?: boolean;
+  seed?: number;
+}
+
+export interface AttackOutput {
+  attacked: Float32Array;
+  /** Scores of the clean images (from the first gradient call) and of the attacked ones, per image. */
+  cleanScores: number[];
+  attackedScores: number[];
+}
+
+function clip01(v: number): number {
+  return v < 0 ? 0 : v > 1 ? 1 : v;
+}
+
+export function checkPgdOptions(o: PgdOptions): void {
+  if (!(o.eps >= 0 && o.eps <= 1)) throw new RangeError(`eps must be in [0, 255]/255 (got ${o.eps * 255}/255)`);
+  if (!(o.step > 0 && o.step <= 1)) throw new RangeError(`step must be in (0, 255]/255 (got ${o.step * 255}/255)`);
+  if (!Number.isInteger(o.iters) || o.iters < 1 || o.iters > 10000) throw new RangeError(`iterations must be an integer in [1, 10000] (got ${o.iters})`);
+}
+
+/** Attack a batch of n images [n,3,H,W] in [0,1]. The clean pixels are not modified. */
+export async function pgd(objective: ScoreObjective, clean: Float32Array, n: number, o: PgdOptions): Promise<AttackOutput> {
+  checkPgdOptions(o);
+  const direction = o.direction ?? 'up';
+  const x = new Float32Array(clean);
+  if (o.randomStart) {
+    const rnd = mulberry32(o.seed ?? 0);
+    for (let i = 0; i < x.length; i++) x[i] = clip01(clean[i]! + (2 * rnd() - 1) * o.eps);
+  }
+  let cleanScores: number[] | undefined;
+  for (let it = 0; it < o.iters; it++) {
+    const { scores, grad } = await objective.gradient(x, n, direction);
+    if (it === 0 && !o.randomStart) cleanScores = scores;
+    for (let i = 0; i < x.length; i++) {
+      const g = grad[i]!;
+      const s = g > 0 ? 1 : g < 0 ? -1 : 0;
+      const c = clean[i]!;
+      const d = Math.min(o.eps, Math.max(-o.eps, x[i]! + o.step * s - c));
+      x[i] = clip01(c + d);
+    }
+  }
+  cleanScores ??= await objective.scores(clean, n);
+  return { attacked: x, cleanScores, attackedScores: await objective.scores(x, n) };
+}
+
+/** FGSM: one step of size eps from the clean image. */
+export function fgsm(objective: ScoreObjective, clean: Float32Array, n: number, o: { eps: number; direction?: Direction }): Promise<AttackOutput> {
+  return pgd(objective, clean, n, { eps: o.eps, step: Math.max(o.eps, Number.MIN_VALUE), iters: 1, direction: o.direction });
+}
