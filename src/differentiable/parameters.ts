@@ -6,7 +6,8 @@
  * Which parameters train: chosen by exact initializer name, by glob (`layer4.*`, `*.weight`),
  * by stage (`stage:layer3`: every float initializer read by the stage's nodes), `robust-block`
  * (the trainable parameters of every spliced RobustBlock, as its metadata lists them) or `all`.
- * A selector that matches nothing is an error (a typo should not silently train nothing).
+ * A selector that matches nothing is an error (a typo should not silently train nothing). Pruning
+ * masks (`surgery/prune/`) are parameters of the file but never selected for training.
  */
 import { computeStages, findStage } from '../analysis/stages.js';
 import type { Dim } from '../analysis/shapes/types.js';
@@ -16,6 +17,7 @@ import { DataType, dataTypeName } from '../onnx/data-types.js';
 import { stageNodes } from '../rewrite/select.js';
 import { globToRegExp } from '../rewrite/util.js';
 import { readBlockEntries } from '../surgery/block-metadata.js';
+import { pruneMaskNames } from '../surgery/prune/prune.js';
 
 /** Names of the float32 initializers of the main graph (the parameters), in file order. */
 export function parameterNames(model: Model): string[] {
@@ -43,7 +45,10 @@ export function blockParameters(model: Model): Set<string> {
 
 /** Resolve selectors to parameter names (file order, no duplicates). */
 export async function selectTrainable(model: Model, selectors: readonly string[], inputShapes?: Record<string, Dim[]>): Promise<string[]> {
-  const params = parameterNames(model);
+  // pruning masks are constants of the method, never trained (a trained mask would un-prune)
+  const masks = pruneMaskNames(model);
+  for (const sel of selectors) if (masks.has(sel)) throw new UserError('not-trainable', `'${sel}' is a pruning mask: masks are never trained`);
+  const params = parameterNames(model).filter((p) => !masks.has(p));
   const chosen = new Set<string>();
   for (const sel of selectors) {
     let matched: string[];

@@ -1,0 +1,127 @@
+/**
+ * Structured filter pruning with masks (the method's second step, ../shared/docs/METHOD.md):
+ * per conv, the round(ratio x filters) output filters with the smallest l2 (or l1) norm are
+ * removed by masking the conv's weight and bias and the gamma/beta of a BatchNormalization on its
+ * output, so each pruned channel is exactly zero after its normalisation and activation and nothing
+ * of it reaches the consumers. Convs whose channels cannot be zeroed that way (residual joins, ops
+ * with f(0) != 0, graph outputs, grouped consumers) are left out and reported with the reason.
+ * The result is recorded in the `iqa-surgeon.prune` metadata.
+ */
+import { UserError } from '../../errors.js';
+import type { Model } from '../../ir/model.js';
+import type { Node } from '../../ir/node.js';
+import { DataType } from '../../onnx/data-types.js';
+import { tensorDims, tensorTypedData } from '../../onnx/tensor-data.js';
+import { readBlockEntries } from '../block-metadata.js';
+import { traceConvOutput } from './channel-trace.js';
+import { filterNorms, prunedCount, smallest, type NormCriterion } from './criteria.js';
+import { maskParameter, type MaskedParameter } from './masks.js';
+
+export const PRUNE_METADATA_KEY = 'iqa-surgeon.prune';
+
+export type PruneScope = 'all' | 'backbone' | 'block';
+
+export interface PruneOptions {
+  criterion: NormCriterion;
+  /** Fraction of each conv's filters to prune, in [0, 0.9]. */
+  ratio: number;
+  scope?: PruneScope;
+}
+
+export interface PrunedConv {
+  node: string;
+  weight: string;
+  filters: number;
+  pruned: number[];
+  /** BatchNormalizations on the conv's output whose gamma/beta were masked too. */
+  batchNorms: string[];
+  masks: MaskedParameter[];
+}
+
+export interface PruneReport {
+  criterion: NormCriterion;
+  ratio: number;
+  scope: PruneScope;
+  pruned: PrunedConv[];
+  leftOut: { node: string; reason: string }[];
+  /** Filters pruned over filters in the pruned convs, and over every conv in scope. */
+  filtersPruned: number;
+  filtersInScope: number;
+}
+
+export function checkPruneOptions(o: PruneOptions): void {
+  if (o.criterion !== 'l1' && o.criterion !== 'l2') throw new UserError('usage', `--criterion must be l1, l2 or pls (got '${String(o.criterion)}')`);
+  if (!(o.ratio >= 0 && o.ratio <= 0.9)) throw new UserError('usage', `--ratio must be a number in [0, 0.9] (got ${o.ratio})`);
+  if (o.scope !== undefined && !['all', 'backbone', 'block'].includes(o.scope)) throw new UserError('usage', `--scope must be all, backbone or block (got '${o.scope}')`);
+}
+
+/** Block parameters recorded by `splice` (the RobustBlock's reduce conv is a block conv). */
+function blockParameterNames(model: Model): Set<string> {
+  return new Set((readBlockEntries(model) ?? []).flatMap((e) => e.parameters ?? []));
+}
+
+function convWeight(node: Node): { name: string; dims: number[]; data: Float32Array } | undefined {
+  const v = node.input(1);
+  const t = v?.initializer;
+  if (!v || !t || t.data_type !== DataType.FLOAT) return undefined;
+  return { name: v.name, dims: tensorDims(t), data: tensorTypedData(t) as Float32Array };
+}
+
+export function pruneModel(model: Model, o: PruneOptions): PruneReport {
+  checkPruneOptions(o);
+  if (model.metadata().has(PRUNE_METADATA_KEY)) throw new UserError('prune', 'the model is already pruned (metadata iqa-surgeon.prune); prune the original model again instead');
+  const scope = o.scope ?? 'all';
+  const g = model.graph;
+  const block = blockParameterNames(model);
+  const report: PruneReport = { criterion: o.criterion, ratio: o.ratio, scope, pruned: [], leftOut: [], filtersPruned: 0, filtersInScope: 0 };
+  const convs = g.nodes.filter((n) => n.opType === 'Conv' && n.domain === '');
+  const plans: { node: Node; weight: string; filters: number; pruned: number[]; batchNorms: Node[] }[] = [];
+  for (const node of convs) {
+    const w = convWeight(node);
+    const label = node.name || node.outputs[0]?.name || 'Conv';
+    if (!w) {
+      report.leftOut.push({ node: label, reason: 'its weight is not a float32 initializer' });
+      continue;
+    }
+    const inBlock = block.has(w.name);
+    if ((scope === 'backbone' && inBlock) || (scope === 'block' && !inBlock)) continue;
+    const filters = w.dims[0]!;
+    report.filtersInScope += filters;
+    if (node.attrInt('group', 1) !== 1) {
+      report.leftOut.push({ node: label, reason: `grouped conv (group ${node.attrInt('group', 1)}): its filters are not independent of its input channels` });
+      continue;
+    }
+    const count = prunedCount(filters, o.ratio);
+    if (count === 0) continue;
+    const trace = traceConvOutput(node);
+    if (!trace.ok) {
+      report.leftOut.push({ node: label, reason: trace.reason });
+      continue;
+    }
+    plans.push({ node, weight: w.name, filters, pruned: smallest(filterNorms(w.data, filters, o.criterion), count), batchNorms: trace.batchNorms });
+  }
+  for (const p of plans) {
+    const masks: MaskedParameter[] = [maskParameter(g, p.node, 1, p.filters, p.pruned)];
+    if (p.node.input(2)) masks.push(maskParameter(g, p.node, 2, p.filters, p.pruned));
+    for (const bn of p.batchNorms) {
+      masks.push(maskParameter(g, bn, 1, p.filters, p.pruned));
+      masks.push(maskParameter(g, bn, 2, p.filters, p.pruned));
+    }
+    report.pruned.push({ node: p.node.name, weight: p.weight, filters: p.filters, pruned: p.pruned, batchNorms: p.batchNorms.map((b) => b.name), masks });
+    report.filtersPruned += p.pruned.length;
+  }
+  model.setMetadata(PRUNE_METADATA_KEY, JSON.stringify({ criterion: report.criterion, ratio: report.ratio, scope, convs: report.pruned.map((c) => ({ node: c.node, weight: c.weight, filters: c.filters, pruned: c.pruned, masks: c.masks.map((m) => m.mask) })), leftOut: report.leftOut }));
+  return report;
+}
+
+/** Names of the mask initializers recorded in a pruned model (not parameters: never trained). */
+export function pruneMaskNames(model: Model): Set<string> {
+  const raw = model.metadata().get(PRUNE_METADATA_KEY);
+  if (raw === undefined) return new Set();
+  try {
+    const v = JSON.parse(raw) as { convs?: { masks?: string[] }[] };
+    return new Set((v.convs ?? []).flatMap((c) => c.masks ?? []));
+  } catch {
+    throw new UserError('bad-metadata', `metadata '${PRUNE_METADATA_KEY}' is not valid JSON`);
+  }
+}

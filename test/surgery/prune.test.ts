@@ -1,0 +1,177 @@
+/**
+ * Pruning masks: the l1/l2 choice, and on real graphs (a BatchNormalization-kept model built here,
+ * the BN-folded PyTorch ResNet-18/VGG-16 exports, the shipped default graph) every pruned
+ * parameter is exactly zero and every pruned channel is exactly zero after its normalisation and
+ * activation in ONNX Runtime; residual joins are left out with the reason; masks never train.
+ */
+import { expect } from 'chai';
+import { selectTrainable } from '../../src/differentiable/parameters.js';
+import { UserError } from '../../src/errors.js';
+import { Model } from '../../src/ir/model.js';
+import type { Node } from '../../src/ir/node.js';
+import { tensorTypedData } from '../../src/onnx/tensor-data.js';
+import { filterNorms, prunedCount, smallest } from '../../src/surgery/prune/criteria.js';
+import { PRUNE_METADATA_KEY, pruneMaskNames, pruneModel, type PruneReport } from '../../src/surgery/prune/prune.js';
+import { FLOAT, floatTensor, model as buildModel, node, tensorInfo } from '../helpers/proto-build.js';
+import { randomFloats } from '../helpers/seeded-random.js';
+import { randomInput, runValues } from '../rewrite/ort-values.js';
+
+describe('prune: criteria', () => {
+  it('l1/l2 filter norms, round(ratio x filters) keeping one, smallest first with ties by index', () => {
+    const w = [3, 4, 0, 0, 1, -1, -2, 2]; // 4 filters of 2
+    expect(Array.from(filterNorms(w, 4, 'l2'))).to.deep.equal([5, 0, Math.SQRT2, 2 * Math.SQRT2]);
+    expect(Array.from(filterNorms(w, 4, 'l1'))).to.deep.equal([7, 0, 2, 4]);
+    expect(prunedCount(64, 0.1)).to.equal(6);
+    expect(prunedCount(4, 0.1)).to.equal(0);
+    expect(prunedCount(1, 0.9)).to.equal(0);
+    expect(prunedCount(2, 0.9)).to.equal(1);
+    expect(smallest([5, 1, 1, 0], 2)).to.deep.equal([1, 3]);
+    expect(smallest([2, 1, 1, 3], 2)).to.deep.equal([1, 2]);
+  });
+});
+
+/** x -> Conv(3->8) -> BN -> Relu -> Conv(8->6) -> BN -> Relu -> GAP -> Flatten -> Gemm(6->1). */
+function bnKeptModel(): Model {
+  const f = (name: string, dims: number[], seed: number, lo = -1, hi = 1) => floatTensor(name, dims, randomFloats(seed, dims.reduce((a, b) => a * b, 1), lo, hi));
+  return new Model(
+    buildModel({
+      inputs: [tensorInfo('x', FLOAT, [2, 3, 12, 12])],
+      outputs: [tensorInfo('score', FLOAT, [2, 1])],
+      initializers: [
+        f('c1.w', [8, 3, 3, 3], 1), f('c1.b', [8], 2), f('bn1.s', [8], 3, 0.5, 1.5), f('bn1.b', [8], 4), f('bn1.m', [8], 5), f('bn1.v', [8], 6, 0.5, 2),
+        f('c2.w', [6, 8, 3, 3], 7), f('bn2.s', [6], 8, 0.5, 1.5), f('bn2.b', [6], 9), f('bn2.m', [6], 10), f('bn2.v', [6], 11, 0.5, 2), f('fc.w', [1, 6], 12), f('fc.b', [1], 13),
+      ],
+      nodes: [
+        node('Conv', ['x', 'c1.w', 'c1.b'], ['a1'], 'c1', { attribute: [{ name: 'pads', ints: [1, 1, 1, 1], type: 7 }] }),
+        node('BatchNormalization', ['a1', 'bn1.s', 'bn1.b', 'bn1.m', 'bn1.v'], ['n1'], 'bn1'),
+        node('Relu', ['n1'], ['r1'], 'relu1'),
+        node('Conv', ['r1', 'c2.w'], ['a2'], 'c2', { attribute: [{ name: 'pads', ints: [1, 1, 1, 1], type: 7 }] }),
+        node('BatchNormalization', ['a2', 'bn2.s', 'bn2.b', 'bn2.m', 'bn2.v'], ['n2'], 'bn2'),
+        node('Relu', ['n2'], ['r2'], 'relu2'),
+        node('GlobalAveragePool', ['r2'], ['g'], 'gap'),
+        node('Flatten', ['g'], ['fl'], 'flat'),
+        node('Gemm', ['fl', 'fc.w', 'fc.b'], ['score'], 'fc', { attribute: [{ name: 'transB', i: 1, type: 2 }] }),
+      ],
+    }),
+  );
+}
+
+/** The activation after a conv (its chain through BN to the first Relu), by following single uses. */
+function activationAfter(conv: Node): string {
+  let v = conv.output(0)!;
+  for (let i = 0; i < 4; i++) {
+    const u = v.uses()[0]!.node;
+    v = u.output(0)!;
+    if (u.opType === 'Relu') return v.name;
+  }
+  throw new Error(`no Relu after ${conv.name}`);
+}
+
+async function checkPrunedChannelsZero(m: Model, report: PruneReport, inputDims: number[]): Promise<number> {
+  const g = m.graph;
+  let checked = 0;
+  const acts = report.pruned.map((c) => ({ c, act: activationAfter(g.node(c.node)!) }));
+  const values = await runValues(m, { [g.inputs[0]!.name]: randomInput(inputDims, 3) }, acts.map((a) => a.act));
+  for (const { c, act } of acts) {
+    // parameters: exactly zero in the file
+    for (const mk of c.masks) {
+      const data = tensorTypedData(g.value(mk.parameter).initializer!) as Float32Array;
+      const per = data.length / c.filters;
+      for (const ch of c.pruned) for (let i = ch * per; i < (ch + 1) * per; i++) expect(Object.is(data[i], 0) || data[i] === 0, `${mk.parameter}[${i}]`).to.equal(true);
+    }
+    // activations: exactly zero in every pruned channel, not all zero elsewhere
+    const t = values[act]!;
+    const [n, C, H, W] = t.dims as [number, number, number, number];
+    for (let b = 0; b < n; b++) {
+      for (let ch = 0; ch < C; ch++) {
+        const plane = t.data.subarray(((b * C + ch) * H) * W, ((b * C + ch) * H + H) * W);
+        const zero = plane.every((v) => v === 0);
+        if (c.pruned.includes(ch)) expect(zero, `${act} channel ${ch} (pruned)`).to.equal(true);
+      }
+    }
+    checked++;
+  }
+  return checked;
+}
+
+describe('prune: masks in real graphs', function () {
+  this.timeout(300_000);
+
+  it('BatchNormalization kept: weight, bias, gamma and beta masked; pruned channels are zero after BN and ReLU', async () => {
+    const m = bnKeptModel();
+    const report = pruneModel(m, { criterion: 'l2', ratio: 0.25 });
+    expect(report.pruned.map((c) => [c.node, c.pruned.length, c.batchNorms])).to.deep.equal([
+      ['c1', 2, ['bn1']],
+      ['c2', 2, ['bn2']],
+    ]);
+    expect(report.pruned[0]!.masks.map((k) => k.parameter)).to.deep.equal(['c1.w', 'c1.b', 'bn1.s', 'bn1.b']);
+    expect(report.leftOut).to.deep.equal([]);
+    // the smallest-l2 filters were chosen
+    const w = randomFloats(1, 8 * 27);
+    expect(report.pruned[0]!.pruned).to.deep.equal(smallest(filterNorms(w, 8, 'l2'), 2));
+    expect(await checkPrunedChannelsZero(m, report, [2, 3, 12, 12])).to.equal(2);
+    // the masked model reloads from its bytes with the same record
+    const again = Model.fromBytes(m.toBytes());
+    expect(JSON.parse(again.metadata().get(PRUNE_METADATA_KEY)!).convs).to.have.length(2);
+  });
+
+  it('without masking BN, the pruned channels would not be zero (the check can fail)', async () => {
+    const m = bnKeptModel();
+    const report = pruneModel(m, { criterion: 'l2', ratio: 0.25 });
+    // undo the beta mask of bn1: beta passes through ReLU where positive
+    const bn1 = m.graph.node('bn1')!;
+    const betaMask = m.graph.value('bn1.b.prune_mask');
+    betaMask.initializer = floatTensor('bn1.b.prune_mask', [8], new Array(8).fill(1));
+    const beta = Float32Array.from(randomFloats(4, 8, -1, 1)).map((v) => Math.abs(v) + 0.1);
+    m.graph.value('bn1.b').initializer = floatTensor('bn1.b', [8], beta);
+    let failed = false;
+    try {
+      await checkPrunedChannelsZero(m, report, [2, 3, 12, 12]);
+    } catch {
+      failed = true;
+    }
+    expect(failed, `bn1 ${bn1.name}`).to.equal(true);
+  });
+
+  for (const [file, dims] of [
+    ['fixtures/models/resnet18_iqa.onnx', [1, 3, 64, 64]],
+    ['fixtures/models/vgg16_iqa.onnx', [1, 3, 64, 64]],
+  ] as const) {
+    it(`${file} (BN folded): pruned channels exactly zero after ReLU; residual joins left out with the reason`, async () => {
+      const m = Model.load(file);
+      const report = pruneModel(m, { criterion: 'l2', ratio: 0.1 });
+      expect(report.pruned.length).to.be.greaterThan(0);
+      expect(await checkPrunedChannelsZero(m, report, [...dims])).to.equal(report.pruned.length);
+      if (file.includes('resnet')) {
+        // first conv of each BasicBlock prunable; the convs writing into the residual stream are not
+        expect(report.pruned.every((c) => /conv1/.test(c.node))).to.equal(true, report.pruned.map((c) => c.node).join());
+        expect(report.leftOut.some((l) => /join another path at Add/.test(l.reason))).to.equal(true);
+      } else {
+        expect(report.leftOut).to.deep.equal([]);
+        expect(report.pruned.length).to.equal(13);
+      }
+      for (const c of report.pruned) expect(c.pruned.length).to.equal(Math.round(0.1 * c.filters));
+    });
+  }
+
+  it('masks are never trainable; pruning twice is refused; bad options are refused', async () => {
+    const m = bnKeptModel();
+    pruneModel(m, { criterion: 'l1', ratio: 0.25 });
+    const masks = pruneMaskNames(m);
+    expect(masks.size).to.equal(7); // c1: w, b, gamma, beta; c2 (no bias): w, gamma, beta
+    const all = await selectTrainable(m, ['all']);
+    expect(all.filter((p) => masks.has(p))).to.deep.equal([]);
+    expect(all).to.include('c1.w');
+    try {
+      await selectTrainable(m, ['c1.w.prune_mask']);
+      expect.fail('a mask was selected');
+    } catch (e) {
+      expect(e).to.be.instanceOf(UserError);
+      expect((e as Error).message).to.match(/pruning mask/);
+    }
+    expect(() => pruneModel(m, { criterion: 'l2', ratio: 0.1 })).to.throw(UserError, /already pruned/);
+    expect(() => pruneModel(bnKeptModel(), { criterion: 'l2', ratio: 0.95 })).to.throw(UserError, /\[0, 0.9\]/);
+    expect(() => pruneModel(bnKeptModel(), { criterion: 'l2', ratio: NaN })).to.throw(UserError, /ratio/);
+    expect(() => pruneModel(bnKeptModel(), { criterion: 'l3' as 'l2', ratio: 0.1 })).to.throw(UserError, /criterion/);
+  });
+});
