@@ -12,6 +12,7 @@ import type { Node } from '../../src/ir/node.js';
 import { tensorTypedData } from '../../src/onnx/tensor-data.js';
 import { filterNorms, prunedCount, smallest } from '../../src/surgery/prune/criteria.js';
 import { PRUNE_METADATA_KEY, pruneMaskNames, pruneModel, type PruneReport } from '../../src/surgery/prune/prune.js';
+import { shrinkPruned } from '../../src/surgery/prune/shrink.js';
 import { FLOAT, floatTensor, model as buildModel, node, tensorInfo } from '../helpers/proto-build.js';
 import { randomFloats } from '../helpers/seeded-random.js';
 import { randomInput, runValues } from '../rewrite/ort-values.js';
@@ -173,5 +174,78 @@ describe('prune: masks in real graphs', function () {
     expect(() => pruneModel(bnKeptModel(), { criterion: 'l2', ratio: 0.95 })).to.throw(UserError, /\[0, 0.9\]/);
     expect(() => pruneModel(bnKeptModel(), { criterion: 'l2', ratio: NaN })).to.throw(UserError, /ratio/);
     expect(() => pruneModel(bnKeptModel(), { criterion: 'l3' as 'l2', ratio: 0.1 })).to.throw(UserError, /criterion/);
+  });
+});
+
+describe('prune: shrink (physical removal) is equivalent to the masked model', function () {
+  this.timeout(300_000);
+
+  /** Two branches concatenated (Inception-style): convs a, b -> Relu -> Concat -> conv c -> GAP -> Gemm. */
+  function concatModel(): Model {
+    const f = (name: string, dims: number[], seed: number) => floatTensor(name, dims, randomFloats(seed, dims.reduce((x, y) => x * y, 1)));
+    const pads = { attribute: [{ name: 'pads', ints: [1, 1, 1, 1], type: 7 }] };
+    return new Model(
+      buildModel({
+        inputs: [tensorInfo('x', FLOAT, ['N', 3, 10, 10])],
+        outputs: [tensorInfo('score', FLOAT, ['N', 1])],
+        initializers: [f('a.w', [6, 3, 3, 3], 1), f('a.b', [6], 2), f('b.w', [10, 3, 1, 1], 3), f('b.b', [10], 4), f('c.w', [8, 16, 3, 3], 5), f('c.b', [8], 6), f('s', [1, 8, 1, 1], 7), f('fc.w', [1, 8], 8), f('fc.b', [1], 9)],
+        nodes: [
+          node('Conv', ['x', 'a.w', 'a.b'], ['ya'], 'a', pads),
+          node('Relu', ['ya'], ['ra'], 'ra'),
+          node('Conv', ['x', 'b.w', 'b.b'], ['yb'], 'b'),
+          node('Relu', ['yb'], ['rb'], 'rb'),
+          node('Concat', ['ra', 'rb'], ['cat'], 'cat', { attribute: [{ name: 'axis', i: 1, type: 2 }] }),
+          node('Conv', ['cat', 'c.w', 'c.b'], ['yc'], 'c', pads),
+          node('Relu', ['yc'], ['rc'], 'rc'),
+          node('Mul', ['rc', 's'], ['sc'], 'scale'),
+          node('GlobalAveragePool', ['sc'], ['g'], 'gap'),
+          node('Flatten', ['g'], ['fl'], 'flat'),
+          node('Gemm', ['fl', 'fc.w', 'fc.b'], ['score'], 'fc', { attribute: [{ name: 'transB', i: 1, type: 2 }] }),
+        ],
+      }),
+    );
+  }
+
+  const cases: [string, () => Model, number[], number][] = [
+    ['BN kept (synthetic)', bnKeptModel, [2, 3, 12, 12], 0.25],
+    ['Concat of two branches (synthetic, Inception-style)', concatModel, [2, 3, 10, 10], 0.25],
+    ['fixtures/models/resnet18_iqa.onnx', () => Model.load('fixtures/models/resnet18_iqa.onnx'), [2, 3, 64, 64], 0.1],
+    ['fixtures/models/resnet50_iqa.onnx', () => Model.load('fixtures/models/resnet50_iqa.onnx'), [2, 3, 64, 64], 0.1],
+    ['fixtures/models/vgg16_iqa.onnx', () => Model.load('fixtures/models/vgg16_iqa.onnx'), [2, 3, 64, 64], 0.1],
+    ['graphs/linearity_r18w16.onnx', () => Model.load('graphs/linearity_r18w16.onnx'), [2, 3, 96, 128], 0.1],
+    ['graphs/dbcnn_vgg_bilinear.onnx', () => Model.load('graphs/dbcnn_vgg_bilinear.onnx'), [2, 3, 96, 128], 0.1],
+  ];
+  for (const [name, make, dims, ratio] of cases) {
+    it(`${name}: same outputs in ONNX Runtime, fewer parameters`, async () => {
+      const masked = make();
+      const report = pruneModel(masked, { criterion: 'l2', ratio });
+      expect(report.pruned.length, JSON.stringify(report.leftOut)).to.be.greaterThan(0);
+      const shrunk = Model.fromBytes(masked.toBytes());
+      const s = shrinkPruned(shrunk);
+      expect(s.parametersAfter).to.be.lessThan(s.parametersBefore);
+      // the masks are gone and the file reloads
+      expect(shrunk.graph.nodes.some((n) => n.opType === 'Mul' && n.input(1)?.name.endsWith('.prune_mask'))).to.equal(false);
+      const again = Model.fromBytes(shrunk.toBytes());
+      const input = masked.graph.inputs[0]!.name;
+      const feed = { [input]: randomInput(dims, 5) };
+      const a = await runValues(masked, feed);
+      const b = await runValues(again, feed);
+      for (const k of Object.keys(a)) {
+        const x = a[k]!.data;
+        const y = b[k]!.data;
+        expect(b[k]!.dims).to.deep.equal(a[k]!.dims);
+        const scale = Math.max(...Array.from(x, Math.abs), 1e-6);
+        x.forEach((v, i) => expect(Math.abs(v - y[i]!), `${k}[${i}]`).to.be.at.most(1e-5 * scale));
+      }
+    });
+  }
+
+  it('a model without a pruning record, or shrunk twice, is refused', async () => {
+    const shrink = shrinkPruned;
+    expect(() => shrink(bnKeptModel())).to.throw(UserError, /no pruning record/);
+    const m = bnKeptModel();
+    pruneModel(m, { criterion: 'l2', ratio: 0.25 });
+    shrink(m);
+    expect(() => shrink(m)).to.throw(UserError, /already shrunk/);
   });
 });
