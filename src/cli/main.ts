@@ -15,6 +15,7 @@ import { registerRewrite } from './commands/rewrite.js';
 import { registerDataset } from './commands/dataset.js';
 import { registerEquiv } from './commands/equiv.js';
 import { registerOps } from './commands/ops.js';
+import { registerPrune } from './commands/prune.js';
 import { VERSION } from '../version.js';
 
 export const EXIT = { ok: 0, user: 1, internal: 2, check: 3 } as const;
@@ -61,6 +62,7 @@ export function buildProgram(io: CliIO = defaultIO): Command {
   registerDataset(program, io);
   registerEquiv(program, io);
   registerOps(program, io);
+  registerPrune(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }
