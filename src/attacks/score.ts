@@ -102,6 +102,16 @@ export function scoresOf(spec: ScoreSpec, y: HostTensor): number[] {
   return out;
 }
 
+/** The cotangent on the score output for a loss with dL/d(score_n) = perImage[n]. */
+export function scoreCotangentFrom(spec: ScoreSpec, dims: readonly number[], perImage: ArrayLike<number>): HostTensor {
+  const w = weights(spec, dims);
+  const n = dims[0]!;
+  if (perImage.length !== n) throw new RangeError(`score cotangent: ${perImage.length} values for ${n} images`);
+  const data = new Float32Array(n * w.length);
+  for (let i = 0; i < n; i++) for (let k = 0; k < w.length; k++) data[i * w.length + k] = perImage[i]! * w[k]!;
+  return { dims: [...dims], data };
+}
+
 /**
  * The cotangent on the score output for the objective sum_n sign * score[n], where sign is +1 to
  * raise the predicted quality (or -1 to lower it), flipped for lower-is-better scores.

@@ -33,6 +33,18 @@ export class Adam {
     return this.t;
   }
 
+  /** The moments and step count (for checkpoints; restoring them continues bit-identically). */
+  state(): { t: number; m: Float64Array; v: Float64Array } {
+    return { t: this.t, m: Float64Array.from(this.m), v: Float64Array.from(this.v) };
+  }
+
+  restore(s: { t: number; m: ArrayLike<number>; v: ArrayLike<number> }): void {
+    if (s.m.length !== this.m.length || s.v.length !== this.v.length) throw new RangeError(`Adam: checkpoint state has ${s.m.length} values, the parameter ${this.m.length}`);
+    this.t = s.t;
+    this.m.set(s.m);
+    this.v.set(s.v);
+  }
+
   /** One descent step of `param` along `grad` (in place). */
   step(param: Float32Array, grad: ArrayLike<number>): void {
     if (param.length !== this.m.length || grad.length !== this.m.length) throw new RangeError(`Adam: sizes differ (state ${this.m.length}, param ${param.length}, grad ${grad.length})`);

@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import Ajv2020 from 'ajv/dist/2020.js';
+import ajv2020 from 'ajv/dist/2020.js';
 import sharp from 'sharp';
 import { absGain, aucOverEps, cleanScoreRange, rScore } from '../../src/metrics/robustness.js';
 import { srocc, plcc } from '../../src/metrics/correlation.js';
@@ -64,7 +64,9 @@ function makeResult(): EvaluateResult {
 }
 
 describe('report: evaluate@1 schema', () => {
-  const validate = new Ajv2020({ allErrors: true, strict: false }).compile(EVALUATE_SCHEMA);
+  // ajv is CommonJS: under ESM its class is the default export's `default`
+  const Ajv = (ajv2020 as unknown as { default: typeof ajv2020.default }).default ?? ajv2020;
+  const validate = new Ajv({ allErrors: true, strict: false }).compile(EVALUATE_SCHEMA);
 
   it('a computed result validates', () => {
     const ok = validate(JSON.parse(JSON.stringify(makeResult())));
