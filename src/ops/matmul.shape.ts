@@ -59,9 +59,11 @@ const gemm: ShapeRule = (node, inputs) => {
 /**
  * Einsum (opset 12): terms of letters with at most one '...' each. A label's dim is the same in
  * every operand that has it (1 broadcasts); ellipsis dims are aligned right and broadcast as in
- * numpy. Explicit output ('->'): its labels in its order, '...' where it says (an output without
- * '...' while operands have ellipsis dims is refused, as numpy does). Implicit output: the
- * ellipsis dims, then the labels that occur once, in ONNX Runtime's order (a-z, then A-Z).
+ * numpy (ONNX's own inference wants the same number of ellipsis dims in every operand; this rule,
+ * like the kernel, also broadcasts ranks). Explicit output ('->'): its labels in its order, '...'
+ * where it says (an output without '...' while operands have ellipsis dims is refused, as numpy
+ * does). Implicit output: the ellipsis dims, then the labels that occur once, sorted as numpy and
+ * ONNX's reference sort them (A-Z before a-z; ONNX Runtime 1.2x refuses upper-case labels).
  */
 const einsum: ShapeRule = (node, inputs, ctx) => {
   const eq = node.attrString('equation', '').replace(/\s+/g, '');
@@ -88,7 +90,9 @@ const einsum: ShapeRule = (node, inputs, ctx) => {
       labelDims.set(l, [...(labelDims.get(l) ?? []), d]);
     });
   });
-  const dimOf = (l: string): Dim => broadcastShapes(labelDims.get(l)!.map((d) => [d]), () => ctx.fresh(), `${w}: label '${l}'`)[0]!;
+  // every label is checked, summed ones too
+  const merged = new Map([...labelDims].map(([l, ds]) => [l, broadcastShapes(ds.map((d) => [d]), () => ctx.fresh(), `${w}: label '${l}'`)[0]!]));
+  const dimOf = (l: string): Dim => merged.get(l)!;
   const ell = broadcastShapes(ellipses, () => ctx.fresh(), `${w}: ellipsis dims`);
   let shape: Dim[];
   if (rhs !== undefined) {
@@ -102,8 +106,7 @@ const einsum: ShapeRule = (node, inputs, ctx) => {
     shape = at < 0 ? dims : [...dims.slice(0, at), ...ell, ...dims.slice(at)];
   } else {
     const once = [...labelDims.keys()].filter((l) => terms.reduce((c, t) => c + [...t].filter((x) => x === l).length, 0) === 1);
-    const rank = (l: string): number => (l >= 'a' ? l.charCodeAt(0) - 97 : 26 + l.charCodeAt(0) - 65);
-    shape = [...ell, ...once.sort((a, b) => rank(a) - rank(b)).map(dimOf)];
+    shape = [...ell, ...once.sort().map(dimOf)];
   }
   return [out(shape, inputs[0]?.elemType)];
 };
