@@ -9,7 +9,7 @@
 import { expect } from 'chai';
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { allSpecifiers, reachedPackages, runtimeSpecifiers } from '../helpers/import-scan.js';
+import { allSpecifiers, reachedPackages, runtimeSpecifiers } from '../helpers/runtime-imports.js';
 import { walkFiles } from '../helpers/test-data.js';
 
 const ENGINE = (spec: string): boolean => spec.startsWith('@tensorflow/') || spec === 'onnxruntime-node' || spec.startsWith('onnxruntime-node/');
