@@ -6,7 +6,7 @@
  * differentiable in start and delta; only its length (from start, limit, delta) is read to the
  * host.
  */
-import { MIRROR_DTYPES, protoToTensor } from '../mirror/host.js';
+import { MIRROR_DTYPES, protoToTensor } from './tensor-proto.js';
 import { dataTypeName } from '../onnx/data-types.js';
 import type { TensorProto } from '../onnx/proto-types.js';
 import { ALL_TYPES, NUMERIC_TYPES } from './shape.js';

@@ -1,37 +1,63 @@
 /**
- * The op registry: per ONNX op, its shape rule and its tfjs forward kernel, assembled from one
- * table per op family. This is the only place that lists the families.
+ * The op registry: per ONNX op, one OpDefinition (shape rule, tfjs forward kernel, explicit
+ * gradient), assembled from the op families. A family `f` is two files side by side:
+ * `src/ops/f.ts` (its kernels) and `src/ops/f.shape.ts` (its shape rules), under the same family
+ * name, so everything the toolkit knows about one op is found in one family. This is the only
+ * place that lists the families. Helpers the shape rules share (dims, symbolic dims, the rule
+ * types) are in `src/ops/shape-common/`.
+ *
+ * Importing this module loads neither TensorFlow.js nor ONNX Runtime (test/ops/no-engine-imports).
  */
-import { shapeRule } from '../analysis/shapes/rules/registry.js';
+import type { ShapeRule } from './shape-common/types.js';
 import { CONSTANT_KERNELS } from './constant.js';
+import { CONSTANT_SHAPE_RULES } from './constant.shape.js';
 import { CONV_KERNELS } from './conv.js';
+import { CONV_SHAPE_RULES } from './conv.shape.js';
 import { ELEMENTWISE_KERNELS } from './elementwise.js';
+import { ELEMENTWISE_SHAPE_RULES } from './elementwise.shape.js';
 import { MATMUL_KERNELS } from './matmul.js';
+import { MATMUL_SHAPE_RULES } from './matmul.shape.js';
 import { MICROSOFT_KERNELS } from './microsoft.js';
+import { MICROSOFT_SHAPE_RULES } from './microsoft.shape.js';
 import { NORM_KERNELS } from './norm.js';
+import { NORM_SHAPE_RULES } from './norm.shape.js';
 import { POOL_KERNELS } from './pool.js';
+import { POOL_SHAPE_RULES } from './pool.shape.js';
 import { REDUCE_KERNELS } from './reduce.js';
+import { REDUCE_SHAPE_RULES } from './reduce.shape.js';
 import { RESIZE_KERNELS } from './resize.js';
+import { RESIZE_SHAPE_RULES } from './resize.shape.js';
 import { SHAPE_KERNELS } from './shape.js';
+import { SHAPE_SHAPE_RULES } from './shape.shape.js';
 import { SLICE_KERNELS } from './slice.js';
+import { SLICE_SHAPE_RULES } from './slice.shape.js';
 import { SPECTRAL_KERNELS } from './spectral.js';
-import type { KernelTable, OpDefinition, OpKernel } from './types.js';
+import { SPECTRAL_SHAPE_RULES } from './spectral.shape.js';
+import type { GradientTable, KernelTable, OpDefinition, OpKernel, ShapeRuleTable } from './types.js';
 import { UNARY_KERNELS } from './unary.js';
+import { UNARY_SHAPE_RULES } from './unary.shape.js';
 
-const FAMILIES: Readonly<Record<string, KernelTable>> = {
-  constant: CONSTANT_KERNELS,
-  conv: CONV_KERNELS,
-  elementwise: ELEMENTWISE_KERNELS,
-  matmul: MATMUL_KERNELS,
-  microsoft: MICROSOFT_KERNELS,
-  norm: NORM_KERNELS,
-  pool: POOL_KERNELS,
-  reduce: REDUCE_KERNELS,
-  resize: RESIZE_KERNELS,
-  shape: SHAPE_KERNELS,
-  slice: SLICE_KERNELS,
-  spectral: SPECTRAL_KERNELS,
-  unary: UNARY_KERNELS,
+/** One op family's tables (keys: `Op` for the default domain, `domain::Op` otherwise). */
+export interface OpFamily {
+  readonly kernels?: KernelTable;
+  readonly shapes?: ShapeRuleTable;
+  readonly gradients?: GradientTable;
+}
+
+const FAMILIES: Readonly<Record<string, OpFamily>> = {
+  constant: { kernels: CONSTANT_KERNELS, shapes: CONSTANT_SHAPE_RULES },
+  conv: { kernels: CONV_KERNELS, shapes: CONV_SHAPE_RULES },
+  elementwise: { kernels: ELEMENTWISE_KERNELS, shapes: ELEMENTWISE_SHAPE_RULES },
+  matmul: { kernels: MATMUL_KERNELS, shapes: MATMUL_SHAPE_RULES },
+  microsoft: { kernels: MICROSOFT_KERNELS, shapes: MICROSOFT_SHAPE_RULES },
+  norm: { kernels: NORM_KERNELS, shapes: NORM_SHAPE_RULES },
+  pool: { kernels: POOL_KERNELS, shapes: POOL_SHAPE_RULES },
+  reduce: { kernels: REDUCE_KERNELS, shapes: REDUCE_SHAPE_RULES },
+  resize: { kernels: RESIZE_KERNELS, shapes: RESIZE_SHAPE_RULES },
+  shape: { kernels: SHAPE_KERNELS, shapes: SHAPE_SHAPE_RULES },
+  slice: { kernels: SLICE_KERNELS, shapes: SLICE_SHAPE_RULES },
+  spectral: { kernels: SPECTRAL_KERNELS, shapes: SPECTRAL_SHAPE_RULES },
+  unary: { kernels: UNARY_KERNELS, shapes: UNARY_SHAPE_RULES },
 };
 
 /** Registry key: `Op` for the default domain, `domain::Op` otherwise. */
@@ -39,31 +65,82 @@ export function opKey(opType: string, domain = ''): string {
   return domain === '' || domain === 'ai.onnx' ? opType : `${domain}::${opType}`;
 }
 
-function build(): Map<string, { kernel: OpKernel; family: string }> {
-  const m = new Map<string, { kernel: OpKernel; family: string }>();
-  for (const [family, table] of Object.entries(FAMILIES)) {
-    for (const [key, kernel] of Object.entries(table)) {
-      if (m.has(key)) throw new Error(`internal: two kernels for ${key} (${m.get(key)!.family}, ${family})`);
-      m.set(key, { kernel, family });
+/** One registered op: its definition and the family that defines it. */
+export interface RegistryEntry {
+  readonly key: string;
+  readonly family: string;
+  readonly definition: OpDefinition;
+}
+
+/**
+ * The entries of the given families, by key. An op belongs to one family: a key found in two
+ * families (in any of their tables) is an internal error.
+ */
+export function buildRegistry(families: Readonly<Record<string, OpFamily>>): ReadonlyMap<string, RegistryEntry> {
+  const owner = new Map<string, string>();
+  for (const [family, f] of Object.entries(families)) {
+    for (const table of [f.kernels, f.shapes, f.gradients]) {
+      for (const key of Object.keys(table ?? {})) {
+        const other = owner.get(key);
+        if (other !== undefined && other !== family) throw new Error(`internal: op ${key} is in two families (${other}, ${family})`);
+        owner.set(key, family);
+      }
     }
+  }
+  const m = new Map<string, RegistryEntry>();
+  for (const [key, family] of owner) {
+    const f = families[family]!;
+    const [domain, opType] = key.includes('::') ? (key.split('::') as [string, string]) : ['', key];
+    const definition: OpDefinition = { opType, domain, shape: f.shapes?.[key], kernel: f.kernels?.[key], gradient: f.gradients?.[key] };
+    m.set(key, { key, family, definition });
   }
   return m;
 }
 
-const KERNELS = build();
+/**
+ * What breaks the registry's parity: an op with a kernel and no shape rule, or with a gradient
+ * rule and no kernel. One line per problem, sorted.
+ */
+export function registryProblems(registry: ReadonlyMap<string, RegistryEntry>): string[] {
+  const problems: string[] = [];
+  for (const { key, family, definition: d } of registry.values()) {
+    if (d.kernel && !d.shape) problems.push(`${key} (${family}): a kernel and no shape rule`);
+    if (d.gradient && !d.kernel) problems.push(`${key} (${family}): a gradient rule and no kernel`);
+  }
+  return problems.sort();
+}
 
-/** Everything the toolkit knows about an op (shape rule and/or kernel may be missing). */
+const REGISTRY = buildRegistry(FAMILIES);
+
+function entry(opType: string, domain = ''): RegistryEntry | undefined {
+  return REGISTRY.get(opKey(opType, domain));
+}
+
+/** Every registered op, sorted by key. */
+export function registeredOps(): RegistryEntry[] {
+  return [...REGISTRY.values()].sort((a, b) => a.key.localeCompare(b.key));
+}
+
+/** Everything the toolkit knows about an op (shape rule, kernel and gradient may each be missing). */
 export function opDefinition(opType: string, domain = ''): OpDefinition {
   const d = domain === 'ai.onnx' ? '' : domain;
-  return { opType, domain: d, shape: shapeRule(opType, d), kernel: KERNELS.get(opKey(opType, d))?.kernel, gradient: undefined };
+  return entry(opType, d)?.definition ?? { opType, domain: d, shape: undefined, kernel: undefined, gradient: undefined };
+}
+
+/** Registry key -> shape rule, for every op that has one. */
+export const SHAPE_RULES: ReadonlyMap<string, ShapeRule> = new Map(registeredOps().flatMap((e) => (e.definition.shape ? [[e.key, e.definition.shape] as const] : [])));
+
+/** The shape rule of an op of the given domain ('' or 'ai.onnx' = default), if any. */
+export function shapeRule(opType: string, domain = ''): ShapeRule | undefined {
+  return entry(opType, domain)?.definition.shape;
 }
 
 /** The mirror kernel of an op, if any. */
 export function mirrorKernel(opType: string, domain = ''): OpKernel | undefined {
-  return KERNELS.get(opKey(opType, domain))?.kernel;
+  return entry(opType, domain)?.definition.kernel;
 }
 
 /** Every op with a mirror kernel, as registry keys, sorted; with its family. */
 export function mirrorOps(): { key: string; family: string; types: readonly number[] }[] {
-  return [...KERNELS.entries()].map(([key, v]) => ({ key, family: v.family, types: v.kernel.types })).sort((a, b) => a.key.localeCompare(b.key));
+  return registeredOps().flatMap((e) => (e.definition.kernel ? [{ key: e.key, family: e.family, types: e.definition.kernel.types }] : []));
 }

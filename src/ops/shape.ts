@@ -8,7 +8,7 @@
  * A kernel never returns one of its inputs as its output (a no-op reshape returns a clone): the
  * executor owns and may free what a kernel returns.
  */
-import { INT_TYPES } from '../mirror/host.js';
+import { INT_TYPES } from './tensor-proto.js';
 import { DataType } from '../onnx/data-types.js';
 import type { KernelContext, KernelTable, Tensor, TF } from './types.js';
 

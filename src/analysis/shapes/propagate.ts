@@ -8,7 +8,7 @@ import type { Model } from '../../ir/model.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
 import { formatShape, isCompleteShape } from './dims.js';
-import { shapeRule } from './rules/registry.js';
+import { shapeRule } from '../../ops/registry.js';
 import { ShapeMap } from './shape-map.js';
 import { symbolForParam } from './symbolic.js';
 import { tensorShapeInfo } from './tensor-info.js';

@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { inferShapesStatic } from '../../../src/analysis/shapes/infer.js';
-import { SHAPE_RULES } from '../../../src/analysis/shapes/rules/registry.js';
+import { SHAPE_RULES } from '../../../src/ops/registry.js';
 import { Model } from '../../../src/ir/model.js';
 import { decode } from '../../../src/onnx/codec.js';
 import { decodeModel } from '../../../src/onnx/model-io.js';

@@ -1,13 +1,16 @@
 /**
- * Ops that cut or join along axes: Slice (attributes before opset 10, inputs after), Split
- * (sizes as attribute before 13, input after, num_outputs from 18), Concat, Pad (pads as attribute
- * before opset 11), TopK. Contents of small 1-D tensors are sliced, split and joined too.
+ * Shape rules of the slice family: ops that cut or join along axes: Slice (attributes before
+ * opset 10, inputs after), Split (sizes as attribute before 13, input after, num_outputs from 18),
+ * Concat, Pad (pads as attribute before opset 11), Trilu; and indexing: Gather, GatherElements,
+ * GatherND, Scatter*, OneHot. Contents of small 1-D tensors are sliced, split, joined and gathered too.
  */
-import type { Node } from '../../../ir/node.js';
-import { DataType } from '../../../onnx/data-types.js';
-import { dimAdd, dimCeilDiv, dimEq, dimFloorDiv, dimSub, formatShape } from '../dims.js';
-import type { Dim, RuleContext, ShapeInfo, ShapeRule } from '../types.js';
-import { contents, fail, has, MAX_TRACKED_ELEMENTS, normAxis, numbers, out } from './util.js';
+import type { Node } from '../ir/node.js';
+import { DataType } from '../onnx/data-types.js';
+import { dimAdd, dimCeilDiv, dimEq, dimFloorDiv, dimSub, formatShape } from './shape-common/dims.js';
+import type { Dim, RuleContext, ShapeInfo, ShapeRule } from './shape-common/types.js';
+import { contents, fail, has, MAX_TRACKED_ELEMENTS, normAxis, numbers, out, same } from './shape-common/util.js';
+import type { ShapeRuleTable } from './types.js';
+import { sameShape } from './unary.shape.js';
 
 /** Starts/ends at or beyond this mean "to the end" (exporters write INT64_MAX or INT32_MAX). */
 const OPEN = 2 ** 31 - 1;
@@ -189,19 +192,72 @@ const pad: ShapeRule = (node, inputs, ctx) => {
   return [out(shape, inputs[0]?.elemType)];
 };
 
-const topK: ShapeRule = (node, inputs, ctx) => {
-  const x = inputs[0]?.shape;
-  if (!x) return undefined;
-  const axis = normAxis(node, node.attrInt('axis', -1), x.length);
-  const k: Dim = (ctx.opset < 10 ? node.attrInt('k') : numbers(inputs[1])?.[0]) ?? ctx.fresh();
-  const shape = x.map((d, i) => (i === axis ? k : d));
-  return [out(shape, inputs[0]?.elemType), out([...shape], DataType.INT64)];
+// indexing: Gather (with contents, for PyTorch's Shape -> Gather chains), GatherElements,
+// GatherND, the Scatter family, OneHot
+
+const gather: ShapeRule = (node, inputs) => {
+  const data = inputs[0]?.shape;
+  const indices = inputs[1]?.shape;
+  if (!data || !indices) return undefined;
+  if (data.length === 0) fail(node, 'data must have rank >= 1');
+  const axis = normAxis(node, node.attrInt('axis', 0), data.length);
+  const shape = [...data.slice(0, axis), ...indices, ...data.slice(axis + 1)];
+  // contents: picking entries of a 1-D tensor (a shape) by constant indices
+  const values = contents(inputs[0]);
+  const idx = numbers(inputs[1]);
+  let picked: Dim[] | undefined;
+  if (values && idx && data.length === 1) {
+    const n = values.length;
+    picked = idx.map((i) => {
+      const k = i < 0 ? i + n : i;
+      if (k < 0 || k >= n) fail(node, `index ${i} is out of range for ${n} entries`);
+      return values[k]!;
+    });
+  }
+  return [out(shape, inputs[0]?.elemType, picked)];
 };
 
-export const SLICE_RULES: Record<string, ShapeRule> = {
+const gatherElements: ShapeRule = (_node, inputs) => {
+  const indices = inputs[1]?.shape;
+  if (!indices) return undefined;
+  return [out([...indices], inputs[0]?.elemType)];
+};
+
+const gatherND: ShapeRule = (node, inputs) => {
+  const data = inputs[0]?.shape;
+  const indices = inputs[1]?.shape;
+  if (!data || !indices) return undefined;
+  const b = node.attrInt('batch_dims', 0);
+  const last = indices[indices.length - 1];
+  if (typeof last !== 'number') return undefined;
+  if (b + last > data.length) fail(node, `indices ${formatShape(indices)} index past the rank of data ${formatShape(data)}`);
+  return [out([...indices.slice(0, -1), ...data.slice(b + last)], inputs[0]?.elemType)];
+};
+
+const likeData: ShapeRule = (_node, inputs) => [same(inputs[0])];
+
+/** OneHot(indices, depth, values): depth inserted at `axis`, typed like `values`. */
+const oneHot: ShapeRule = (node, inputs, ctx) => {
+  const indices = inputs[0]?.shape;
+  if (!indices) return undefined;
+  const depth = numbers(inputs[1])?.[0];
+  const axis = normAxis(node, node.attrInt('axis', -1), indices.length + 1);
+  const shape: Dim[] = [...indices];
+  shape.splice(axis, 0, depth === undefined ? ctx.fresh() : Math.trunc(depth));
+  return [out(shape, inputs[2]?.elemType ?? DataType.FLOAT)];
+};
+
+export const SLICE_SHAPE_RULES: ShapeRuleTable = {
   Slice: slice,
   Split: split,
   Concat: concat,
   Pad: pad,
-  TopK: topK,
+  Trilu: sameShape,
+  Gather: gather,
+  GatherElements: gatherElements,
+  GatherND: gatherND,
+  Scatter: likeData,
+  ScatterElements: likeData,
+  ScatterND: likeData,
+  OneHot: oneHot,
 };

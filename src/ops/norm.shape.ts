@@ -1,10 +1,12 @@
 /**
  * Normalizations: BatchNormalization (with its training outputs), LayerNormalization (with Mean
- * and InvStdDev), and the same-shape ones (InstanceNormalization, LRN, GroupNormalization, MVN).
+ * and InvStdDev), and the same-shape ones (InstanceNormalization, LRN, GroupNormalization, MVN,
+ * Softmax, LogSoftmax, Hardmax).
  */
-import { DataType } from '../../../onnx/data-types.js';
-import type { ShapeRule } from '../types.js';
-import { normAxis, out, same } from './util.js';
+import { DataType } from '../onnx/data-types.js';
+import type { ShapeRule } from './shape-common/types.js';
+import { normAxis, out, same } from './shape-common/util.js';
+import type { ShapeRuleTable } from './types.js';
 
 /** Y like X; the optional statistics outputs (training mode, old opsets) are per channel: [C]. */
 const batchNorm: ShapeRule = (node, inputs) => {
@@ -29,11 +31,14 @@ const layerNorm: ShapeRule = (node, inputs) => {
 
 const sameShape: ShapeRule = (_node, inputs) => [same(inputs[0])];
 
-export const NORM_RULES: Record<string, ShapeRule> = {
+export const NORM_SHAPE_RULES: ShapeRuleTable = {
   BatchNormalization: batchNorm,
   LayerNormalization: layerNorm,
   InstanceNormalization: sameShape,
   GroupNormalization: sameShape,
   LRN: sameShape,
   MeanVarianceNormalization: sameShape,
+  Softmax: sameShape,
+  LogSoftmax: sameShape,
+  Hardmax: sameShape,
 };

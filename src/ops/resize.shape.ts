@@ -1,11 +1,13 @@
 /**
- * Resize (scales or sizes inputs; opset 10 has scales only; 18 adds axes and
- * keep_aspect_ratio_policy) and the older Upsample (scales as attribute before opset 9).
+ * Shape rules of the resize family: Resize (scales or sizes inputs; opset 10 has scales only; 18
+ * adds axes and keep_aspect_ratio_policy), the older Upsample (scales as attribute before opset
+ * 9), and GridSample.
  */
-import type { Node } from '../../../ir/node.js';
-import { dimMul, formatShape } from '../dims.js';
-import type { Dim, RuleContext, ShapeInfo, ShapeRule } from '../types.js';
-import { elemCount, fail, has, normAxis, numbers, out } from './util.js';
+import type { Node } from '../ir/node.js';
+import { dimMul, formatShape } from './shape-common/dims.js';
+import type { Dim, RuleContext, ShapeInfo, ShapeRule } from './shape-common/types.js';
+import { elemCount, fail, has, normAxis, numbers, out } from './shape-common/util.js';
+import type { ShapeRuleTable } from './types.js';
 
 /** floor(dim * scale) as ONNX Runtime computes it (float32 product). */
 function scaled(d: Dim, scale: number, ctx: RuleContext): Dim {
@@ -62,7 +64,33 @@ const upsample: ShapeRule = (node, inputs, ctx) => {
   return [out(x.map((d, i) => scaled(d, scales[i]!, ctx)), inputs[0]?.elemType)];
 };
 
-export const RESIZE_RULES: Record<string, ShapeRule> = {
+/**
+ * GridSample: X [N, C, D1, ..., Dr] sampled at grid [N, D1_out, ..., Dr_out, r] gives
+ * [N, C, D1_out, ..., Dr_out] (opset 16: 4-D only, r = 2; opset 20: any r >= 1).
+ */
+const gridSample: ShapeRule = (node, inputs, ctx) => {
+  const x = inputs[0]?.shape;
+  const g = inputs[1]?.shape;
+  if (!x && !g) return undefined;
+  const rank = x?.length ?? g!.length;
+  if (rank < 3 || (ctx.opset < 20 && rank !== 4)) fail(node, `X ${formatShape(x ?? g)} must be ${ctx.opset < 20 ? '4-D [N, C, H, W]' : '[N, C, D1, ...]'} at opset ${ctx.opset}`);
+  if (g) {
+    if (g.length !== rank) fail(node, `grid ${formatShape(g)} must have rank ${rank} (that of X ${formatShape(x)})`);
+    const last = g[rank - 1]!;
+    if (typeof last === 'number' && last !== rank - 2) fail(node, `the last dim of grid ${formatShape(g)} must be ${rank - 2}`);
+  }
+  let n: Dim = x?.[0] ?? g![0]!;
+  if (x && g) {
+    const [a, b] = [x[0]!, g[0]!];
+    if (typeof a === 'number' && typeof b === 'number' && a !== b) fail(node, `batch of X ${formatShape(x)} and grid ${formatShape(g)} differ`);
+    if (typeof a !== 'number' && typeof b === 'number') n = b;
+  }
+  const spatial = g ? g.slice(1, rank - 1) : Array.from({ length: rank - 2 }, () => ctx.fresh());
+  return [out([n, x?.[1] ?? ctx.fresh(), ...spatial], inputs[0]?.elemType)];
+};
+
+export const RESIZE_SHAPE_RULES: ShapeRuleTable = {
+  GridSample: gridSample,
   Resize: resize,
   Upsample: upsample,
 };

@@ -1,12 +1,13 @@
 /**
  * Conv, ConvTranspose and their quantized forms (ConvInteger, QLinearConv).
  */
-import type { Node } from '../../../ir/node.js';
-import { DataType } from '../../../onnx/data-types.js';
-import { dimAdd, dimEq, dimMul, dimSub, formatShape } from '../dims.js';
-import type { Dim, ShapeInfo, ShapeRule } from '../types.js';
-import { fail, out, requireRank } from './util.js';
-import { windowAttrs, windowOut } from './window.js';
+import type { Node } from '../ir/node.js';
+import { DataType } from '../onnx/data-types.js';
+import { dimAdd, dimEq, dimMul, dimSub, formatShape } from './shape-common/dims.js';
+import type { Dim, ShapeInfo, ShapeRule } from './shape-common/types.js';
+import { fail, out, requireRank } from './shape-common/util.js';
+import type { ShapeRuleTable } from './types.js';
+import { windowAttrs, windowOut } from './shape-common/window.js';
 
 /** Kernel sizes from the attribute or the weight's spatial dims (undefined when symbolic). */
 function kernelOf(node: Node, w: readonly Dim[]): number[] | undefined {
@@ -92,7 +93,7 @@ const convTranspose: ShapeRule = (node, inputs) => {
   return [info];
 };
 
-export const CONV_RULES: Record<string, ShapeRule> = {
+export const CONV_SHAPE_RULES: ShapeRuleTable = {
   Conv: conv,
   ConvInteger: convInteger,
   QLinearConv: qlinearConv,

@@ -2,9 +2,9 @@
  * Output size of a sliding window (Conv and the pools): kernel, strides, dilations, explicit pads
  * or auto_pad, and the pools' ceil_mode.
  */
-import type { Node } from '../../../ir/node.js';
-import { dimAdd, dimCeilDiv, dimFloorDiv, dimSub } from '../dims.js';
-import type { Dim } from '../types.js';
+import type { Node } from '../../ir/node.js';
+import { dimAdd, dimCeilDiv, dimFloorDiv, dimSub } from './dims.js';
+import type { Dim } from './types.js';
 import { fail } from './util.js';
 
 export interface WindowAttrs {

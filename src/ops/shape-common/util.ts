@@ -1,11 +1,11 @@
 /**
  * Small helpers shared by the shape rules: building results, reading constant inputs, axes.
  */
-import { GraphError } from '../../../errors.js';
-import type { Node } from '../../../ir/node.js';
-import { DataType } from '../../../onnx/data-types.js';
-import { formatShape } from '../dims.js';
-import type { Dim, ShapeInfo } from '../types.js';
+import { GraphError } from '../../errors.js';
+import type { Node } from '../../ir/node.js';
+import { DataType } from '../../onnx/data-types.js';
+import { formatShape } from './dims.js';
+import type { Dim, ShapeInfo } from './types.js';
 
 /** Largest tensor whose contents are tracked (shapes, axes, pads, scales are far smaller). */
 export const MAX_TRACKED_ELEMENTS = 1024;

@@ -1,12 +1,14 @@
 /**
- * Broadcasting elementwise ops (Add, Mul, comparisons, Where, variadic Max/Min/Sum/Mean, ...),
+ * Broadcasting elementwise ops (Add, Mul, comparisons, Where, variadic Max/Min/Sum/Mean, ...) and Not,
  * with contents propagated for small constant tensors so shape arithmetic resolves statically.
  */
-import type { Node } from '../../../ir/node.js';
-import { DataType } from '../../../onnx/data-types.js';
-import { broadcastShapes, dimAdd, dimEq, dimFloorDiv, dimMul, dimSub, formatShape, isStaticShape } from '../dims.js';
-import type { Dim, RuleContext, ShapeRule } from '../types.js';
-import { contents, elemCount, fail, isIntegerType, MAX_TRACKED_ELEMENTS, out, where } from './util.js';
+import type { Node } from '../ir/node.js';
+import { DataType } from '../onnx/data-types.js';
+import { broadcastShapes, dimAdd, dimEq, dimFloorDiv, dimMul, dimSub, formatShape, isStaticShape } from './shape-common/dims.js';
+import type { Dim, RuleContext, ShapeRule } from './shape-common/types.js';
+import { contents, elemCount, fail, isIntegerType, MAX_TRACKED_ELEMENTS, out, where } from './shape-common/util.js';
+import type { ShapeRuleTable } from './types.js';
+import { unary } from './unary.shape.js';
 
 /** Elementwise function on contents; undefined = not decidable for these entries. */
 type ContentFn = (args: Dim[], elemType: number | undefined) => Dim | undefined;
@@ -139,7 +141,7 @@ const prelu: ShapeRule = (node, inputs, ctx) => {
 const plain = elementwise({});
 const bool = elementwise({ output: 'bool' });
 
-export const ELEMENTWISE_RULES: Record<string, ShapeRule> = {
+export const ELEMENTWISE_SHAPE_RULES: ShapeRuleTable = {
   Add: plain,
   Sub: plain,
   Mul: plain,
@@ -164,4 +166,5 @@ export const ELEMENTWISE_RULES: Record<string, ShapeRule> = {
   Greater: bool,
   GreaterOrEqual: bool,
   Where: elementwise({ output: 'input1' }),
+  Not: unary((x) => (x ? 0 : 1)),
 };

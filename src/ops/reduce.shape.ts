@@ -1,12 +1,14 @@
 /**
  * Reductions (ReduceMean, ReduceSum, ReduceMax... with axes as an attribute or, from opset 13 for
- * ReduceSum and 18 for the others, as an input) and ArgMax/ArgMin.
+ * ReduceSum and 18 for the others, as an input), ArgMax/ArgMin, TopK, CumSum.
  */
-import type { Node } from '../../../ir/node.js';
-import { DataType } from '../../../onnx/data-types.js';
-import { dimAdd, dimMul } from '../dims.js';
-import type { Dim, ShapeInfo, ShapeRule } from '../types.js';
-import { contents, has, normAxis, numbers, out } from './util.js';
+import type { Node } from '../ir/node.js';
+import { DataType } from '../onnx/data-types.js';
+import { dimAdd, dimMul } from './shape-common/dims.js';
+import type { Dim, ShapeInfo, ShapeRule } from './shape-common/types.js';
+import { contents, has, normAxis, numbers, out } from './shape-common/util.js';
+import type { ShapeRuleTable } from './types.js';
+import { sameShape } from './unary.shape.js';
 
 /** Reduced axes (normalized), or undefined when they are not known statically. */
 function reducedAxes(node: Node, inputs: readonly (ShapeInfo | undefined)[], rank: number, axesInput: boolean): number[] | undefined {
@@ -57,7 +59,16 @@ const argReduce: ShapeRule = (node, inputs) => {
 
 const since18 = reduce(18);
 
-export const REDUCE_RULES: Record<string, ShapeRule> = {
+const topK: ShapeRule = (node, inputs, ctx) => {
+  const x = inputs[0]?.shape;
+  if (!x) return undefined;
+  const axis = normAxis(node, node.attrInt('axis', -1), x.length);
+  const k: Dim = (ctx.opset < 10 ? node.attrInt('k') : numbers(inputs[1])?.[0]) ?? ctx.fresh();
+  const shape = x.map((d, i) => (i === axis ? k : d));
+  return [out(shape, inputs[0]?.elemType), out([...shape], DataType.INT64)];
+};
+
+export const REDUCE_SHAPE_RULES: ShapeRuleTable = {
   ReduceSum: reduce(13),
   ReduceMean: since18,
   ReduceMax: since18,
@@ -70,4 +81,6 @@ export const REDUCE_RULES: Record<string, ShapeRule> = {
   ReduceSumSquare: since18,
   ArgMax: argReduce,
   ArgMin: argReduce,
+  TopK: topK,
+  CumSum: sameShape,
 };

@@ -1,13 +1,15 @@
 /**
- * Ops that make tensors from attributes or from shapes: Constant, ConstantOfShape, Shape, Size,
- * Range, RandomNormal/RandomUniform. Their small integer outputs carry contents, so PyTorch's
- * Shape -> Gather -> Unsqueeze -> Concat -> Reshape chains resolve statically.
+ * Shape rules of the constant family: ops that make tensors from attributes: Constant,
+ * ConstantOfShape, Range, EyeLike, RandomNormal/RandomUniform. Small integer outputs carry
+ * contents, so PyTorch's shape chains resolve statically.
  */
-import { DataType } from '../../../onnx/data-types.js';
-import { tensorShapeInfo } from '../tensor-info.js';
-import { dimCeilDiv, dimProduct, dimSub } from '../dims.js';
-import type { Dim, ShapeRule } from '../types.js';
-import { contents, elemCount, fail, MAX_TRACKED_ELEMENTS, out } from './util.js';
+import { DataType } from '../onnx/data-types.js';
+import { tensorShapeInfo } from './shape-common/tensor-info.js';
+import { dimCeilDiv, dimSub } from './shape-common/dims.js';
+import type { Dim, ShapeRule } from './shape-common/types.js';
+import { contents, elemCount, fail, MAX_TRACKED_ELEMENTS, out } from './shape-common/util.js';
+import type { ShapeRuleTable } from './types.js';
+import { likeWithDtype } from './unary.shape.js';
 
 const constant: ShapeRule = (node) => {
   const t = node.attribute('value')?.t;
@@ -43,26 +45,6 @@ const constantOfShape: ShapeRule = (node, inputs, ctx) => {
   return [out([...shape], elemType, data)];
 };
 
-const shapeOp: ShapeRule = (node, inputs, ctx) => {
-  const x = inputs[0]?.shape;
-  if (!x) return undefined;
-  let start = 0;
-  let end = x.length;
-  if (ctx.opset >= 15) {
-    const clamp = (v: number): number => Math.min(Math.max(v < 0 ? v + x.length : v, 0), x.length);
-    start = clamp(node.attrInt('start', 0));
-    end = clamp(node.attrInt('end', x.length));
-  }
-  const dims = x.slice(start, Math.max(start, end));
-  return [out([dims.length], DataType.INT64, dims)];
-};
-
-const size: ShapeRule = (_node, inputs) => {
-  const x = inputs[0]?.shape;
-  if (!x) return undefined;
-  return [out([], DataType.INT64, [dimProduct(x)])];
-};
-
 /** Range(start, limit, delta): max(ceil((limit - start) / delta), 0) elements. */
 const range: ShapeRule = (node, inputs, ctx) => {
   const elemType = inputs[0]?.elemType;
@@ -84,12 +66,11 @@ const random: ShapeRule = (node) => {
   return [out(shape, node.attrInt('dtype', DataType.FLOAT))];
 };
 
-export const CONSTANT_RULES: Record<string, ShapeRule> = {
+export const CONSTANT_SHAPE_RULES: ShapeRuleTable = {
   Constant: constant,
   ConstantOfShape: constantOfShape,
-  Shape: shapeOp,
-  Size: size,
   Range: range,
   RandomNormal: random,
   RandomUniform: random,
+  EyeLike: likeWithDtype,
 };

@@ -1,11 +1,14 @@
 /**
- * Ops that rearrange dims without touching data order much: Reshape, Flatten, Squeeze, Unsqueeze,
+ * Shape rules of the shape family: Shape and Size (their outputs carry the dims as contents), and
+ * ops that rearrange dims: Reshape, Flatten, Squeeze, Unsqueeze,
  * Transpose, Expand, Tile, DepthToSpace, SpaceToDepth. Contents of small tensors pass through
  * Reshape/Flatten/Squeeze/Unsqueeze (PyTorch's shape chains go through them).
  */
-import { dimFloorDiv, dimMul, dimProduct, broadcastShapes, formatShape } from '../dims.js';
-import type { Dim, ShapeInfo, ShapeRule } from '../types.js';
-import { contents, fail, has, normAxis, numbers, out, setContents, where } from './util.js';
+import { DataType } from '../onnx/data-types.js';
+import { dimFloorDiv, dimMul, dimProduct, broadcastShapes, formatShape } from './shape-common/dims.js';
+import type { Dim, ShapeInfo, ShapeRule } from './shape-common/types.js';
+import { contents, fail, has, normAxis, numbers, out, setContents, where } from './shape-common/util.js';
+import type { ShapeRuleTable } from './types.js';
 
 function withContentsOf(info: ShapeInfo, from: ShapeInfo | undefined): ShapeInfo {
   const data = contents(from);
@@ -159,7 +162,29 @@ const spaceToDepth: ShapeRule = (node, inputs) => {
   return [out([x[0]!, dimMul(x[1]!, b * b), dimFloorDiv(x[2]!, b), dimFloorDiv(x[3]!, b)], inputs[0]?.elemType)];
 };
 
-export const RESHAPE_RULES: Record<string, ShapeRule> = {
+const shapeOp: ShapeRule = (node, inputs, ctx) => {
+  const x = inputs[0]?.shape;
+  if (!x) return undefined;
+  let start = 0;
+  let end = x.length;
+  if (ctx.opset >= 15) {
+    const clamp = (v: number): number => Math.min(Math.max(v < 0 ? v + x.length : v, 0), x.length);
+    start = clamp(node.attrInt('start', 0));
+    end = clamp(node.attrInt('end', x.length));
+  }
+  const dims = x.slice(start, Math.max(start, end));
+  return [out([dims.length], DataType.INT64, dims)];
+};
+
+const size: ShapeRule = (_node, inputs) => {
+  const x = inputs[0]?.shape;
+  if (!x) return undefined;
+  return [out([], DataType.INT64, [dimProduct(x)])];
+};
+
+export const SHAPE_SHAPE_RULES: ShapeRuleTable = {
+  Shape: shapeOp,
+  Size: size,
   Reshape: reshape,
   Flatten: flatten,
   Squeeze: squeeze,

@@ -1,11 +1,13 @@
 /**
  * Ops whose output has the input's shape: activations (Relu, LeakyRelu, Clip, Sigmoid, Tanh...),
- * math functions, Softmax and friends, Identity, Dropout, Cast/CastLike, Quantize/Dequantize.
+ * math functions, Identity, Dropout, Cast/CastLike, Quantize/Dequantize (Softmax and friends: norm;
+ * Not: elementwise; CumSum: reduce; Trilu: slice; EyeLike: constant).
  * Identity, Cast and a few integer functions carry small constant contents through.
  */
-import { DataType } from '../../../onnx/data-types.js';
-import type { Dim, ShapeInfo, ShapeRule } from '../types.js';
-import { contents, isIntegerType, out, same } from './util.js';
+import { DataType } from '../onnx/data-types.js';
+import type { Dim, ShapeInfo, ShapeRule } from './shape-common/types.js';
+import { contents, isIntegerType, out, same } from './shape-common/util.js';
+import type { ShapeRuleTable } from './types.js';
 
 type MapFn = (x: number) => number;
 
@@ -15,7 +17,7 @@ function roundHalfEven(x: number): number {
 }
 
 /** Same shape and type; contents mapped through `fn` when given (symbolic entries only by Identity). */
-function unary(fn?: MapFn): ShapeRule {
+export function unary(fn?: MapFn): ShapeRule {
   return (_node, inputs) => {
     const x = inputs[0];
     const info = same(x);
@@ -92,7 +94,7 @@ const dropout: ShapeRule = (_node, inputs, ctx) => {
 const toBool: ShapeRule = (_node, inputs) => [same(inputs[0], DataType.BOOL)];
 
 /** Output type from the `dtype` attribute, else the input's. */
-const likeWithDtype: ShapeRule = (node, inputs) => [same(inputs[0], node.attrInt('dtype') ?? inputs[0]?.elemType)];
+export const likeWithDtype: ShapeRule = (node, inputs) => [same(inputs[0], node.attrInt('dtype') ?? inputs[0]?.elemType)];
 
 const quantizeLinear: ShapeRule = (node, inputs) => [same(inputs[0], inputs[2]?.elemType ?? node.attrInt('output_dtype') ?? DataType.UINT8)];
 
@@ -104,9 +106,10 @@ const dynamicQuantizeLinear: ShapeRule = (_node, inputs) => {
   return [y, out([], DataType.FLOAT), out([], DataType.UINT8)];
 };
 
-const plain = unary();
+/** Same shape and type as the input, no contents. */
+export const sameShape = unary();
 
-export const UNARY_RULES: Record<string, ShapeRule> = {
+export const UNARY_SHAPE_RULES: ShapeRuleTable = {
   Identity: identity,
   Dropout: dropout,
   Cast: cast,
@@ -118,20 +121,17 @@ export const UNARY_RULES: Record<string, ShapeRule> = {
   Ceil: unary(Math.ceil),
   Round: unary(roundHalfEven),
   Sign: unary(Math.sign),
-  Not: unary((x) => (x ? 0 : 1)),
   Sqrt: unary(Math.sqrt),
   Reciprocal: unary((x) => 1 / x),
   ...Object.fromEntries(
     [
       'LeakyRelu', 'Clip', 'Sigmoid', 'Tanh', 'Exp', 'Log', 'Erf', 'Elu', 'Selu', 'Celu', 'HardSigmoid', 'HardSwish',
       'Softplus', 'Softsign', 'Sin', 'Cos', 'Tan', 'Asin', 'Acos', 'Atan', 'Sinh', 'Cosh', 'Asinh', 'Acosh', 'Atanh',
-      'Mish', 'Gelu', 'ThresholdedRelu', 'Shrink', 'Softmax', 'LogSoftmax', 'Hardmax', 'LpNormalization', 'CumSum',
-      'Trilu', 'ReverseSequence', 'BitwiseNot',
-    ].map((op) => [op, plain]),
+      'Mish', 'Gelu', 'ThresholdedRelu', 'Shrink', 'LpNormalization', 'ReverseSequence', 'BitwiseNot',
+    ].map((op) => [op, sameShape]),
   ),
   IsNaN: toBool,
   IsInf: toBool,
-  EyeLike: likeWithDtype,
   RandomNormalLike: likeWithDtype,
   RandomUniformLike: likeWithDtype,
   Bernoulli: likeWithDtype,

@@ -1,10 +1,11 @@
 /**
  * Pools: MaxPool (with its Indices output), AveragePool, LpPool, and the global pools.
  */
-import { DataType } from '../../../onnx/data-types.js';
-import type { ShapeRule } from '../types.js';
-import { fail, out, requireRank } from './util.js';
-import { windowAttrs, windowOut } from './window.js';
+import { DataType } from '../onnx/data-types.js';
+import type { ShapeRule } from './shape-common/types.js';
+import { fail, out, requireRank } from './shape-common/util.js';
+import type { ShapeRuleTable } from './types.js';
+import { windowAttrs, windowOut } from './shape-common/window.js';
 
 function pool(opts: { dilations: (opset: number) => boolean; ceilMode: (opset: number) => boolean; indices?: boolean }): ShapeRule {
   return (node, inputs, ctx) => {
@@ -29,7 +30,7 @@ const globalPool: ShapeRule = (node, inputs) => {
   return [out([x[0]!, x[1]!, ...x.slice(2).map(() => 1)], inputs[0]?.elemType)];
 };
 
-export const POOL_RULES: Record<string, ShapeRule> = {
+export const POOL_SHAPE_RULES: ShapeRuleTable = {
   MaxPool: pool({ dilations: (v) => v >= 10, ceilMode: (v) => v >= 10, indices: true }),
   AveragePool: pool({ dilations: (v) => v >= 19, ceilMode: (v) => v >= 10 }),
   LpPool: pool({ dilations: (v) => v >= 18, ceilMode: (v) => v >= 18 }),
