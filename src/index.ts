@@ -29,7 +29,7 @@ export { computeStages, findStage, type StageMap, type StageInfo } from './analy
 export { inferShapes, inferShapesStatic, ShapeMap } from './analysis/shapes/infer.js';
 export type { Dim, ShapeInfo, ShapeSource } from './analysis/shapes/types.js';
 export * from './rewrite/index.js';
-export { validateModel, staticProblems, ValidationError } from './ir/validate.js';
+export { validateModel, staticProblems, ValidationError } from './validation/validate.js';
 export { cleanup as cleanupPass } from './ir/passes/cleanup.js';
 export type { PassResult } from './ir/passes/pass.js';
 export { spliceRobustBlock, SPLICE_METADATA_KEY, type SpliceOptions, type SpliceReport } from './surgery/splice.js';
