@@ -36,8 +36,7 @@ export function ortTypeName(elemType: number): string | undefined {
 export function toOrtTensor(ort: Ort, t: RuntimeTensor): OrtTensor {
   const type = ORT_NAMES[t.elemType];
   if (type === undefined) throw new TypeError(`ONNX data type ${t.elemType} has no ONNX Runtime tensor type`);
-  const data = type === 'bool' && t.data instanceof Uint8Array ? t.data : t.data;
-  return new ort.Tensor(type as 'float32', data as Float32Array, t.dims);
+  return new ort.Tensor(type as 'float32', t.data as Float32Array, t.dims);
 }
 
 export function fromOrtTensor(t: OrtTensor): RuntimeTensor {
