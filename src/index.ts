@@ -29,7 +29,9 @@ export { computeStages, findStage, type StageMap, type StageInfo } from './analy
 export { inferShapes, inferShapesStatic, ShapeMap } from './analysis/shapes/infer.js';
 export type { Dim, ShapeInfo, ShapeSource } from './analysis/shapes/types.js';
 export * from './rewrite/index.js';
-export { validateModel, staticProblems, ValidationError } from './ir/validate.js';
+export { validateModel, staticProblems, ValidationError } from './validation/validate.js';
+export { openRunner, withRunner, sessionSource, RuntimeError, setMaxMemoryBytes, maxMemoryBytes, type Runner, type RunnerOptions, type RuntimeTensor, type SessionSource, type MemoryEstimate } from './runtime/index.js';
+export { estimateMemory } from './analysis/memory-estimate.js';
 export { cleanup as cleanupPass } from './ir/passes/cleanup.js';
 export type { PassResult } from './ir/passes/pass.js';
 export { spliceRobustBlock, SPLICE_METADATA_KEY, type SpliceOptions, type SpliceReport } from './surgery/splice.js';

@@ -8,8 +8,11 @@
  */
 import { UserError } from '../errors.js';
 import type { Model } from '../ir/model.js';
-import { DataType, dataTypeName, ORT_TYPE_CODES } from '../onnx/data-types.js';
+import { DataType, dataTypeName } from '../onnx/data-types.js';
 import { checkElementCount, currentLimits, DEFAULT_LIMITS } from '../onnx/model-io.js';
+import { RuntimeError, withRunner } from '../runtime/session.js';
+import type { RuntimeTensor } from '../runtime/tensor.js';
+import { estimateMemory } from './memory-estimate.js';
 
 /**
  * The probe allocates its inputs and ONNX Runtime then allocates every intermediate, so it stays
@@ -40,6 +43,9 @@ export interface ProbeResult {
   inputShapes: Record<string, number[]>;
   notes: string[];
 }
+
+/** Types whose small tensors report their contents. */
+const VALUE_TYPES: ReadonlySet<number> = new Set([DataType.INT64, DataType.INT32, DataType.INT16, DataType.INT8, DataType.UINT8, DataType.UINT16, DataType.UINT32, DataType.UINT64, DataType.BOOL, DataType.FLOAT, DataType.DOUBLE]);
 
 /** Tensors up to this many elements report their contents. */
 const MAX_VALUE_ELEMENTS = 1024;
@@ -92,7 +98,6 @@ export function concreteInputShapes(model: Model, given: Record<string, Dim[]> =
 
 /** Run the model once and report the shapes of the named values of the main graph. */
 export async function probeValues(model: Model, names: readonly string[], opts: ProbeOptions = {}): Promise<ProbeResult> {
-  const ort = await import('onnxruntime-node');
   const { shapes, notes } = concreteInputShapes(model, opts.inputShapes);
   const copy = model.clone();
   const g = copy.graph;
@@ -109,7 +114,7 @@ export async function probeValues(model: Model, names: readonly string[], opts: 
     const tensorType = g.value(name).info?.type?.tensor_type;
     if (tensorType) tensorType.shape = { dim: dims.map((d) => ({ dim_value: d })) };
   }
-  const feeds: Record<string, InstanceType<typeof ort.Tensor>> = {};
+  const feeds: Record<string, RuntimeTensor> = {};
   const rnd = lcg(12345);
   for (const [name, dims] of Object.entries(shapes)) {
     const t = g.value(name).elemType;
@@ -117,25 +122,22 @@ export async function probeValues(model: Model, names: readonly string[], opts: 
     if (!kind) throw new UserError('probe-unsupported-input', `cannot probe: graph input '${name}' has type ${dataTypeName(t)}, which the probe cannot feed`);
     const n = dims.reduce((a, b) => a * b, 1);
     checkElementCount(n, `the probe's input '${name}' [${dims.join(',')}]`, probeElementCap());
-    feeds[name] = new ort.Tensor(kind.ort as 'float32', kind.make(n, rnd) as Float32Array, dims);
+    feeds[name] = { elemType: t!, dims, data: kind.make(n, rnd) as RuntimeTensor['data'] };
   }
-  let results: Record<string, InstanceType<typeof ort.Tensor>>;
+  let results: Record<string, RuntimeTensor>;
+  const memory = { estimate: estimateMemory(copy, { inputShapes: shapes }), what: 'the shape probe' };
   try {
-    const session = await ort.InferenceSession.create(copy.toBytes(), { graphOptimizationLevel: 'disabled', logSeverityLevel: 4 });
-    try {
-      results = await session.run(feeds, wanted, { logSeverityLevel: 4 });
-    } finally {
-      await session.release();
-    }
+    results = await withRunner(copy, { memory }, (r) => r.run(feeds, wanted));
   } catch (e) {
-    throw new UserError('probe-failed', `ONNX Runtime could not run the model to probe shapes: ${(e as Error).message.split('\n')[0]}`);
+    if (!(e instanceof RuntimeError)) throw e;
+    throw new UserError('probe-failed', `ONNX Runtime could not run the model to probe shapes: ${e.detail}`);
   }
   const values = new Map<string, ProbedValue>();
   for (const name of wanted) {
     const t = results[name];
     if (!t) continue;
-    const info: ProbedValue = { elemType: ORT_TYPE_CODES[t.type] ?? DataType.UNDEFINED, shape: t.dims.map(Number) };
-    if (t.size <= MAX_VALUE_ELEMENTS && ['int64', 'int32', 'int16', 'int8', 'uint8', 'uint16', 'uint32', 'uint64', 'bool', 'float32', 'float64'].includes(t.type)) {
+    const info: ProbedValue = { elemType: t.elemType, shape: t.dims };
+    if (t.data.length <= MAX_VALUE_ELEMENTS && VALUE_TYPES.has(t.elemType)) {
       info.value = Array.from(t.data as ArrayLike<number | bigint>, (x) => Number(x));
     }
     values.set(name, info);

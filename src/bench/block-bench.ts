@@ -8,7 +8,8 @@
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { openRunner, type RunnerOptions } from '../runtime/session.js';
+import { DataType } from '../onnx/data-types.js';
 import { materialize } from '../surgery/materialize.js';
 import { spliceRobustBlock, type SpliceOptions } from '../surgery/splice.js';
 import { widenResnet } from './make-large-model.js';
@@ -50,26 +51,30 @@ function seededInput(n: number): Float32Array {
   return out;
 }
 
-async function timeModel(file: string, cfg: BlockBenchConfig, log: (s: string) => void, opts: ort.InferenceSession.SessionOptions = {}): Promise<{ sessionMs: number; inferMs: Record<string, number> }> {
+async function timeModel(file: string, cfg: BlockBenchConfig, log: (s: string) => void, opts: RunnerOptions = {}): Promise<{ sessionMs: number; inferMs: Record<string, number> }> {
   const t0 = performance.now();
-  const session = await ort.InferenceSession.create(file, { logSeverityLevel: 3, ...opts });
+  // deployment settings: ONNX Runtime's full optimisations
+  const session = await openRunner(file, { optimization: 'all', logSeverity: 3, ...opts });
   const sessionMs = performance.now() - t0;
   const inferMs: Record<string, number> = {};
-  for (const b of cfg.batches) {
-    const shape = [b, 3, cfg.height, cfg.width];
-    const x = new ort.Tensor('float32', seededInput(shape.reduce((a, c) => a * c, 1)), shape);
-    await session.run({ input: x }); // warm-up
-    const ts: number[] = [];
-    for (let r = 0; r < cfg.reps; r++) {
-      const t = performance.now();
-      await session.run({ input: x });
-      ts.push(performance.now() - t);
+  try {
+    for (const b of cfg.batches) {
+      const shape = [b, 3, cfg.height, cfg.width];
+      const x = { elemType: DataType.FLOAT, dims: shape, data: seededInput(shape.reduce((a, c) => a * c, 1)) };
+      await session.run({ input: x }); // warm-up
+      const ts: number[] = [];
+      for (let r = 0; r < cfg.reps; r++) {
+        const t = performance.now();
+        await session.run({ input: x });
+        ts.push(performance.now() - t);
+      }
+      ts.sort((a, c) => a - c);
+      inferMs[`batch${b}`] = ts[Math.floor(ts.length / 2)]!;
+      log(`    batch ${b}: ${inferMs[`batch${b}`]!.toFixed(0)} ms`);
     }
-    ts.sort((a, c) => a - c);
-    inferMs[`batch${b}`] = ts[Math.floor(ts.length / 2)]!;
-    log(`    batch ${b}: ${inferMs[`batch${b}`]!.toFixed(0)} ms`);
+  } finally {
+    await session.dispose();
   }
-  await session.release();
   return { sessionMs, inferMs };
 }
 
@@ -84,7 +89,7 @@ export async function runBlockBench(repoRoot: string, cfg: BlockBenchConfig, log
     const baseFile = path.join(dir, 'original.onnx');
     base.save(baseFile);
     const rows: BlockBenchRow[] = [];
-    const bench = async (variant: string, file: string, note?: string, opts?: ort.InferenceSession.SessionOptions): Promise<void> => {
+    const bench = async (variant: string, file: string, note?: string, opts?: RunnerOptions): Promise<void> => {
       log(`  ${variant}`);
       const t = await timeModel(file, cfg, log, opts);
       const row: BlockBenchRow = { variant, fileBytes: fileSize(file), sessionMs: t.sessionMs, inferMs: t.inferMs, ratio: {} };

@@ -8,6 +8,8 @@
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { HostTensor } from '../differentiable/model.js';
+import { DataType } from '../onnx/data-types.js';
+import { openRunner } from '../runtime/session.js';
 import { Model } from '../ir/model.js';
 import { loadBackend } from '../mirror/backend.js';
 import { Mirror } from '../mirror/mirror.js';
@@ -59,11 +61,14 @@ export async function runMirrorBench(repoRoot: string, log: (s: string) => void 
     const data = randomInput(c.dims, 7);
     const host: Record<string, HostTensor> = { [inputName]: { dims: c.dims, data } };
     // ONNX Runtime baseline: one session (default optimizations), runs timed without session creation
-    const ort = await import('onnxruntime-node');
-    const session = await ort.InferenceSession.create(model.toBytes(), { logSeverityLevel: 3 });
-    const ortFeed = { [inputName]: new ort.Tensor('float32', data, c.dims) };
-    const ortMs = await time(c.reps, () => session.run(ortFeed));
-    await session.release();
+    const session = await openRunner(model, { optimization: 'all', logSeverity: 3 });
+    const ortFeed = { [inputName]: { elemType: DataType.FLOAT, dims: c.dims, data } };
+    let ortMs: number;
+    try {
+      ortMs = await time(c.reps, () => session.run(ortFeed));
+    } finally {
+      await session.dispose();
+    }
     const mirror = await Mirror.create(model, { trainable: ['all'] });
     try {
       const fwd = await time(c.reps, () => mirror.forward(host));

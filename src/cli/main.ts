@@ -6,6 +6,8 @@
 import { Command, CommanderError } from 'commander';
 import { CheckFailedError, UsageError, UserError } from '../errors.js';
 import { DEFAULT_LIMITS, setLimits } from '../onnx/model-io.js';
+import { defaultMaxMemoryBytes, formatBytes, setMaxMemoryBytes } from '../runtime/memory-limit.js';
+import { noticeLines, setNoticeSink, type Notice } from '../runtime/notices.js';
 import { registerConvert } from './commands/convert.js';
 import { registerInspect } from './commands/inspect.js';
 import { registerStages } from './commands/stages.js';
@@ -42,6 +44,7 @@ export function buildProgram(io: CliIO = defaultIO): Command {
     .option('--max-proto-messages <n>', `refuse models holding more protobuf messages (default ${DEFAULT_LIMITS.maxProtoMessages})`, parseLimit('--max-proto-messages'))
     .option('--max-tensor-elements <n>', `refuse tensors with more elements (default ${DEFAULT_LIMITS.maxTensorElements})`, parseLimit('--max-tensor-elements'))
     .option('--max-image-pixels <n>', `refuse images with more pixels, from their header (default ${DEFAULT_LIMITS.maxImagePixels})`, parseLimit('--max-image-pixels'))
+    .option('--max-memory <GiB>', `refuse ONNX Runtime sessions whose static memory estimate is larger (default half the machine's memory: ${formatBytes(defaultMaxMemoryBytes())})`, parseGiB('--max-memory'))
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
@@ -52,6 +55,7 @@ export function buildProgram(io: CliIO = defaultIO): Command {
   program.hook('preAction', () => {
     const o = program.opts<{ maxFileBytes?: number; maxNodes?: number; maxProtoMessages?: number; maxTensorElements?: number; maxImagePixels?: number }>();
     setLimits({ maxFileBytes: o.maxFileBytes, maxNodes: o.maxNodes, maxProtoMessages: o.maxProtoMessages, maxTensorElements: o.maxTensorElements, maxImagePixels: o.maxImagePixels });
+    setMaxMemoryBytes(program.opts<{ maxMemory?: number }>().maxMemory);
   });
   registerInspect(program, io);
   registerStages(program, io);
@@ -78,6 +82,15 @@ function parseLimit(option: string) {
   };
 }
 
+/** A size in GiB (a positive number, at most 1024), as bytes. */
+function parseGiB(option: string) {
+  return (text: string): number => {
+    const n = /^\d+(\.\d+)?$/.test(text.trim()) ? Number(text) : NaN;
+    if (!(n > 0 && n <= 1024)) throw new UsageError(`${option} '${text}' must be a number of GiB above 0 and at most 1024`);
+    return Math.floor(n * 1024 ** 3);
+  };
+}
+
 /**
  * An error message as one printable line of bounded length: messages quote names taken from the
  * file (fuzzing found 200 KB names echoed whole, and names can hold control characters that a
@@ -99,9 +112,14 @@ const MAX_MESSAGE = 1000;
 export async function main(argv: string[], io: CliIO = defaultIO): Promise<number> {
   const debug = argv.includes('--debug');
   setLimits(); // defaults, unless the global flags say otherwise (preAction); one process may run main() many times
+  setMaxMemoryBytes(undefined);
   const program = buildProgram(io);
+  // the runtime's one-line notices (the largest memory estimate, a CUDA fallback) go to stderr when the command succeeds
+  const notices: Notice[] = [];
+  const prevSink = setNoticeSink((n) => notices.push(n));
   try {
     await program.parseAsync(argv);
+    for (const line of noticeLines(notices)) io.err(`iqa-surgeon: ${oneLine(line)}\n`);
     return EXIT.ok;
   } catch (e) {
     if (e instanceof CommanderError) {
@@ -126,5 +144,7 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
     io.err(`iqa-surgeon: internal error: ${oneLine(String(err?.message ?? err))} (this is a bug; rerun with --debug for the stack)\n`);
     if (debug && err?.stack) io.err(`${err.stack}\n`);
     return EXIT.internal;
+  } finally {
+    setNoticeSink(prevSink);
   }
 }

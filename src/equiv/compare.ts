@@ -149,7 +149,7 @@ export async function compareModels(aRef: ModelRef, bRef?: ModelRef, opts: Equiv
     determinism,
     equivalent,
     tolerances: tol,
-    runtime: mirrorEngine ? `A: onnxruntime-node (CPU, graph optimizations disabled); B: ${mirrorEngine}` : 'onnxruntime-node (CPU, graph optimizations disabled)',
+    runtime: mirrorEngine ? `A: ONNX Runtime (CPU, graph optimizations disabled); B: ${mirrorEngine}` : 'ONNX Runtime (CPU, graph optimizations disabled)',
     inputs: { seed: imgs ? null : seed, ...(imgs ? { images: { source: imgs.source, files: imgs.files, size: imgs.preprocess.size } } : {}), tensors: specs.map((s) => ({ name: s.name, elemType: dataTypeName(s.elemType), ...(s.elemTypeB !== undefined ? { elemTypeB: dataTypeName(s.elemTypeB) } : {}), shape: s.dims })) },
     structural: null,
     outputs,

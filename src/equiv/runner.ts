@@ -11,10 +11,10 @@ import type { Model } from '../ir/model.js';
 import { checkElementCount } from '../onnx/model-io.js';
 import { DataType, dataTypeName } from '../onnx/data-types.js';
 import { tensorDims, tensorTypedData } from '../onnx/tensor-data.js';
-import { halfToNumber, numericData, ORT_TYPE_CODES } from './tensor-values.js';
-
-type Ort = typeof import('onnxruntime-node');
-type OrtTensor = InstanceType<Ort['Tensor']>;
+import { estimateMemory } from '../analysis/memory-estimate.js';
+import { RuntimeError, withRunner } from '../runtime/session.js';
+import type { RuntimeTensor } from '../runtime/tensor.js';
+import { halfToNumber, numericData } from './tensor-values.js';
 
 export interface InputSpec {
   name: string;
@@ -163,15 +163,13 @@ export function seededFeeds(specs: readonly InputSpec[], seed: number, side: 'a'
   return out;
 }
 
-const ORT_NAMES: Record<number, string> = Object.fromEntries(Object.entries(ORT_TYPE_CODES).map(([k, v]) => [v, k]));
-
 /**
  * Run `model` in ONNX Runtime on `feeds`; returns the graph outputs and the named extra values of
  * the main graph (exposed as outputs of a copy; the model itself is not modified).
  */
 export async function runModel(model: Model, feeds: Record<string, Feed>, extra: readonly string[] = []): Promise<Map<string, RunValue>> {
-  const ort = await import('onnxruntime-node');
-  const copy = model.clone();
+  // no extra values: the model runs as it is (from its file when it is one, external data beside it)
+  const copy = extra.length > 0 ? model.clone() : model;
   const g = copy.graph;
   for (const name of extra) {
     const v = g.lookup(name);
@@ -179,22 +177,17 @@ export async function runModel(model: Model, feeds: Record<string, Feed>, extra:
     if (!v.isInitializer && !g.outputs.includes(v)) g.outputs.push(v);
   }
   const wanted = [...new Set([...g.outputs.map((v) => v.name), ...extra])].filter((n) => !g.value(n).isInitializer);
-  const tensors: Record<string, OrtTensor> = {};
-  for (const [name, f] of Object.entries(feeds)) tensors[name] = new ort.Tensor(ORT_NAMES[f.elemType] as 'float32', f.data as Float32Array, f.dims);
-  let session: Awaited<ReturnType<Ort['InferenceSession']['create']>>;
+  const tensors: Record<string, RuntimeTensor> = {};
+  for (const [name, f] of Object.entries(feeds)) tensors[name] = { elemType: f.elemType, dims: f.dims, data: f.data };
+  const inputShapes = Object.fromEntries(Object.entries(feeds).map(([k, f]) => [k, f.dims]));
+  const memory = { estimate: estimateMemory(copy, { inputShapes }), what: describe(model) };
+  let res: Record<string, RuntimeTensor>;
   try {
-    session = await ort.InferenceSession.create(copy.toBytes(), { graphOptimizationLevel: 'disabled', logSeverityLevel: 4 });
+    res = await withRunner(copy, { memory }, (r) => r.run(tensors, wanted));
   } catch (e) {
-    throw new UserError('equiv-session', `ONNX Runtime cannot load ${describe(model)}: ${firstLine(e)}`);
-  }
-  let res: Record<string, OrtTensor>;
-  try {
-    // errors come back as exceptions; ONNX Runtime must not also print them (colored, multi-line) on stderr
-    res = await session.run(tensors, wanted, { logSeverityLevel: 4 });
-  } catch (e) {
-    throw new UserError('equiv-run', `ONNX Runtime cannot run ${describe(model)} on the inputs (${Object.entries(feeds).map(([k, f]) => `${k} [${f.dims.join(',')}]`).join(', ')}): ${firstLine(e)}`);
-  } finally {
-    await session.release();
+    if (!(e instanceof RuntimeError)) throw e;
+    if (e.phase === 'load') throw new UserError('equiv-session', `ONNX Runtime cannot load ${describe(model)}: ${e.detail.split('\n')[0]}`);
+    throw new UserError('equiv-run', `ONNX Runtime cannot run ${describe(model)} on the inputs (${Object.entries(feeds).map(([k, f]) => `${k} [${f.dims.join(',')}]`).join(', ')}): ${e.detail}`);
   }
   const out = new Map<string, RunValue>();
   // outputs that are constants (an initializer listed as a graph output) are not run: read them
@@ -207,8 +200,7 @@ export async function runModel(model: Model, feeds: Record<string, Feed>, extra:
   for (const name of wanted) {
     const t = res[name];
     if (!t) continue;
-    const elemType = ORT_TYPE_CODES[t.type] ?? 0;
-    out.set(name, { elemType, dims: t.dims.map(Number), data: t.type === 'string' ? null : numericData(t.data as ArrayLike<number>, elemType) });
+    out.set(name, { elemType: t.elemType, dims: t.dims, data: Array.isArray(t.data) ? null : numericData(t.data, t.elemType) });
   }
   return out;
 }
@@ -217,6 +209,3 @@ function describe(m: Model): string {
   return m.path ? `'${m.path}'` : 'the model';
 }
 
-function firstLine(e: unknown): string {
-  return String((e as Error)?.message ?? e).split('\n')[0]!;
-}

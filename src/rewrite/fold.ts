@@ -11,16 +11,19 @@
  * DequantizeLinear (folding them would de-quantize the weights), sequence and optional ops, lone
  * Constant nodes (already constants), string tensors, and results larger than `maxBytes`.
  */
+import { estimateMemory } from '../analysis/memory-estimate.js';
 import { inferShapesStatic } from '../analysis/shapes/infer.js';
 import type { Dim } from '../analysis/shapes/types.js';
 import { UserError } from '../errors.js';
-import type { Model } from '../ir/model.js';
+import { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 import type { PassResult } from '../ir/passes/pass.js';
 import type { Value } from '../ir/value.js';
-import { DataType, dataTypeName, ORT_TYPE_CODES } from '../onnx/data-types.js';
+import { DataType, dataTypeName } from '../onnx/data-types.js';
 import type { GraphProto, ModelProto, TensorProto } from '../onnx/proto-types.js';
 import { encodeModel } from '../onnx/model-io.js';
+import { RuntimeError, withRunner } from '../runtime/session.js';
+import type { RuntimeTensor } from '../runtime/tensor.js';
 import { showShape } from './util.js';
 
 export interface FoldOptions {
@@ -42,7 +45,7 @@ const NOT_FOLDED = new Set([
 ]);
 
 /** ORT output types fold stores as constants (not strings, not bfloat16). */
-const UNFOLDABLE_TYPES = new Set(['string', 'bfloat16']);
+const UNFOLDABLE_TYPES: ReadonlySet<number> = new Set([DataType.STRING, DataType.BFLOAT16]);
 
 function int64Tensor(values: number[], scalar: boolean): TensorProto {
   const data = BigInt64Array.from(values.map((v) => BigInt(v)));
@@ -127,29 +130,27 @@ export async function fold(model: Model, opts: FoldOptions = {}): Promise<PassRe
       output: evalTargets.map((v) => ({ name: v.name })),
     };
     const proto: ModelProto = { ir_version: model.proto.ir_version ?? 8, opset_import: model.proto.opset_import ?? [], graph };
-    const ort = await import('onnxruntime-node');
-    let out: Record<string, InstanceType<typeof ort.Tensor>>;
+    const sub = encodeModel(proto);
+    let out: Record<string, RuntimeTensor>;
     try {
-      const session = await ort.InferenceSession.create(encodeModel(proto), { graphOptimizationLevel: 'disabled', logSeverityLevel: 4 });
-      try {
-        out = await session.run({}, { logSeverityLevel: 4 });
-      } finally {
-        await session.release();
-      }
+      // the constant part reads no graph input: its memory is what its own nodes allocate
+      const memory = { estimate: estimateMemory(Model.fromBytes(sub)), what: 'the constant part of the graph (fold)' };
+      out = await withRunner(sub, { memory }, (r) => r.run({}));
     } catch (e) {
-      throw new UserError('fold-failed', `ONNX Runtime could not evaluate the constant part of the graph: ${String((e as Error).message).split('\n')[0]}`);
+      if (!(e instanceof RuntimeError)) throw e;
+      throw new UserError('fold-failed', `ONNX Runtime could not evaluate the constant part of the graph: ${e.detail.split('\n')[0]}`);
     }
     for (const v of evalTargets) {
       const t = out[v.name];
-      const code = t && !UNFOLDABLE_TYPES.has(t.type) ? ORT_TYPE_CODES[t.type] : undefined;
-      if (!t || code === undefined) continue;
-      const view = t.data as unknown as ArrayBufferView;
+      const code = t && t.elemType !== 0 && !UNFOLDABLE_TYPES.has(t.elemType) ? t.elemType : undefined;
+      if (!t || code === undefined || Array.isArray(t.data)) continue;
+      const view = t.data;
       const raw = new Uint8Array(view.buffer, view.byteOffset, view.byteLength).slice();
       if (raw.length > maxBytes) {
         changes.push(`kept '${v.name}' computed: folding it would store ${raw.length} bytes (limit ${maxBytes})`);
         continue;
       }
-      results.set(v, { dims: t.dims.map(Number), data_type: code, raw_data: raw });
+      results.set(v, { dims: t.dims, data_type: code, raw_data: raw });
     }
   }
 

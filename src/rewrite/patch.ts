@@ -18,7 +18,7 @@ import type { Dim } from '../analysis/shapes/types.js';
 import { CheckFailedError, UserError } from '../errors.js';
 import type { Model } from '../ir/model.js';
 import type { PassResult } from '../ir/passes/pass.js';
-import { validateModel, ValidationError } from '../ir/validate.js';
+import { validateModel, ValidationError } from '../validation/validate.js';
 import { VERSION } from '../version.js';
 import { cleanupAndSort } from './cleanup.js';
 import { extract } from './extract.js';

@@ -6,15 +6,17 @@
  * alpha then no longer feed the graph and are kept in metadata (or dropped with `dropParams`).
  * Re-materialize after every fine-tune of the parametric model.
  */
-import * as ort from 'onnxruntime-node';
+import { estimateMemory } from '../analysis/memory-estimate.js';
 import { UserError } from '../errors.js';
 import { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
 import { cleanup } from '../ir/passes/cleanup.js';
-import { DataType } from '../onnx/data-types.js';
+import { DataType, dataTypeName } from '../onnx/data-types.js';
 import type { ModelProto, NodeProto, TensorProto } from '../onnx/proto-types.js';
 import { tensorRawBytes, tensorTypedData } from '../onnx/tensor-data.js';
+import { RuntimeError, withRunner } from '../runtime/session.js';
+import type { RuntimeTensor } from '../runtime/tensor.js';
 import { Emitter, float32Tensor } from './emit.js';
 import { kernelSpectrumNorm } from './robust-block/cayley.js';
 import { rfftBins } from './robust-block/dft.js';
@@ -60,19 +62,20 @@ export async function evaluateConstants(model: Model, targets: Value[]): Promise
     },
   };
   const sub = new Model(proto);
-  let out: Awaited<ReturnType<ort.InferenceSession['run']>>;
+  let out: Record<string, RuntimeTensor>;
   try {
     // a damaged model (bad axes, opsets) fails here: that is bad input, not a bug (found by `npm run fuzz`)
-    const session = await ort.InferenceSession.create(sub.toBytes());
-    out = await session.run({}, { logSeverityLevel: 4 });
+    const memory = { estimate: estimateMemory(sub), what: "the block's constants (materialize)" };
+    out = await withRunner(sub, { memory }, (r) => r.run({}));
   } catch (e) {
-    throw new UserError('materialize-failed', `ONNX Runtime cannot compute the block's constants: ${String((e as Error).message).split('\n')[0]}`);
+    if (!(e instanceof RuntimeError)) throw e;
+    throw new UserError('materialize-failed', `ONNX Runtime cannot compute the block's constants: ${e.detail.split('\n')[0]}`);
   }
   const result = new Map<Value, TensorProto>();
   for (const t of targets) {
     const r = out[t.name]!;
-    if (r.type !== 'float32') throw new UserError('not-float', `'${t.name}' is ${r.type}; only float32 values are materialized`);
-    const data = r.data as Float32Array;
+    if (r.elemType !== DataType.FLOAT || !(r.data instanceof Float32Array)) throw new UserError('not-float', `'${t.name}' is ${dataTypeName(r.elemType)}; only float32 values are materialized`);
+    const data = r.data;
     result.set(t, { dims: [...r.dims], data_type: DataType.FLOAT, raw_data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
   }
   return result;

@@ -11,7 +11,9 @@ import { inferShapes } from '../analysis/shapes/infer.js';
 import type { Dim } from '../analysis/shapes/types.js';
 import { UserError } from '../errors.js';
 import type { Model } from '../ir/model.js';
+import { formatBytes, maxMemoryBytes, MAX_MEMORY_FLAG } from '../runtime/memory-limit.js';
 import { buildRobustBlock } from './robust-block/build.js';
+import { sessionMemory, type SessionMemory } from './session-memory.js';
 import { resolveBlockOptions, type RobustBlockOptions } from './robust-block/options.js';
 
 export interface SpliceOptions extends Partial<RobustBlockOptions> {
@@ -37,6 +39,10 @@ export interface SpliceReport {
   wfNorm?: number;
   /** Graph inputs whose shape was made static. */
   fixedInputs: Record<string, number[]>;
+  /** Static estimate of an ONNX Runtime session on the result (issue 11, defect 8). */
+  sessionMemory?: SessionMemory;
+  /** Set when the post-splice check skipped ONNX Runtime (the session's estimate is over --max-memory). */
+  runtimeCheckSkipped?: string;
 }
 
 export const SPLICE_METADATA_KEY = 'iqa-surgeon.robust_block';
@@ -100,10 +106,14 @@ export async function spliceRobustBlock(model: Model, opts: SpliceOptions): Prom
   const b = built!;
   graph.toposort();
 
+  // What a session on the result needs; the post-check below runs ONNX Runtime only under --max-memory.
+  const memory = sessionMemory(model, opts.inputShapes);
+  const limit = maxMemoryBytes();
+  const skipped = memory.bytes > limit ? `its static memory estimate of ${formatBytes(memory.bytes)} is over the limit of ${formatBytes(limit)} (${MAX_MEMORY_FLAG})` : undefined;
   // Downstream ops that depend on the spatial size fail here (static rules or an ORT run).
   if (b.outShape[1] !== h || b.outShape[2] !== w) {
     try {
-      await inferShapes(model, opts.inputShapes ? { inputShapes: opts.inputShapes } : {});
+      await inferShapes(model, { ...(opts.inputShapes ? { inputShapes: opts.inputShapes } : {}), ...(skipped ? { probe: false } : {}) });
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       throw new UserError(
@@ -127,6 +137,8 @@ export async function spliceRobustBlock(model: Model, opts: SpliceOptions): Prom
   };
   if (b.alpha !== undefined) report.alpha = b.alpha;
   if (b.wfNorm !== undefined) report.wfNorm = b.wfNorm;
+  report.sessionMemory = memory;
+  if (skipped && (b.outShape[1] !== h || b.outShape[2] !== w)) report.runtimeCheckSkipped = `skipped the ONNX Runtime check of the result: ${skipped}`;
   const prev = model.metadata().get(SPLICE_METADATA_KEY);
   const entry: Record<string, unknown> = { edge: edgeName, stage: stageName, inShape: report.inShape, outShape: report.outShape, options: o };
   entry.form = o.orth === 'aol' ? 'parametric' : o.form;

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { computeStages } from '../../src/analysis/stages.js';
 import { UserError } from '../../src/errors.js';
 import { Model } from '../../src/ir/model.js';
-import { validateModel } from '../../src/ir/validate.js';
+import { validateModel } from '../../src/validation/validate.js';
 import { extract } from '../../src/rewrite/extract.js';
 import { FIXTURE_MODELS, REALDATA_ONNX, requireOrSkip } from '../helpers/test-data.js';
 import { maxAbs, nodeHex, randomInput, runValues } from './ort-values.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import path from 'node:path';
 import { Model } from '../../src/ir/model.js';
-import { validateModel } from '../../src/ir/validate.js';
+import { validateModel } from '../../src/validation/validate.js';
 import { tensorToNumbers } from '../../src/onnx/tensor-data.js';
 import { fold } from '../../src/rewrite/fold.js';
 import { setShape } from '../../src/rewrite/set-shape.js';

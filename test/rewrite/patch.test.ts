@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import path from 'node:path';
 import { CheckFailedError, UserError } from '../../src/errors.js';
 import { Model } from '../../src/ir/model.js';
-import { staticProblems } from '../../src/ir/validate.js';
+import { staticProblems } from '../../src/validation/validate.js';
 import { encode } from '../../src/onnx/codec.js';
 import { applyPatch, normalizePatch, normalizeStep, parsePatch, PATCH_METADATA_KEY, recordedPatches } from '../../src/rewrite/patch.js';
 import { FIXTURE_MODELS } from '../helpers/test-data.js';

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import path from 'node:path';
 import { CheckFailedError, UserError } from '../../src/errors.js';
 import { Model } from '../../src/ir/model.js';
-import { staticProblems, validateModel } from '../../src/ir/validate.js';
+import { staticProblems, validateModel } from '../../src/validation/validate.js';
 import { removeNode } from '../../src/rewrite/remove.js';
 import { rename } from '../../src/rewrite/rename.js';
 import { FLOAT, floatTensor, model as buildModel, modelBytes, node, tensorInfo } from '../helpers/proto-build.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { computeStages } from '../../src/analysis/stages.js';
 import { UserError } from '../../src/errors.js';
 import { Model } from '../../src/ir/model.js';
-import { validateModel } from '../../src/ir/validate.js';
+import { validateModel } from '../../src/validation/validate.js';
 import { encode } from '../../src/onnx/codec.js';
 import { parseOpSpec, replaceOp } from '../../src/rewrite/replace-op.js';
 import { stageNodes } from '../../src/rewrite/select.js';

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { CheckFailedError, UserError } from '../../src/errors.js';
 import { Model } from '../../src/ir/model.js';
-import { validateModel } from '../../src/ir/validate.js';
+import { validateModel } from '../../src/validation/validate.js';
 import { extract } from '../../src/rewrite/extract.js';
 import { setShape } from '../../src/rewrite/set-shape.js';
 import { modelBytes, smallMlp } from '../helpers/proto-build.js';

@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { Model } from '../../ir/model.js';
+import { formatBytes } from '../../runtime/memory-limit.js';
+import { materializeAdvice } from '../../surgery/session-memory.js';
 import { spliceRobustBlock, type SpliceOptions } from '../../surgery/splice.js';
 import { formatCount } from '../format.js';
 import type { CliIO } from '../main.js';
@@ -64,6 +66,12 @@ export function registerSplice(program: Command, io: CliIO): void {
       io.out(`spliced a RobustBlock (${report.options.orth}${report.options.orth === 'cayley' ? `, ${report.options.form}` : ''}) on '${report.edge}'${report.stage ? ` (stage ${report.stage})` : ''}\n`);
       io.out(`  [${report.inShape.join(',')}] -> [${report.outShape.join(',')}]; ${report.nodes.length} nodes, ${report.parameters.length} initializers (${formatCount(paramCount)} values)\n`);
       for (const [k, v] of Object.entries(report.fixedInputs)) io.out(`  input '${k}' fixed to [${v.join(',')}]\n`);
+      const mem = report.sessionMemory;
+      const trainable = report.options.orth === 'aol' || report.options.form === 'parametric';
+      if (mem) io.out(`  estimated ONNX Runtime session memory${trainable ? ' (trainable form)' : ''}: ${formatBytes(mem.bytes)} (initializers ${formatBytes(mem.initializerBytes)} + peak activations ${formatBytes(mem.peakActivationBytes)})\n`);
+      const advice = mem ? materializeAdvice(mem.bytes, trainable) : undefined;
+      if (advice) io.out(`  ${advice}\n`);
+      if (report.runtimeCheckSkipped) io.out(`  ${report.runtimeCheckSkipped}\n`);
       io.out(`wrote ${saved.path}\n`);
     });
 }

@@ -3,15 +3,21 @@
  * dangling reads, every value produced once, no cycles), the node list is in topological order,
  * shape rules accept every node and agree with the declared types and shapes, and ONNX Runtime
  * creates a session from it. A failure is a CheckFailedError (exit status 3) that names the step
- * and, where one is to blame, the node.
+ * and, where one is to blame, the node. A failure of the validation machinery itself (ONNX Runtime
+ * refusing the model for a size reason, a session over the memory limit) is a UserError (exit 1)
+ * that says so: it is not evidence that the model is invalid.
+ *
+ * Lives above analysis and runtime (it uses both); ir/ imports neither.
  */
+import { estimateMemory } from '../analysis/memory-estimate.js';
 import { inferShapesStatic } from '../analysis/shapes/infer.js';
 import { CheckFailedError, UserError } from '../errors.js';
+import type { Graph } from '../ir/graph.js';
+import { Model } from '../ir/model.js';
+import type { Node } from '../ir/node.js';
 import { cloneProto } from '../onnx/clone.js';
 import { dataTypeName } from '../onnx/data-types.js';
-import type { Graph } from './graph.js';
-import { Model } from './model.js';
-import type { Node } from './node.js';
+import { RuntimeError, withRunner } from '../runtime/session.js';
 
 export interface ValidateOptions {
   /** What produced the model (e.g. `step 2 (replace-op)`), for the message. */
@@ -98,23 +104,24 @@ export function staticProblems(model: Model): ValidationProblem[] {
   return problems;
 }
 
-/** ONNX Runtime's verdict: undefined when it creates a session, else its message (first lines). */
+/**
+ * ONNX Runtime's verdict: undefined when it creates a session, else its message (first lines).
+ * The session is refused first when its static memory estimate is over --max-memory (a UserError).
+ */
 export async function runtimeProblem(model: Model): Promise<ValidationProblem | undefined> {
-  const ort = await import('onnxruntime-node');
-  let session;
+  const memory = { estimate: estimateMemory(model), what: 'the validation session' };
   try {
-    session = await ort.InferenceSession.create(model.toBytes(), { graphOptimizationLevel: 'disabled', logSeverityLevel: 4 });
+    await withRunner(model, { memory }, async () => undefined);
   } catch (e) {
-    const message = String((e as Error).message ?? e)
-      .split('\n')
-      .filter((l) => l.trim() !== '')
-      .slice(0, 2)
-      .join(' ');
+    if (!(e instanceof RuntimeError)) throw e;
+    if (e.machinery) {
+      throw new UserError('validation-machinery', `could not check the result with ONNX Runtime (this is not a verdict on the model): ${e.detail}`);
+    }
+    const message = e.detail;
     // ONNX Runtime names the node as `In Node, ("name", Op, ...` or `Node (name)`
     const m = /In Node, \("([^"]+)"/.exec(message) ?? /\bNode \(([^)\s]+)\)/.exec(message);
     return { check: 'runtime', ...(m ? { node: m[1]! } : {}), message: `ONNX Runtime cannot load the model: ${message}` };
   }
-  await session.release();
   return undefined;
 }
 
