@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { Model } from '../../ir/model.js';
-import { validateModel } from '../../ir/validate.js';
+import { validateModel } from '../../validation/validate.js';
 import { pruneModel, type PruneReport, type PruneScope } from '../../surgery/prune/prune.js';
 import { shrinkPruned, type ShrinkReport } from '../../surgery/prune/shrink.js';
 import type { CliIO } from '../main.js';
