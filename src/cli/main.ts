@@ -18,6 +18,8 @@ import { registerDataset } from './commands/dataset.js';
 import { registerEquiv } from './commands/equiv.js';
 import { registerOps } from './commands/ops.js';
 import { registerPrune } from './commands/prune.js';
+import { registerFinetune } from './commands/finetune.js';
+import { registerEvaluate } from './commands/evaluate.js';
 import { VERSION } from '../version.js';
 
 export const EXIT = { ok: 0, user: 1, internal: 2, check: 3 } as const;
@@ -67,6 +69,8 @@ export function buildProgram(io: CliIO = defaultIO): Command {
   registerEquiv(program, io);
   registerOps(program, io);
   registerPrune(program, io);
+  registerFinetune(program, io);
+  registerEvaluate(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

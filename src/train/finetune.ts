@@ -72,8 +72,9 @@ export interface EpochSummary {
 export interface FinetuneResult {
   schema: 'finetune@1';
   engine: string;
+  /** Epoch 0 is the model as given (validation only; trainLoss NaN, written as null in JSON). */
   epochs: EpochSummary[];
-  /** The epoch whose weights were kept (highest validation SROCC). */
+  /** The epoch whose weights were kept (highest validation SROCC, ties to the lower validation loss; 0 when no epoch beat the start). */
   best: number;
   trainable: string[];
   newParams: string[];
@@ -271,6 +272,14 @@ export async function finetune(model: Model, o: FinetuneOptions): Promise<Finetu
     }
     const batchesPerEpoch = epochBatches(o.train, cfg.batch, cfg.seed, 1).length;
     o.onEvent?.({ kind: 'start', engine: engine.describe(), trainable: trainable.length, newParams: newParams.size, images: o.train.length, batches: batchesPerEpoch, startEpoch, epochs: cfg.epochs });
+    if (startEpoch === 1) {
+      // epoch 0: the model as given, the baseline every later epoch must beat to be kept
+      const val = await trainer.validate(o.val, cfg.batch);
+      const summary: EpochSummary = { epoch: 0, trainLoss: NaN, valLoss: val.loss, valSrocc: val.srocc, valPlcc: val.plcc };
+      history = [summary];
+      best = { epoch: 0, srocc: val.srocc, params: trainer.snapshot() };
+      o.onEvent?.({ kind: 'epoch', summary });
+    }
     for (let epoch = startEpoch; epoch <= cfg.epochs; epoch++) {
       const batches = epochBatches(o.train, cfg.batch, cfg.seed, epoch);
       let sum = 0;
@@ -284,7 +293,9 @@ export async function finetune(model: Model, o: FinetuneOptions): Promise<Finetu
       const val = await trainer.validate(o.val, cfg.batch);
       const summary: EpochSummary = { epoch, trainLoss: sum / count, valLoss: val.loss, valSrocc: val.srocc, valPlcc: val.plcc };
       history.push(summary);
-      if (val.srocc > best.srocc) best = { epoch, srocc: val.srocc, params: trainer.snapshot() };
+      // highest validation SROCC; a tie goes to the lower validation loss
+      const bestLoss = history.find((h) => h.epoch === best.epoch)?.valLoss ?? Infinity;
+      if (val.srocc > best.srocc || (val.srocc === best.srocc && val.loss < bestLoss)) best = { epoch, srocc: val.srocc, params: trainer.snapshot() };
       if (o.checkpointDir) writeCheckpoint(o.checkpointDir, { epoch, seed: cfg.seed, history, best, params: trainer.snapshot(), adam: trainer.adamStates() });
       o.onEvent?.({ kind: 'epoch', summary });
     }

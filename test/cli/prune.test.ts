@@ -45,7 +45,8 @@ describe('cli: prune', function () {
     [['--ratio', '0.95'], /--ratio 0.95 is outside \[0, 0.9\]/],
     [['--ratio', 'abc'], /--ratio 'abc' must be a number/],
     [['--ratio', 'NaN'], /must be a number/],
-    [['--criterion', 'l3'], /--criterion must be l1 or l2/],
+    [['--criterion', 'l3'], /--criterion must be l1, l2 or pls/],
+    [['--criterion', 'pls'], /--criterion pls needs --data/],
     [['--scope', 'head'], /--scope must be all, backbone or block/],
   ] as const) {
     it(`refuses ${args.join(' ')} with one line and exit 1`, async () => {

@@ -4,7 +4,11 @@ import { Model } from '../../ir/model.js';
 import { validateModel } from '../../validation/validate.js';
 import { pruneModel, type PruneReport, type PruneScope } from '../../surgery/prune/prune.js';
 import { shrinkPruned, type ShrinkReport } from '../../surgery/prune/shrink.js';
+import { listDataset, parseDatasetSpec, selectSplit } from '../../data/dataset.js';
+import type { PreprocessFlags } from '../../data/preprocess.js';
+import { prunePls } from '../../train/prune-pls.js';
 import type { CliIO } from '../main.js';
+import { addPreprocessOptions, preprocessFor } from '../preprocess-options.js';
 
 function parseRatio(text: string): number {
   if (!/^(0|0?\.\d+|1(\.0*)?|\d+(\.\d+)?(e-?\d+)?)$/i.test(text.trim())) throw new UsageError(`--ratio '${text}' must be a number in [0, 0.9]`);
@@ -14,21 +18,36 @@ function parseRatio(text: string): number {
 }
 
 export function registerPrune(program: Command, io: CliIO): void {
+  addPreprocessOptions(
   program
     .command('prune')
     .description('structured filter pruning: mask the smallest-norm filters of each conv (and their BatchNormalization), optionally remove them physically')
     .argument('<model>', 'model to prune (the original or a spliced one)')
     .requiredOption('-o, --output <file>', 'output model file')
     .option('--ratio <r>', 'fraction of each conv\'s filters to prune, in [0, 0.9]', parseRatio, 0.1)
-    .option('--criterion <c>', 'l2 (the paper\'s) or l1 filter norm', 'l2')
+    .option('--criterion <c>', 'l2 (the paper\'s) or l1 filter norm, or pls (PLS-VIP on features of --data)', 'l2')
+    .option('--data <spec>', 'scored images for --criterion pls (their train split; docs/DATA.md)')
+    .option('--pls-images <n>', 'images the PLS features come from', (t: string) => {
+      if (!/^\d+$/.test(t) || Number(t) < 3 || Number(t) > 100000) throw new UsageError(`--pls-images '${t}' must be an integer in [3, 100000]`);
+      return Number(t);
+    }, 200)
+    .option('--split-seed <s>', 'seed of the 70/10/20 split', (t: string) => {
+      if (!/^\d+$/.test(t) || Number(t) > 0xffffffff) throw new UsageError(`--split-seed '${t}' must be an integer from 0 to 4294967295`);
+      return Number(t);
+    }, 0)
     .option('--scope <s>', 'all (model convs and the block\'s reduce conv), backbone or block', 'all')
     .option('--shrink', 'remove the pruned channels physically (a smaller, faster, equivalent model)')
-    .option('--json', 'print the iqa-surgeon/prune@1 report as JSON')
-    .action(async (file: string, opts: { output: string; ratio: number; criterion: string; scope: string; shrink?: boolean; json?: boolean }) => {
-      if (opts.criterion !== 'l1' && opts.criterion !== 'l2') throw new UsageError(`--criterion must be l1 or l2 (got '${opts.criterion}')`);
+    .option('--json', 'print the iqa-surgeon/prune@1 report as JSON'),
+  ).action(async (file: string, opts: PreprocessFlags & { output: string; ratio: number; criterion: string; scope: string; shrink?: boolean; json?: boolean; data?: string; plsImages: number; splitSeed: number }) => {
+      if (opts.criterion !== 'l1' && opts.criterion !== 'l2' && opts.criterion !== 'pls') throw new UsageError(`--criterion must be l1, l2 or pls (got '${opts.criterion}')`);
       if (!['all', 'backbone', 'block'].includes(opts.scope)) throw new UsageError(`--scope must be all, backbone or block (got '${opts.scope}')`);
+      if (opts.criterion === 'pls' && !opts.data) throw new UsageError('--criterion pls needs --data <spec> (scored images to compute the features on)');
       const model = Model.load(file);
-      const report: PruneReport = pruneModel(model, { criterion: opts.criterion, ratio: opts.ratio, scope: opts.scope as PruneScope });
+      let report: PruneReport;
+      if (opts.criterion === 'pls') {
+        const items = selectSplit(listDataset(parseDatasetSpec(opts.data!)).items, 'train', { seed: opts.splitSeed });
+        report = await prunePls(model, { ratio: opts.ratio, scope: opts.scope as PruneScope, items, maxImages: opts.plsImages, preprocess: preprocessFor(model, opts) });
+      } else report = pruneModel(model, { criterion: opts.criterion, ratio: opts.ratio, scope: opts.scope as PruneScope });
       let shrink: ShrinkReport | undefined;
       if (opts.shrink) shrink = shrinkPruned(model);
       await validateModel(model, { step: opts.shrink ? 'prune --shrink' : 'prune' });

@@ -39,7 +39,7 @@ export interface PrunedConv {
 }
 
 export interface PruneReport {
-  criterion: NormCriterion;
+  criterion: NormCriterion | 'pls';
   ratio: number;
   scope: PruneScope;
   pruned: PrunedConv[];
@@ -67,51 +67,87 @@ function convWeight(node: Node): { name: string; dims: number[]; data: Float32Ar
   return { name: v.name, dims: tensorDims(t), data: tensorTypedData(t) as Float32Array };
 }
 
-export function pruneModel(model: Model, o: PruneOptions): PruneReport {
-  checkPruneOptions(o);
+/** A conv whose filters can be pruned by masking, with its weight. */
+export interface PruneCandidate {
+  node: Node;
+  weight: { name: string; dims: number[]; data: Float32Array };
+  batchNorms: Node[];
+}
+
+export interface PrunePlan {
+  scope: PruneScope;
+  candidates: PruneCandidate[];
+  leftOut: { node: string; reason: string }[];
+  filtersInScope: number;
+}
+
+/** The convs in scope that can be pruned by masking, and those left out with the reason. */
+export function planPrune(model: Model, scope: PruneScope = 'all'): PrunePlan {
   if (model.metadata().has(PRUNE_METADATA_KEY)) throw new UserError('prune', 'the model is already pruned (metadata iqa-surgeon.prune); prune the original model again instead');
-  const scope = o.scope ?? 'all';
   const g = model.graph;
   const block = blockParameterNames(model);
-  const report: PruneReport = { criterion: o.criterion, ratio: o.ratio, scope, pruned: [], leftOut: [], filtersPruned: 0, filtersInScope: 0 };
-  const convs = g.nodes.filter((n) => n.opType === 'Conv' && n.domain === '');
-  const plans: { node: Node; weight: string; filters: number; pruned: number[]; batchNorms: Node[] }[] = [];
-  for (const node of convs) {
+  const plan: PrunePlan = { scope, candidates: [], leftOut: [], filtersInScope: 0 };
+  for (const node of g.nodes.filter((n) => n.opType === 'Conv' && n.domain === '')) {
     const w = convWeight(node);
     const label = node.name || node.outputs[0]?.name || 'Conv';
     if (!w) {
-      report.leftOut.push({ node: label, reason: 'its weight is not a float32 initializer' });
+      plan.leftOut.push({ node: label, reason: 'its weight is not a float32 initializer' });
       continue;
     }
     const inBlock = block.has(w.name);
     if ((scope === 'backbone' && inBlock) || (scope === 'block' && !inBlock)) continue;
-    const filters = w.dims[0]!;
-    report.filtersInScope += filters;
+    plan.filtersInScope += w.dims[0]!;
     if (node.attrInt('group', 1) !== 1) {
-      report.leftOut.push({ node: label, reason: `grouped conv (group ${node.attrInt('group', 1)}): its filters are not independent of its input channels` });
+      plan.leftOut.push({ node: label, reason: `grouped conv (group ${node.attrInt('group', 1)}): its filters are not independent of its input channels` });
       continue;
     }
-    const count = prunedCount(filters, o.ratio);
-    if (count === 0) continue;
+    if (w.dims[0]! < 2) continue;
     const trace = traceConvOutput(node);
-    if (!trace.ok) {
-      report.leftOut.push({ node: label, reason: trace.reason });
-      continue;
-    }
-    plans.push({ node, weight: w.name, filters, pruned: smallest(filterNorms(w.data, filters, o.criterion), count), batchNorms: trace.batchNorms });
+    if (!trace.ok) plan.leftOut.push({ node: label, reason: trace.reason });
+    else plan.candidates.push({ node, weight: w, batchNorms: trace.batchNorms });
   }
-  for (const p of plans) {
-    const masks: MaskedParameter[] = [maskParameter(g, p.node, 1, p.filters, p.pruned)];
-    if (p.node.input(2)) masks.push(maskParameter(g, p.node, 2, p.filters, p.pruned));
-    for (const bn of p.batchNorms) {
-      masks.push(maskParameter(g, bn, 1, p.filters, p.pruned));
-      masks.push(maskParameter(g, bn, 2, p.filters, p.pruned));
+  return plan;
+}
+
+/**
+ * Mask the chosen filters (per conv node name) of a plan's candidates and record the pruning in
+ * the model's metadata. `criterion` and `ratio` are recorded as given.
+ */
+export function applyPrune(model: Model, plan: PrunePlan, chosen: ReadonlyMap<string, readonly number[]>, record: { criterion: NormCriterion | 'pls'; ratio: number; extra?: Record<string, unknown> }): PruneReport {
+  const g = model.graph;
+  const report: PruneReport = { criterion: record.criterion, ratio: record.ratio, scope: plan.scope, pruned: [], leftOut: plan.leftOut, filtersPruned: 0, filtersInScope: plan.filtersInScope };
+  for (const c of plan.candidates) {
+    const pruned = [...(chosen.get(c.node.name) ?? [])].sort((a, b) => a - b);
+    if (pruned.length === 0) continue;
+    const filters = c.weight.dims[0]!;
+    if (pruned.length >= filters || pruned.some((i) => !Number.isInteger(i) || i < 0 || i >= filters)) throw new Error(`internal: bad pruning choice for '${c.node.name}'`);
+    const masks: MaskedParameter[] = [maskParameter(g, c.node, 1, filters, pruned)];
+    if (c.node.input(2)) masks.push(maskParameter(g, c.node, 2, filters, pruned));
+    for (const bn of c.batchNorms) {
+      masks.push(maskParameter(g, bn, 1, filters, pruned));
+      masks.push(maskParameter(g, bn, 2, filters, pruned));
     }
-    report.pruned.push({ node: p.node.name, weight: p.weight, filters: p.filters, pruned: p.pruned, batchNorms: p.batchNorms.map((b) => b.name), masks });
-    report.filtersPruned += p.pruned.length;
+    report.pruned.push({ node: c.node.name, weight: c.weight.name, filters, pruned, batchNorms: c.batchNorms.map((b) => b.name), masks });
+    report.filtersPruned += pruned.length;
   }
-  model.setMetadata(PRUNE_METADATA_KEY, JSON.stringify({ criterion: report.criterion, ratio: report.ratio, scope, convs: report.pruned.map((c) => ({ node: c.node, weight: c.weight, filters: c.filters, pruned: c.pruned, masks: c.masks.map((m) => m.mask) })), leftOut: report.leftOut }));
+  model.setMetadata(
+    PRUNE_METADATA_KEY,
+    JSON.stringify({ criterion: record.criterion, ratio: record.ratio, scope: plan.scope, ...(record.extra ?? {}), convs: report.pruned.map((c) => ({ node: c.node, weight: c.weight, filters: c.filters, pruned: c.pruned, masks: c.masks.map((m) => m.mask) })), leftOut: report.leftOut }),
+  );
   return report;
+}
+
+/** l1/l2 pruning: per conv, round(ratio x filters) smallest-norm filters (at least one kept). */
+export function pruneModel(model: Model, o: PruneOptions): PruneReport {
+  checkPruneOptions(o);
+  const plan = planPrune(model, o.scope ?? 'all');
+  const chosen = new Map<string, number[]>();
+  for (const c of plan.candidates) {
+    const filters = c.weight.dims[0]!;
+    const count = prunedCount(filters, o.ratio);
+    if (count > 0) chosen.set(c.node.name, smallest(filterNorms(c.weight.data, filters, o.criterion), count));
+  }
+  return applyPrune(model, plan, chosen, { criterion: o.criterion, ratio: o.ratio });
 }
 
 /** Names of the mask initializers recorded in a pruned model (not parameters: never trained). */

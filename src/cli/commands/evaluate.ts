@@ -1,0 +1,190 @@
+import type { Command } from 'commander';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { resolveScoreSpec, type ScoreSpec } from '../../attacks/score.js';
+import { listDataset, parseDatasetSpec, selectSplit, SPLITS, type DatasetItem, type SplitName } from '../../data/dataset.js';
+import { encodePng } from '../../data/image.js';
+import { readPreprocess, type PreprocessFlags } from '../../data/preprocess.js';
+import { ENGINE_CHOICES, type EngineChoice } from '../../engines/factory.js';
+import { UsageError } from '../../errors.js';
+import { evaluateModels, parseAttackList, type EvaluatedModel } from '../../evaluate/evaluate.js';
+import { Model } from '../../ir/model.js';
+import { table4Text } from '../../report/table.js';
+import { writeReport } from '../../report/write.js';
+import type { EvaluateResult } from '../../report/schema.js';
+import { writeFileAtomic } from '../../util/atomic-write.js';
+import type { CliIO } from '../main.js';
+import { addPreprocessOptions, describePreprocess, preprocessFor } from '../preprocess-options.js';
+import { makeProgress } from '../progress.js';
+
+interface EvaluateFlags extends PreprocessFlags {
+  baseline?: string;
+  source?: string;
+  data: string;
+  mosData?: string;
+  split: SplitName | 'all';
+  splitSeed: number;
+  maxImages: number;
+  attacks: string;
+  eps: string;
+  step: number;
+  seed: number;
+  direction: 'up' | 'down';
+  quantize?: boolean;
+  engine: EngineChoice;
+  ep: 'cpu' | 'cuda';
+  rScore: 'msu' | 'paper';
+  scoreOutput?: string;
+  examples: number;
+  report: string;
+  json?: boolean;
+}
+
+function parseEps(text: string): number[] {
+  const parts = text.split(',').map((s) => s.trim());
+  const v = parts.map(Number);
+  if (parts.some((p) => !/^\d+(\.\d+)?$/.test(p)) || v.some((x) => !(x >= 0 && x <= 255))) throw new UsageError(`--eps '${text}' must be comma-separated numbers in [0, 255] (units of 1/255)`);
+  return v;
+}
+
+function intIn(option: string, lo: number, hi: number) {
+  return (t: string): number => {
+    if (!/^\d+$/.test(t.trim()) || Number(t) < lo || Number(t) > hi) throw new UsageError(`${option} '${t}' must be an integer in [${lo}, ${hi}]`);
+    return Number(t);
+  };
+}
+
+function items(spec: string, split: SplitName | 'all', seed: number, max: number): DatasetItem[] {
+  const all = listDataset(parseDatasetSpec(spec)).items;
+  return (split === 'all' ? all : selectSplit(all, split, { seed })).slice(0, max);
+}
+
+export function registerEvaluate(program: Command, io: CliIO): void {
+  addPreprocessOptions(
+    program
+      .command('evaluate')
+      .description('attack one or two models (PGD, FGSM, UAP, stAdv, noise) and report SROCC/PLCC, absolute gain, R-score and AUC over eps, scored by ONNX Runtime')
+      .argument('<model>', 'the model to evaluate (e.g. the patched one)')
+      .option('--baseline <onnx>', 'a second model evaluated the same way (e.g. the original), listed first')
+      .option('--source <onnx>', 'craft the attacks on this model and score them on the evaluated ones (transfer)')
+      .requiredOption('--data <spec>', 'images to attack (dataset spec, docs/DATA.md)')
+      .option('--mos-data <spec>', 'scored images for SROCC/PLCC (default: --data when it has scores)')
+      .option('--split <name>', 'train, val, test or all (of --data and --mos-data)', (t: string) => {
+        if (t !== 'all' && !SPLITS.includes(t as SplitName)) throw new UsageError(`--split '${t}' must be train, val, test or all`);
+        return t as SplitName | 'all';
+      }, 'all')
+      .option('--split-seed <s>', 'seed of the 70/10/20 split', intIn('--split-seed', 0, 2 ** 32 - 1), 0)
+      .option('--max-images <n>', 'attack at most this many images', intIn('--max-images', 1, 100000), 100000)
+      .option('--attacks <list>', 'pgd-<k>, fgsm, uap, stadv, noise (comma-separated)', 'pgd-1,pgd-8,uap,stadv')
+      .option('--eps <list>', 'L-inf budgets in 1/255 units', '2,4,6,8,10')
+      .option('--step <x>', 'PGD step in 1/255 units', (t: string) => {
+        const v = Number(t);
+        if (!/^\d+(\.\d+)?$/.test(t) || !(v > 0 && v <= 255)) throw new UsageError(`--step '${t}' must be a number in (0, 255]`);
+        return v;
+      }, 1)
+      .option('--seed <s>', 'seed of random starts, noise and bootstrap', intIn('--seed', 0, 2 ** 31), 0)
+      .option('--direction <d>', 'up (raise the predicted quality, default) or down', (t: string) => {
+        if (t !== 'up' && t !== 'down') throw new UsageError(`--direction must be up or down (got '${t}')`);
+        return t;
+      }, 'up')
+      .option('--quantize', 'score the 8-bit attacked images an attacker can ship (default: the float images)')
+      .option('--engine <engine>', `gradient engine for the attacks: ${ENGINE_CHOICES.join(', ')}`, (t: string) => {
+        if (!ENGINE_CHOICES.includes(t as EngineChoice)) throw new UsageError(`--engine must be ${ENGINE_CHOICES.join(', ')} (got '${t}')`);
+        return t as EngineChoice;
+      }, 'auto')
+      .option('--ep <provider>', 'ONNX Runtime execution provider for the scores: cpu or cuda', (t: string) => {
+        if (t !== 'cpu' && t !== 'cuda') throw new UsageError(`--ep must be cpu or cuda (got '${t}')`);
+        return t;
+      }, 'cpu')
+      .option('--r-score <variant>', 'msu (default) or paper', (t: string) => {
+        if (t !== 'msu' && t !== 'paper') throw new UsageError(`--r-score must be msu or paper (got '${t}')`);
+        return t;
+      }, 'msu')
+      .option('--score-output <name>', 'which output is the quality score (models with several outputs)')
+      .option('--examples <n>', 'attacked images shown beside their originals in the report', intIn('--examples', 0, 100), 3)
+      .requiredOption('--report <dir>', 'report folder (report.json, report.md, plots/, index.html)')
+      .option('--json', 'print the evaluate@1 result as JSON'),
+  ).action(async (file: string, opts: EvaluateFlags) => {
+    const attacks = parseAttackList(opts.attacks);
+    const eps = parseEps(opts.eps);
+    const describe = (f: string): EvaluatedModel & { fromMetadata: boolean } => {
+      const model = Model.load(f);
+      const score: ScoreSpec = resolveScoreSpec(model.graph.outputs.map((v) => v.name), model.metadata(), opts.scoreOutput ? { output: opts.scoreOutput } : {});
+      return { file: f, name: path.basename(f).replace(/\.onnx$/i, ''), role: '', preprocess: preprocessFor(model, opts), score, fromMetadata: readPreprocess(model) !== undefined };
+    };
+    const main = { ...describe(file), role: opts.baseline ? 'patched' : 'evaluated' };
+    const models = opts.baseline ? [{ ...describe(opts.baseline), role: 'original' }, main] : [main];
+    if (opts.source) {
+      const s = describe(opts.source);
+      for (const m of models) m.source = { file: s.file, preprocess: s.preprocess, score: s.score };
+    }
+    const images = items(opts.data, opts.split, opts.splitSeed, opts.maxImages);
+    const mosSpec = opts.mosData ?? (images.every((i) => i.mos !== undefined) ? opts.data : null);
+    const mosImages = mosSpec === null ? null : mosSpec === opts.data ? images : items(mosSpec, opts.split, opts.splitSeed, 100000);
+    const progress = makeProgress({ json: opts.json, err: io.err });
+    for (const m of models) progress.line(`${m.name}: ${describePreprocess(m.preprocess, m.fromMetadata)}`);
+    progress.line(`attacking ${images.length} images; scores from ONNX Runtime (${opts.ep}); ${opts.quantize ? '8-bit' : 'float'} attacked images scored`);
+    const imagesDir = path.join(opts.report, 'images');
+    const examples: NonNullable<EvaluateResult['examples']> = [];
+    const pending: Promise<void>[] = [];
+    const [h, w] = main.preprocess.size;
+    const png = async (px: Float32Array, k: number, target: string): Promise<void> => {
+      const data = new Uint8Array(h * w * 3);
+      for (let c = 0; c < 3; c++) for (let i = 0; i < h * w; i++) data[i * 3 + c] = Math.round(Math.min(1, Math.max(0, px[k * 3 * h * w + c * h * w + i]!)) * 255);
+      const bytes = await encodePng({ width: w, height: h, data });
+      mkdirSync(path.dirname(target), { recursive: true });
+      writeFileAtomic(target, (wr) => wr.write(bytes));
+    };
+    let runTotal = 0;
+    const result = await evaluateModels(models, {
+      images,
+      mosImages,
+      dataSpec: opts.data,
+      mosSpec,
+      attacks,
+      eps,
+      step: opts.step,
+      direction: opts.direction,
+      seed: opts.seed,
+      quantize: opts.quantize === true,
+      engine: opts.engine,
+      ep: opts.ep,
+      rScoreVariant: opts.rScore,
+      onEvent: (e) => {
+        if (e.done === 0) {
+          runTotal = e.total;
+          progress.start(e.total, e.model);
+        }
+        progress.update(e.done, {});
+        if (e.done === runTotal - 1) progress.stop();
+      },
+      keepImages: (model, run, clean, attacked) => {
+        const stem = (i: number): string => images[i]!.name.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/\.[^.]*$/, '');
+        for (let i = 0; i < Math.min(opts.examples, images.length); i++) {
+          if (!/^(pgd-\d+|fgsm|noise)-eps/.test(run) || examples.some((x) => x.model === model && x.attacked.includes(`/${stem(i)}.png`) && x.attack !== run)) continue;
+          const cleanRel = `images/${model}/clean/${stem(i)}.png`;
+          const advRel = `images/${model}/${run}/${stem(i)}.png`;
+          pending.push(png(clean, i, path.join(opts.report, cleanRel)), png(attacked, i, path.join(opts.report, advRel)));
+          examples.push({ model, attack: run, clean: cleanRel, attacked: advRel, cleanScore: NaN, attackedScore: NaN });
+        }
+      },
+    });
+    await Promise.all(pending);
+    // keep one example per image and model: the strongest run (last written), with its scores
+    const byKey = new Map<string, (typeof examples)[number]>();
+    for (const e of examples) byKey.set(`${e.model}/${e.clean}`, e);
+    result.examples = [...byKey.values()].map((e) => {
+      const m = result.models.find((x) => x.name === e.model)!;
+      const idx = m.scores!.images.findIndex((n) => e.clean.endsWith(`/${n.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/\.[^.]*$/, '')}.png`));
+      return { ...e, cleanScore: m.scores!.clean[idx]!, attackedScore: m.scores!.attacked[e.attack]![idx]! };
+    });
+    mkdirSync(imagesDir, { recursive: true });
+    const written = await writeReport(result, opts.report);
+    if (opts.json) {
+      io.out(`${JSON.stringify(result, null, 1)}\n`);
+      return;
+    }
+    io.out(table4Text(result));
+    io.out(`report: ${path.join(written.dir, 'index.html')}\n`);
+  });
+}

@@ -1,0 +1,145 @@
+import type { Command } from 'commander';
+import path from 'node:path';
+import { resolveScoreSpec } from '../../attacks/score.js';
+import { listDataset, parseDatasetSpec, selectSplit } from '../../data/dataset.js';
+import type { PreprocessFlags } from '../../data/preprocess.js';
+import { readPreprocess } from '../../data/preprocess.js';
+import { ENGINE_CHOICES, type EngineChoice } from '../../engines/factory.js';
+import { UsageError } from '../../errors.js';
+import { Model } from '../../ir/model.js';
+import { materialize } from '../../surgery/materialize.js';
+import { finetune, type Defence } from '../../train/finetune.js';
+import type { LossKind } from '../../train/losses.js';
+import { validateModel } from '../../validation/validate.js';
+import type { CliIO } from '../main.js';
+import { collect } from '../options.js';
+import { addPreprocessOptions, describePreprocess, preprocessFor } from '../preprocess-options.js';
+import { makeProgress } from '../progress.js';
+
+function number(option: string, lo: number, hi: number, integer = false) {
+  return (text: string): number => {
+    const v = Number(text);
+    if (!/^[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text.trim()) || !Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < lo || v > hi) {
+      throw new UsageError(`${option} '${text}' must be ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}]`);
+    }
+    return v;
+  };
+}
+
+function choice<T extends string>(option: string, values: readonly T[]) {
+  return (text: string): T => {
+    if (!values.includes(text as T)) throw new UsageError(`${option} must be ${values.join(', ')} (got '${text}')`);
+    return text as T;
+  };
+}
+
+interface FinetuneFlags extends PreprocessFlags {
+  data: string;
+  output: string;
+  epochs: number;
+  lr: number;
+  lrPretrainedRatio: number;
+  batch: number;
+  loss: LossKind;
+  defence: Defence;
+  trainable: string[];
+  new: string[];
+  freezeOrth?: boolean;
+  engine: EngineChoice;
+  ep?: 'cpu' | 'cuda';
+  resume?: string;
+  materialize?: boolean;
+  seed: number;
+  splitSeed: number;
+  splitFile?: string;
+  scoreOutput?: string;
+  json?: boolean;
+}
+
+export function registerFinetune(program: Command, io: CliIO): void {
+  addPreprocessOptions(
+    program
+      .command('finetune')
+      .description('fine-tune a (spliced, pruned) model on scored images: Adam, norm-in-norm/L1/MSE, optional NT or AT defence; best validation SROCC epoch kept, checkpoints each epoch')
+      .argument('<model>', 'model to fine-tune')
+      .requiredOption('--data <spec>', 'scored dataset (koniq:, csv:, folder: spec; docs/DATA.md): train split to train, val split to validate')
+      .requiredOption('-o, --output <file>', 'output model file (checkpoints in <output>.ckpt/)')
+      .option('--epochs <n>', 'epochs', number('--epochs', 1, 1000, true), 5)
+      .option('--lr <x>', 'learning rate of the new parameters (the RobustBlock and --new)', number('--lr', 1e-12, 1), 1e-4)
+      .option('--lr-pretrained-ratio <x>', 'learning rate of the pretrained parameters as a fraction of --lr', number('--lr-pretrained-ratio', 0, 10), 0.1)
+      .option('--batch <n>', 'images per batch (>= 2)', number('--batch', 2, 1024, true), 8)
+      .option('--loss <loss>', 'norm-in-norm, l1 or mse', choice('--loss', ['norm-in-norm', 'l1', 'mse'] as const), 'norm-in-norm')
+      .option('--defence <d>', 'none, nt (gradient-norm regularisation) or at (FGSM adversarial training)', choice('--defence', ['none', 'nt', 'at'] as const), 'none')
+      .option('--trainable <selector>', 'parameters to train (name, glob, stage:<name>, robust-block, all); repeatable', collect, [])
+      .option('--new <selector>', 'parameters that get the full learning rate besides the RobustBlock\'s; repeatable', collect, [])
+      .option('--freeze-orth', 'keep the orthogonal conv (Cayley W and alpha) fixed')
+      .option('--engine <engine>', `gradient engine: ${ENGINE_CHOICES.join(', ')}`, choice('--engine', ENGINE_CHOICES), 'auto')
+      .option('--ep <provider>', 'execution provider of the ort engine: cpu or cuda', choice('--ep', ['cpu', 'cuda'] as const))
+      .option('--resume <dir>', 'continue from the last checkpoint in this folder')
+      .option('--materialize', 'after training, precompute the RobustBlock for deployment')
+      .option('--seed <s>', 'seed of the batch order', number('--seed', 0, 2 ** 31, true), 0)
+      .option('--split-seed <s>', 'seed of the 70/10/20 split', number('--split-seed', 0, 2 ** 32 - 1, true), 0)
+      .option('--split-file <csv>', 'a CSV with columns image_name (or path) and split')
+      .option('--score-output <name>', 'which output is the quality score (models with several outputs)')
+      .option('--json', 'print the finetune@1 report as JSON'),
+  ).action(async (file: string, opts: FinetuneFlags) => {
+    const model = Model.load(file);
+    const preprocess = preprocessFor(model, opts);
+    const score = resolveScoreSpec(model.graph.outputs.map((v) => v.name), model.metadata(), opts.scoreOutput ? { output: opts.scoreOutput } : {});
+    const ds = listDataset(parseDatasetSpec(opts.data));
+    const split = { seed: opts.splitSeed, ...(opts.splitFile ? { splitFile: opts.splitFile } : {}) };
+    const train = selectSplit(ds.items, 'train', split);
+    const val = selectSplit(ds.items, 'val', split);
+    const progress = makeProgress({ json: opts.json, err: io.err });
+    if (!opts.json) io.err(`${describePreprocess(preprocess, readPreprocess(model) !== undefined)}\n`);
+    let started = Date.now();
+    let images = 0;
+    const result = await finetune(model, {
+      train,
+      val,
+      preprocess,
+      score,
+      epochs: opts.epochs,
+      batch: opts.batch,
+      lr: opts.lr,
+      lrPretrainedRatio: opts.lrPretrainedRatio,
+      loss: opts.loss,
+      defence: opts.defence,
+      trainable: opts.trainable.length ? opts.trainable : ['all'],
+      newSelectors: opts.new,
+      freezeOrth: opts.freezeOrth === true,
+      engine: opts.engine,
+      seed: opts.seed,
+      checkpointDir: opts.resume ?? `${opts.output}.ckpt`,
+      resume: opts.resume !== undefined,
+      onEvent: (e) => {
+        if (e.kind === 'start') progress.line(`engine: ${e.engine}; ${e.trainable} trainable parameters (${e.newParams} new); ${e.images} training images, ${e.batches} batches per epoch`);
+        else if (e.kind === 'batch') {
+          if (e.batch === 1) {
+            progress.start(e.batches, `epoch ${e.epoch}`);
+            started = Date.now();
+            images = 0;
+          }
+          images += e.images;
+          progress.update(e.batch, { loss: e.loss, imagesPerSecond: images / Math.max(1e-3, (Date.now() - started) / 1000) });
+          if (e.batch === e.batches) progress.stop();
+        } else {
+          const s = e.summary;
+          progress.line(`epoch ${s.epoch}: ${s.epoch === 0 ? 'before training' : `train loss ${s.trainLoss.toFixed(4)}`}, val loss ${s.valLoss.toFixed(4)}, val SROCC ${s.valSrocc.toFixed(4)}, PLCC ${s.valPlcc.toFixed(4)}`);
+        }
+      },
+    });
+    let materialized = false;
+    if (opts.materialize) {
+      await materialize(model, { dropParams: false });
+      materialized = true;
+    }
+    await validateModel(model, { step: 'finetune' });
+    const saved = model.save(opts.output);
+    if (opts.json) {
+      io.out(`${JSON.stringify({ ...result, materialized, file: saved.path, checkpoints: path.resolve(opts.resume ?? `${opts.output}.ckpt`) }, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2)}\n`);
+      return;
+    }
+    io.out(`best epoch ${result.best} (val SROCC ${result.epochs.find((e) => e.epoch === result.best)!.valSrocc.toFixed(4)}); wrote ${saved.path}${materialized ? ' (RobustBlock materialized)' : ''}\n`);
+  });
+}
