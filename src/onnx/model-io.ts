@@ -6,7 +6,7 @@
 import { existsSync, realpathSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { OnnxFormatError, PathError, UserError } from '../errors.js';
-import { acquireLock, checkNameLength, checkReplaceableTarget, writeTemp, type PendingFile } from '../util/atomic-write.js';
+import { acquireLock, checkNameLength, checkReplaceableTarget, pauseForTests, writeTemp, type PendingFile } from '../util/atomic-write.js';
 import { readRegularFile } from '../util/safe-read.js';
 import { decode, encode, encodeTo, encodedSize, LAYOUT, type ProtoMessage, type Substitute } from './codec.js';
 import { EXTERNAL_REF, resolveExternalRef, type TensorWithRef } from './external-data.js';
@@ -414,12 +414,14 @@ export function saveModelFile(model: LoadedModel | ModelProto, outFile: string, 
     const bytes = statSync(pendingModel.tmp).size;
     // Concurrent writers to one output commit one at a time (a lock beside the output): without
     // it, two runs interleaving their renames left one run's model reading the other's data.
+    pauseForTests('before-commit');
     release = acquireLock(out);
     // Two files cannot be renamed at once. If a previous model sits at the output, it may read a
     // data file of the same name: remove it first, so a kill between the renames leaves no model
     // (rerun) rather than the old model reading the new data (wrong weights, silently).
     if (existsSync(dataPath) && existsSync(out)) rmSync(out, { force: true });
     pendingData.commit();
+    pauseForTests('between-renames'); // the window between the two renames (tests widen it)
     pendingModel.commit();
     return { path: out, bytes, externalDataFile: dataPath, externalTensors: moved.size, externalBytes };
   } catch (e) {

@@ -240,6 +240,22 @@ function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+/**
+ * Test hook: widens a race window. The environment variable IQA_SURGEON_TEST_PAUSE, like
+ * `between-renames=3000,before-commit=1500`, makes the writer sleep that many milliseconds at
+ * the named point (unset: nothing). The concurrency tests use it to make two writers' renames
+ * interleave on every run instead of rarely.
+ */
+export function pauseForTests(point: 'before-commit' | 'between-renames'): void {
+  const spec = process.env.IQA_SURGEON_TEST_PAUSE;
+  if (!spec) return;
+  for (const part of spec.split(',')) {
+    const [name, value] = part.split('=');
+    const ms = Number(value);
+    if (name === point && Number.isFinite(ms) && ms > 0) sleepMs(Math.min(ms, 10_000));
+  }
+}
+
 function lockOwner(lock: string): number | null {
   try {
     const text = readFileSync(lock, 'utf8').trim();
