@@ -52,7 +52,7 @@ export function openRegularFile(file: string, opts: SafeReadOptions): { fd: numb
   try {
     const st = fstatSync(fd);
     const reason = notRegularReason(st);
-    if (reason) throw new PathError('not-a-file', `${opts.what} '${file}' is ${reason}, not a regular file`);
+    if (reason) throw new PathError('not-a-file', `${opts.what} '${file}' is not a regular file but ${reason}`);
     if (st.size > opts.maxBytes) {
       throw new UserError(
         'limit-file-size',

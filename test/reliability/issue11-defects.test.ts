@@ -149,6 +149,16 @@ describe('reliability: issue 11 defects', function () {
       expect(meta[0]!.nsIterations).to.be.within(1, 100);
     });
 
+    it('the other commands\' numeric options are bounded too', async function () {
+      const d = tmp.make('other-bounds');
+      expectOneLine(await inProcess(['dataset', 'make-default', '--out', path.join(d, 'ds'), '--size', '100000']), /^--size must be an integer from 1 to 20000; got 100000$/);
+      expect(existsSync(path.join(d, 'ds'))).to.equal(false);
+      expectOneLine(await inProcess(['equiv', RESNET, '--inputs', path.join(ROOT, 'fixtures/koniq-mini/1024x768'), '--max-images', '5000']), /^--max-images must be an integer from 1 to 1024; got 5000$/);
+      expectOneLine(await inProcess(['equiv', RESNET, '--atol', 'Infinity']), /^--atol 'Infinity' must be a number >= 0/);
+      expectOneLine(await inProcess(['convert', RESNET, '-o', path.join(d, 'x.onnx'), '--threshold', '99999999999999999999']), /^--threshold '99999999999999999999' must be a positive integer/);
+      expectOneLine(await inProcess(['--max-nodes', '1e400', 'inspect', RESNET]), /^--max-nodes '1e400' must be a positive integer/);
+    });
+
     it('one library check: every numeric option refuses NaN, infinities, non-integers where integers are needed, and values past its bound', () => {
       for (const b of SPLICE_NUMERIC_BOUNDS) {
         const bad = [NaN, Infinity, -Infinity, b.max + 1, b.min - 1, '3'];
@@ -173,9 +183,9 @@ describe('reliability: issue 11 defects', function () {
     });
 
     const specials = (): [string, string, RegExp][] => [
-      ['a FIFO', fifo, /is a FIFO \(named pipe\), not a regular file/],
-      ['/dev/zero', '/dev/zero', /is a character device, not a regular file/],
-      ['a folder', folder, /is a folder, not a regular file|is a folder/],
+      ['a FIFO', fifo, /is not a regular file but a FIFO \(named pipe\)/],
+      ['/dev/zero', '/dev/zero', /is not a regular file but a character device/],
+      ['a folder', folder, /is not a regular file but a folder/],
     ];
 
     it('model files (inspect, convert)', function () {
@@ -198,15 +208,15 @@ describe('reliability: issue 11 defects', function () {
         expectOneLine(child(['dataset', 'info', '--data', `csv:${p}`]), new RegExp(`score file '.*' ${re.source}`));
         expectOneLine(child(['dataset', 'info', '--data', path.join(ROOT, 'fixtures/koniq-mini'), '--skip-bad', '--split', 'train', '--split-file', p]), new RegExp(`split file '.*' ${re.source}`));
       }
-      expectOneLine(child(['dataset', 'info', '--data', path.join(ROOT, 'fixtures/koniq-mini'), '--skip-bad', '--split', 'train', '--split-file', folder]), /split file '.*' is a folder, not a regular file/);
+      expectOneLine(child(['dataset', 'info', '--data', path.join(ROOT, 'fixtures/koniq-mini'), '--skip-bad', '--split', 'train', '--split-file', folder]), /split file '.*' is not a regular file but a folder/);
     });
 
     it('images (dataset info --load, equiv --inputs <folder>)', function () {
       const imgs = path.join(d, 'images');
       mkdirSync(imgs);
       mkfifo(path.join(imgs, 'a.png'));
-      expectOneLine(child(['dataset', 'info', '--data', `folder:${imgs}`, '--load']), /image file '.*a\.png' is a FIFO \(named pipe\), not a regular file/);
-      expectOneLine(child(['equiv', RESNET, '--inputs', imgs]), /image file '.*a\.png' is a FIFO \(named pipe\), not a regular file/);
+      expectOneLine(child(['dataset', 'info', '--data', `folder:${imgs}`, '--load']), /image file '.*a\.png' is not a regular file but a FIFO \(named pipe\)/);
+      expectOneLine(child(['equiv', RESNET, '--inputs', imgs]), /image file '.*a\.png' is not a regular file but a FIFO \(named pipe\)/);
     });
 
     it('the reader refuses files over its cap before reading them', () => {
