@@ -53,7 +53,7 @@ export function collect(value: string, previous: string[] = []): string[] {
 
 export function parsePositiveInt(option: string) {
   return (text: string): number => {
-    if (!/^\d+$/.test(text) || Number(text) <= 0) throw new UsageError(`${option} '${text}' must be a positive integer`);
+    if (!/^\d+$/.test(text) || Number(text) <= 0 || !Number.isSafeInteger(Number(text))) throw new UsageError(`${option} '${text}' must be a positive integer (at most ${Number.MAX_SAFE_INTEGER})`);
     return Number(text);
   };
 }

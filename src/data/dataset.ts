@@ -15,11 +15,12 @@
  * Rows that cannot be used (missing name, a MOS that is not a finite number) raise a
  * `DatasetError` naming the file and line, or are counted and left out with `skipBad`.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { parseCsv } from './csv.js';
 import { mulberry32 } from '../util/random.js';
+import { readRegularTextFile } from '../util/safe-read.js';
 
 export class DatasetError extends UserError {
   constructor(message: string) {
@@ -126,9 +127,12 @@ export function listDataset(spec: DatasetSpec, opts: ListOptions = {}): Dataset 
 }
 
 function readText(file: string, what: string): string {
-  if (!existsSync(file)) throw new DatasetError(`${what} '${file}' does not exist`);
-  if (statSync(file).isDirectory()) throw new DatasetError(`${what} '${file}' is a folder, not a file`);
-  return readFileSync(file, 'utf8');
+  try {
+    return readRegularTextFile(file, what);
+  } catch (e) {
+    if (e instanceof UserError) throw new DatasetError(e.message);
+    throw e;
+  }
 }
 
 interface ScoredColumns {

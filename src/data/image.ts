@@ -3,10 +3,10 @@
  * into the float32 CHW tensor a preprocessing spec describes. Every failure is an `ImageError`
  * naming the file.
  */
-import { existsSync, statSync } from 'node:fs';
 import { currentLimits, LIMIT_FLAGS } from '../onnx/model-io.js';
 import sharp, { type OutputInfo, type Sharp } from 'sharp';
 import { UserError } from '../errors.js';
+import { MAX_IMAGE_FILE_BYTES, readRegularFile } from '../util/safe-read.js';
 import type { PreprocessSpec } from './preprocess.js';
 
 export class ImageError extends UserError {
@@ -28,17 +28,22 @@ function firstLine(e: unknown): string {
   return String((e as Error)?.message ?? e).split('\n')[0]!.trim();
 }
 
-function checkFile(file: string): void {
-  if (!existsSync(file)) throw new ImageError(file, `image file '${file}' does not exist`);
-  if (!statSync(file).isFile()) throw new ImageError(file, `image '${file}' is not a file`);
+/** The image's bytes, through the one safe reader (regular files only, size capped). */
+function readImageFile(file: string): Buffer {
+  try {
+    return readRegularFile(file, { what: 'image file', maxBytes: MAX_IMAGE_FILE_BYTES });
+  } catch (e) {
+    if (e instanceof UserError) throw new ImageError(file, e.message);
+    throw e;
+  }
 }
 
 /** Refuse an image whose header declares more pixels than the limit, before decoding it. */
-async function checkPixels(file: string): Promise<void> {
+async function checkPixels(file: string, bytes: Buffer): Promise<void> {
   const max = currentLimits().maxImagePixels;
   let meta: { width?: number | undefined; height?: number | undefined };
   try {
-    meta = await sharp(file, { limitInputPixels: false }).metadata(); // header only; the cap is ours, below
+    meta = await sharp(bytes, { limitInputPixels: false }).metadata(); // header only; the cap is ours, below
   } catch (e) {
     throw new ImageError(file, `image '${file}' cannot be decoded: ${firstLine(e)}`);
   }
@@ -49,8 +54,8 @@ async function checkPixels(file: string): Promise<void> {
 }
 
 /** A sharp pipeline from a file: EXIF orientation applied, alpha dropped, sRGB, 3 channels. */
-function rgbPipeline(file: string): Sharp {
-  return sharp(file, { failOn: 'warning', limitInputPixels: currentLimits().maxImagePixels }).autoOrient().removeAlpha().toColourspace('srgb');
+function rgbPipeline(bytes: Buffer): Sharp {
+  return sharp(bytes, { failOn: 'warning', limitInputPixels: currentLimits().maxImagePixels }).autoOrient().removeAlpha().toColourspace('srgb');
 }
 
 async function rawRgb(pipeline: Sharp, file: string): Promise<RgbImage> {
@@ -75,17 +80,17 @@ async function rawRgb(pipeline: Sharp, file: string): Promise<RgbImage> {
 
 /** Decode a file to RGB at its own size. */
 export async function decodeImage(file: string): Promise<RgbImage> {
-  checkFile(file);
-  await checkPixels(file);
-  return rawRgb(rgbPipeline(file), file);
+  const bytes = readImageFile(file);
+  await checkPixels(file, bytes);
+  return rawRgb(rgbPipeline(bytes), file);
 }
 
 /** Decode a file and resize it to the spec's size (kernel and fit as the spec says). */
 export async function decodeResized(file: string, spec: PreprocessSpec): Promise<RgbImage> {
-  checkFile(file);
-  await checkPixels(file);
+  const bytes = readImageFile(file);
+  await checkPixels(file, bytes);
   const [h, w] = spec.size;
-  const p = rgbPipeline(file).resize(w, h, { kernel: spec.kernel, fit: spec.fit, position: 'centre' });
+  const p = rgbPipeline(bytes).resize(w, h, { kernel: spec.kernel, fit: spec.fit, position: 'centre' });
   return rawRgb(p, file);
 }
 

@@ -8,8 +8,8 @@
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { PathError } from '../errors.js';
-import { tempPathFor, writeFileAtomic } from '../util/atomic-write.js';
+import { PathError, UsageError } from '../errors.js';
+import { tempNamePattern, tempPathFor, writeFileAtomic } from '../util/atomic-write.js';
 import { formatCsv } from './csv.js';
 import { GENERIC_CSV } from './dataset.js';
 import { DISTORTION_TYPES, distort, LEVEL_PARAMS, LEVELS, type DistortionType } from './distort.js';
@@ -19,6 +19,8 @@ import { ssim } from './ssim.js';
 
 export const GENERATOR_VERSION = 1;
 export const DEFAULT_SIZE = 200;
+/** Most images `make-default` writes (KonIQ-10k has 10,073; 20,000 take about an hour). */
+export const MAX_DEFAULT_SIZE = 20_000;
 export const DEFAULT_SEED = 0;
 export const DEFAULT_WIDTH = 256;
 export const DEFAULT_HEIGHT = 192;
@@ -117,8 +119,7 @@ export async function generateDefault(
 
 /** Remove temporary folders of `out` left by runs that were killed (their process is gone). */
 function sweepStaleTempDirs(out: string): void {
-  const base = path.basename(out).replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const re = new RegExp(`^\\.${base}\\.(\\d+)\\.[0-9a-f]{8}\\.tmp$`);
+  const re = tempNamePattern(out);
   for (const name of readdirSync(path.dirname(out))) {
     const m = re.exec(name);
     if (!m || Number(m[1]) === process.pid) continue;
@@ -132,12 +133,45 @@ function sweepStaleTempDirs(out: string): void {
   }
 }
 
+function concurrentWriter(outText: string): PathError {
+  return new PathError('output-exists', `--out '${outText}' was filled by another run while this one worked; give a new or empty folder`);
+}
+
+/**
+ * Rename the finished temporary folder to `out`. Another run into the same folder may have
+ * finished first (both checked that `out` was new or empty): then `out` is not empty any more and
+ * this run refuses with exit 1 (its temporary folder is removed by the caller), never an
+ * internal error.
+ */
+function publish(tmp: string, out: string, outText: string): void {
+  try {
+    if (existsSync(out)) rmdirSync(out); // empty when checked; ENOTEMPTY when another run finished first
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') throw concurrentWriter(outText);
+    if (code === 'ENOTDIR') throw new PathError('output-exists', `--out '${outText}' became a file while this run worked; give a new folder`);
+    if (code !== 'ENOENT') throw e;
+  }
+  try {
+    renameSync(tmp, out);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') throw concurrentWriter(outText);
+    if (code === 'ENOTDIR') throw new PathError('output-exists', `--out '${outText}' became a file while this run worked; give a new folder`);
+    throw e;
+  }
+}
+
 /**
  * Write the dataset into `out`, which must not exist or be empty. Everything is written into a
  * temporary folder beside it, which is renamed into place at the end: an interrupted run leaves
  * no partial dataset.
  */
 export async function makeDefaultDataset(opts: MakeDefaultOptions): Promise<MakeDefaultReport> {
+  const size = opts.size ?? DEFAULT_SIZE;
+  if (!(Number.isInteger(size) && size >= 1 && size <= MAX_DEFAULT_SIZE)) throw new UsageError(`--size must be an integer from 1 to ${MAX_DEFAULT_SIZE}; got ${size}`);
+  const seedOpt = opts.seed ?? DEFAULT_SEED;
+  if (!(Number.isInteger(seedOpt) && seedOpt >= 0 && seedOpt <= 0xffffffff)) throw new UsageError(`--seed must be an integer from 0 to 4294967295; got ${seedOpt}`);
   const out = path.resolve(opts.out);
   if (existsSync(out)) {
     if (!statSync(out).isDirectory()) throw new PathError('output-exists', `--out '${opts.out}' is a file; give a new folder`);
@@ -174,8 +208,7 @@ export async function makeDefaultDataset(opts: MakeDefaultOptions): Promise<Make
     };
     const mj = new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`);
     writeFileAtomic(path.join(tmp, 'manifest.json'), (w) => w.write(mj));
-    if (existsSync(out)) rmdirSync(out); // empty (checked above)
-    renameSync(tmp, out);
+    publish(tmp, out, opts.out);
     const m = records.map((r) => r.mos);
     return {
       schema: 'iqa-surgeon/dataset-make-default@1',

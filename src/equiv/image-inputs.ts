@@ -9,7 +9,7 @@ import type { Dim } from '../analysis/shapes/types.js';
 import { listDataset, parseDatasetSpec, describeSpec } from '../data/dataset.js';
 import { loadImageTensor } from '../data/loader.js';
 import { readPreprocess, resolvePreprocess, type PreprocessSpec } from '../data/preprocess.js';
-import { UserError } from '../errors.js';
+import { UsageError, UserError } from '../errors.js';
 import type { Model } from '../ir/model.js';
 import { DataType } from '../onnx/data-types.js';
 import type { Feed } from './runner.js';
@@ -23,6 +23,9 @@ export interface ImageFeeds {
 }
 
 export const DEFAULT_MAX_IMAGES = 8;
+
+/** Most images one comparison batch may take (each is a [3,H,W] float32 tensor in one batch). */
+export const MAX_IMAGES_BOUND = 1024;
 
 export async function imageFeeds(model: Model, spec: string, opts: { maxImages?: number; inputShapes?: Record<string, Dim[]> } = {}): Promise<ImageFeeds> {
   const inputs = model.graph.inputs.filter((v) => !v.isInitializer);
@@ -40,6 +43,7 @@ export async function imageFeeds(model: Model, spec: string, opts: { maxImages?:
   const ds = listDataset(parseDatasetSpec(spec));
   const fixedBatch = typeof declared?.[0] === 'number' ? declared[0] : undefined;
   const max = opts.maxImages ?? DEFAULT_MAX_IMAGES;
+  if (!(Number.isInteger(max) && max >= 1 && max <= MAX_IMAGES_BOUND)) throw new UsageError(`--max-images must be an integer from 1 to ${MAX_IMAGES_BOUND}; got ${max}`);
   const items = [...ds.items].sort((a, b) => a.name.localeCompare(b.name)).slice(0, fixedBatch ?? max);
   if (items.length === 0) throw new UserError('equiv-images', `no images in ${describeSpec(ds.spec)}`);
   if (fixedBatch !== undefined && items.length < fixedBatch) throw new UserError('equiv-images', `the model takes a batch of ${fixedBatch} images; ${describeSpec(ds.spec)} has ${items.length}`);

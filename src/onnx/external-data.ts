@@ -10,7 +10,7 @@
  * - CVE-2024-27319: offset/length past the end of the file.
  */
 import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { ExternalDataError } from '../errors.js';
 import { requireDataType, rawByteLength } from './data-types.js';
@@ -147,9 +147,13 @@ export function expectedByteLength(t: TensorProto): number | undefined {
 
 /** Read the bytes a validated reference points to (exactly `length` bytes, checksum verified). */
 export function readExternal(ref: ExternalRef, tensorName = '?'): Uint8Array {
-  const fd = openSync(ref.file, 'r');
+  // without blocking, and checked on the descriptor: the file may have been swapped for a FIFO
+  // or a device since the model was loaded
+  const fd = openSync(ref.file, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
-    const size = fstatSync(fd).size;
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new ExternalDataError('external-data-missing', `external data file '${ref.location}' is no longer a regular file`);
+    const size = st.size;
     if (ref.offset + ref.length > size) {
       throw new ExternalDataError('external-data-bounds', `external data file '${ref.location}' shrank since the model was loaded`);
     }

@@ -3,10 +3,11 @@
  * lazily), and atomic saves that never write outside the output folder nor over the files the
  * model was read from.
  */
-import { existsSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
+import { existsSync, realpathSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { OnnxFormatError, PathError, UserError } from '../errors.js';
-import { writeTemp, type PendingFile } from '../util/atomic-write.js';
+import { acquireLock, checkNameLength, checkReplaceableTarget, pauseForTests, writeTemp, type PendingFile } from '../util/atomic-write.js';
+import { readRegularFile } from '../util/safe-read.js';
 import { decode, encode, encodeTo, encodedSize, LAYOUT, type ProtoMessage, type Substitute } from './codec.js';
 import { EXTERNAL_REF, resolveExternalRef, type TensorWithRef } from './external-data.js';
 import {
@@ -106,24 +107,10 @@ export function checkElementCount(count: number, what: string, maxTensorElements
 /** Read and decode an ONNX model file. Throws UserError subclasses for anything a user can cause. */
 export function loadModelFile(file: string, opts: LoadOptions = {}): LoadedModel {
   const abs = path.resolve(file);
-  let st;
-  try {
-    st = statSync(abs);
-  } catch {
-    throw new PathError('missing-file', `model file '${file}' does not exist`);
-  }
-  if (!st.isFile()) throw new PathError('not-a-file', `'${file}' is not a regular file`);
   const limits = resolveLimits(opts);
-  const max = limits.maxFileBytes;
-  if (st.size > max) {
-    throw new UserError('limit-file-size', `model file '${file}' is ${st.size} bytes, over the limit of ${max} (raise it with --max-file-bytes)`);
-  }
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(abs);
-  } catch (e) {
-    throw new PathError('unreadable', `cannot read '${file}': ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
+  // the one safe reader: regular files only (a FIFO, a device or a folder is refused on the opened
+  // descriptor, without blocking), the size checked before anything is read
+  const bytes = readRegularFile(abs, { what: 'model file', maxBytes: limits.maxFileBytes, maxBytesFlag: LIMIT_FLAGS.maxFileBytes });
   const real = realpathSync(abs);
   return decodeModel(bytes, { path: abs, dir: path.dirname(real), realPath: real }, limits);
 }
@@ -339,6 +326,8 @@ export function saveModelFile(model: LoadedModel | ModelProto, outFile: string, 
     throw new PathError('overwrite-input', `refusing to overwrite '${outFile}': the model is read from it; write to another file`);
   }
   if (isDirectory(out)) throw new PathError('not-a-file', `output '${outFile}' is a folder; give the model a file name`);
+  checkNameLength(out);
+  checkReplaceableTarget(out);
 
   const threshold = opts.externalThresholdBytes ?? 1024;
   const inlineSub: Substitute = (m, typeName) => (typeName === 'TensorProto' && isExternal(m as TensorProto) ? inlined(m as TensorProto) : m);
@@ -350,13 +339,17 @@ export function saveModelFile(model: LoadedModel | ModelProto, outFile: string, 
 
   if (!external) {
     const pending = writeTemp(out, (w) => encodeTo(loaded.proto, 'ModelProto', w, inlineSub));
+    let release: (() => void) | undefined;
     try {
       const bytes = statSync(pending.tmp).size;
+      release = acquireLock(out);
       pending.commit();
       return { path: out, bytes, externalTensors: 0, externalBytes: 0 };
     } catch (e) {
       pending.abort();
       throw e;
+    } finally {
+      release?.();
     }
   }
 
@@ -370,12 +363,15 @@ export function saveModelFile(model: LoadedModel | ModelProto, outFile: string, 
     throw new PathError('overwrite-input', `refusing to overwrite '${dataName}': the model reads data from it; choose another output name`);
   }
   if (isDirectory(dataPath)) throw new PathError('not-a-file', `external data file '${dataName}' would replace a folder; choose another output name`);
+  checkNameLength(dataPath, 'external data');
+  checkReplaceableTarget(dataPath, 'external data file');
 
   const align = opts.alignment ?? 64;
   const moved = new Map<TensorProto, TensorProto>();
   let externalBytes = 0;
   let pendingData: PendingFile | undefined;
   let pendingModel: PendingFile | undefined;
+  let release: (() => void) | undefined;
   try {
     pendingData = writeTemp(dataPath, (w) => {
       const pad = new Uint8Array(align);
@@ -416,17 +412,24 @@ export function saveModelFile(model: LoadedModel | ModelProto, outFile: string, 
     };
     pendingModel = writeTemp(out, (w) => encodeTo(loaded.proto, 'ModelProto', w, sub));
     const bytes = statSync(pendingModel.tmp).size;
+    // Concurrent writers to one output commit one at a time (a lock beside the output): without
+    // it, two runs interleaving their renames left one run's model reading the other's data.
+    pauseForTests('before-commit');
+    release = acquireLock(out);
     // Two files cannot be renamed at once. If a previous model sits at the output, it may read a
     // data file of the same name: remove it first, so a kill between the renames leaves no model
     // (rerun) rather than the old model reading the new data (wrong weights, silently).
     if (existsSync(dataPath) && existsSync(out)) rmSync(out, { force: true });
     pendingData.commit();
+    pauseForTests('between-renames'); // the window between the two renames (tests widen it)
     pendingModel.commit();
     return { path: out, bytes, externalDataFile: dataPath, externalTensors: moved.size, externalBytes };
   } catch (e) {
     pendingData?.abort();
     pendingModel?.abort();
     throw e;
+  } finally {
+    release?.();
   }
 }
 

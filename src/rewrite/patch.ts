@@ -29,6 +29,7 @@ import { describeSpec, parseOpSpec, type OpSpec } from './replace-op.js';
 import { replaceOp } from './replace-op.js';
 import { setShape } from './set-shape.js';
 import { spliceRobustBlock, type SpliceOptions } from '../surgery/splice.js';
+import { checkNumericOption, checkSpliceOptionBounds, type NumericBound, type OptionNaming } from '../surgery/robust-block/bounds.js';
 import { splitList } from './util.js';
 
 export const PATCH_METADATA_KEY = 'iqa-surgeon.patch';
@@ -57,6 +58,9 @@ const SPLICE_OPTIONS: Record<string, 'string' | 'number' | 'boolean' | 'alpha'> 
   seed: 'number',
   prefix: 'string',
 };
+
+/** fold's largest folded tensor: 1 byte to 8 GiB (the default model-file cap). */
+export const FOLD_MAX_BYTES_BOUND: NumericBound = { key: 'maxBytes', flag: '--max-bytes', integer: true, min: 1, max: 8 * 1024 ** 3 };
 
 /** A normalised step: the op and its options in canonical form (what is recorded). */
 export interface PatchStep {
@@ -206,7 +210,7 @@ function strList(x: unknown, where: string, what: string): string[] {
 }
 
 /** Normalise one step (either form) into `{ op, ...canonical options }`. */
-export function normalizeStep(raw: unknown, where: string): PatchStep {
+export function normalizeStep(raw: unknown, where: string, naming: OptionNaming = 'patch'): PatchStep {
   if (!isObject(raw)) throw new UserError('bad-patch', `${where}: a step must be an object like { rename: { map: { a: b } } }`);
   let op: string;
   let args: Record<string, unknown>;
@@ -276,7 +280,7 @@ export function normalizeStep(raw: unknown, where: string): PatchStep {
       break;
     case 'fold':
       if (args.maxBytes !== undefined) {
-        if (typeof args.maxBytes !== 'number' || !(args.maxBytes > 0)) throw new UserError('usage', `${where}: 'maxBytes' must be a positive number`);
+        checkNumericOption(FOLD_MAX_BYTES_BOUND, args.maxBytes, naming, `${where}: `);
         step.maxBytes = args.maxBytes;
       }
       break;
@@ -296,6 +300,8 @@ export function normalizeStep(raw: unknown, where: string): PatchStep {
         step[k] = v;
       }
       if ((step.stage === undefined) === (step.edge === undefined)) throw new UserError('usage', `${where}: give exactly one of 'stage' or 'edge'`);
+      // the same bounds as the command line's (a hostile patch must not hang `apply`)
+      checkSpliceOptionBounds(step, 'patch', `${where}: `);
       shapeOpt();
       break;
   }

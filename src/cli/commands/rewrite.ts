@@ -5,12 +5,12 @@
  * the next, the applied steps are recorded in metadata_props, and the output is written only
  * when everything passed (atomically; never over the input).
  */
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { PathError, UsageError } from '../../errors.js';
 import { Model } from '../../ir/model.js';
 import { applyPatch, describeStep, normalizeStep, parsePatch, type Patch, type PatchStep, type StepReport } from '../../rewrite/patch.js';
+import { readRegularTextFile } from '../../util/safe-read.js';
 import { formatBytes } from '../format.js';
 import type { CliIO } from '../main.js';
 import { collect, parseInputShapes } from '../options.js';
@@ -66,7 +66,7 @@ async function run(io: CliIO, file: string, makePatch: Patch | ((model: Model) =
 
 /** One step from command-line options, normalised like a patch file's. */
 function single(raw: Record<string, unknown>, op: string): Patch {
-  const step: PatchStep = normalizeStep({ [op]: raw }, '');
+  const step: PatchStep = normalizeStep({ [op]: raw }, '', 'cli');
   return { version: 1, steps: [step] };
 }
 
@@ -140,9 +140,9 @@ export function registerRewrite(program: Command, io: CliIO): void {
       .command('fold')
       .description('fold constant subgraphs (and Shape chains of a fixed-size input) into initializers, evaluated with ONNX Runtime')
       .argument('<model>', 'ONNX model file')
-      .option('--max-bytes <n>', 'largest folded tensor in bytes (default 64 MiB)', (s: string) => {
-        if (!/^\d+$/.test(s) || Number(s) <= 0) throw new UsageError(`--max-bytes '${s}' must be a positive integer`);
-        return Number(s);
+      .option('--max-bytes <n>', 'largest folded tensor in bytes (default 64 MiB; at most 8 GiB)', (s: string) => {
+        if (s.trim() === '' || Number.isNaN(Number(s))) throw new UsageError(`--max-bytes '${s}' is not a number`);
+        return Number(s); // bounds: normalizeStep (the same for patch files)
       }),
   ).action(async (file: string, o: CommonOptions & { maxBytes?: number }) => {
     await run(io, file, single(defined({ maxBytes: o.maxBytes }), 'fold'), 'command line', o);
@@ -165,12 +165,7 @@ export function registerRewrite(program: Command, io: CliIO): void {
       .argument('<model>', 'ONNX model file')
       .argument('<patch>', 'patch file (.json, .yaml or .yml)'),
   ).action(async (file: string, patchFile: string, o: CommonOptions) => {
-    let text: string;
-    try {
-      text = readFileSync(patchFile, 'utf8');
-    } catch {
-      throw new PathError('no-such-file', `patch file '${patchFile}' cannot be read`);
-    }
+    const text = readRegularTextFile(patchFile, 'patch file');
     await run(io, file, parsePatch(text, path.basename(patchFile)), path.basename(patchFile), o);
   });
 }

@@ -21,6 +21,7 @@ import { Emitter } from '../emit.js';
 import { kernelSpectrumNorm, type KernelShape } from './cayley.js';
 import { emitCayleyMaterialized, emitCayleyParametric, newtonSchulzIterations } from './cayley-graph.js';
 import type { RobustBlockOptions } from './options.js';
+import { checkBlockGeometry, checkNsIterations } from './bounds.js';
 import { AOL_EPS } from './aol.js';
 import { adaptivePoolMatrix, paperMaxPoolKernel } from './pool.js';
 
@@ -120,7 +121,6 @@ export function buildRobustBlock(graph: Graph, x: Value, geo: BlockGeometry, o: 
     pooled = e.op('MaxPool', [x], 'pool/MaxPool', { kernel_shape: [kh, kw], strides: [1, 1] });
   } else {
     s = o.square ?? Math.min(geo.h, geo.w);
-    pooled = emitAdaptivePool(e, x, geo.h, geo.w, s);
   }
 
   // 2. reduce conv C -> Cmid
@@ -128,6 +128,9 @@ export function buildRobustBlock(graph: Graph, x: Value, geo: BlockGeometry, o: 
   const kr = o.reduceKernel;
   const n = s - (kr - 1);
   if (n < 1) throw new UserError('splice-too-small', `the pooled map is ${s}x${s}: too small for a ${kr}x${kr} unpadded reduce conv`);
+  // before anything is allocated: the block's arrays and work within their bounds
+  checkBlockGeometry({ c: geo.c, h: geo.h, w: geo.w, s, n, cmid, k: o.orthKernel, reduceKernel: kr, orth: o.orth, restoreSize: o.restoreSize });
+  if (o.pool !== 'max') pooled = emitAdaptivePool(e, x, geo.h, geo.w, s);
   const red = convInit(next, cmid, geo.c, kr);
   const reduced = e.op('Conv', [pooled, e.f32('reduce.weight', [cmid, geo.c, kr, kr], red.w), e.f32('reduce.bias', [cmid], red.b)], 'reduce/Conv', {
     kernel_shape: [kr, kr],
@@ -159,6 +162,7 @@ export function buildRobustBlock(graph: Graph, x: Value, geo: BlockGeometry, o: 
       const weight = e.f32('orth.weight', [geo.c, cmid, k, k], orth.w);
       const alphaV = e.f32('orth.alpha', [], [alpha]);
       const iterations = o.nsIterations ?? newtonSchulzIterations(Math.min(geo.c, cmid), alpha);
+      if (o.inverse === 'newton-schulz') checkNsIterations(iterations, alpha);
       const r = emitCayleyParametric(e, reduced, { weight, alpha: alphaV, bias }, shape, n, { method: o.inverse, iterations });
       output = r.output;
       built.q = { re: r.qr, im: r.qi };

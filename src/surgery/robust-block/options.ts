@@ -1,5 +1,5 @@
 /** RobustBlock options, their defaults, and the reference code's choices (`compat: 'paper-code'`). */
-import { UsageError } from '../../errors.js';
+import { checkSpliceOptionBounds, type OptionNaming } from './bounds.js';
 
 export interface RobustBlockOptions {
   /** Orthogonal conv: Fourier-domain Cayley (default) or AOL (a rescaled plain Conv). */
@@ -47,13 +47,11 @@ export const DEFAULT_BLOCK_OPTIONS: RobustBlockOptions = {
 /** The reference code's choices: max pool, 3x3 unpadded reduce conv, alpha = 1. */
 export const PAPER_CODE: Partial<RobustBlockOptions> = { pool: 'max', reduceKernel: 3, alpha: 1 };
 
-export function resolveBlockOptions(opts: Partial<RobustBlockOptions> & { compat?: 'paper-code' } = {}): RobustBlockOptions {
+/** Options with defaults filled in, every numeric option checked against its bound (see bounds.ts). */
+export function resolveBlockOptions(opts: Partial<RobustBlockOptions> & { compat?: 'paper-code' } = {}, naming: OptionNaming = 'cli'): RobustBlockOptions {
   const { compat, ...rest } = opts;
   const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<RobustBlockOptions>;
   const o: RobustBlockOptions = { ...DEFAULT_BLOCK_OPTIONS, ...(compat === 'paper-code' ? PAPER_CODE : {}), ...defined };
-  if (!(o.reduce > 0 && o.reduce <= 1)) throw new UsageError(`--reduce ${o.reduce} must be in (0, 1]`);
-  if (o.reduceKernel !== 1 && o.reduceKernel !== 3) throw new UsageError(`--kernel ${String(o.reduceKernel)} must be 1 or 3`);
-  if (!Number.isInteger(o.orthKernel) || o.orthKernel < 1 || o.orthKernel % 2 === 0) throw new UsageError(`--orth-kernel ${o.orthKernel} must be an odd positive integer`);
-  if (o.square !== undefined && (!Number.isInteger(o.square) || o.square < 1)) throw new UsageError(`--square ${o.square} must be a positive integer`);
+  checkSpliceOptionBounds(o as unknown as Record<string, unknown>, naming);
   return o;
 }
