@@ -13,7 +13,7 @@ import { Model } from '../../ir/model.js';
 import { applyPatch, describeStep, normalizeStep, parsePatch, type Patch, type PatchStep, type StepReport } from '../../rewrite/patch.js';
 import { formatBytes } from '../format.js';
 import type { CliIO } from '../main.js';
-import { collect, parseInputShapes } from '../options.js';
+import { collect, parseInputShapes, parsePositiveInt } from '../options.js';
 
 interface CommonOptions {
   output?: string;
@@ -140,10 +140,7 @@ export function registerRewrite(program: Command, io: CliIO): void {
       .command('fold')
       .description('fold constant subgraphs (and Shape chains of a fixed-size input) into initializers, evaluated with ONNX Runtime')
       .argument('<model>', 'ONNX model file')
-      .option('--max-bytes <n>', 'largest folded tensor in bytes (default 64 MiB)', (s: string) => {
-        if (!/^\d+$/.test(s) || Number(s) <= 0) throw new UsageError(`--max-bytes '${s}' must be a positive integer`);
-        return Number(s);
-      }),
+      .option('--max-bytes <n>', 'largest folded tensor in bytes (default 64 MiB)', parsePositiveInt('--max-bytes')),
   ).action(async (file: string, o: CommonOptions & { maxBytes?: number }) => {
     await run(io, file, single(defined({ maxBytes: o.maxBytes }), 'fold'), 'command line', o);
   });
