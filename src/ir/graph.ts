@@ -279,7 +279,33 @@ export class Graph {
     return { order, stuck };
   }
 
+  /**
+   * True when every node comes after the producers it depends on: one pass, no allocation per
+   * node. Files are nearly always written in topological order, so loading checks this first and
+   * builds the full order (a heap, a Set per node) only for files that are not sorted.
+   */
+  private inFileOrder(): boolean {
+    const pos = new Map<Node, number>();
+    this.nodes.forEach((n, i) => pos.set(n, i));
+    for (let i = 0; i < this.nodes.length; i++) {
+      const n = this.nodes[i]!;
+      for (const v of n.inputs) {
+        if (!v || v.graph !== this) continue;
+        const p = v.producer();
+        if (p && (pos.get(p) ?? -1) >= i) return false;
+      }
+      if (n.subgraphs.length > 0) {
+        for (const v of this.dependencies(n)) {
+          const p = v.producer();
+          if (p && (pos.get(p) ?? -1) >= i) return false;
+        }
+      }
+    }
+    return true;
+  }
+
   private checkAcyclic(): void {
+    if (this.inFileOrder()) return;
     const { stuck } = this.topoOrder();
     if (stuck.length > 0) {
       throw new GraphError('cycle', `the graph has a cycle through node '${stuck[0]!.label}' (${stuck[0]!.opType})${this.where()}`);
@@ -288,9 +314,12 @@ export class Graph {
 
   /** Reorder nodes topologically (stable: an already sorted graph is unchanged). */
   toposort(): this {
-    const { order, stuck } = this.topoOrder();
-    if (stuck.length > 0) throw new GraphError('cycle', `the graph has a cycle through node '${stuck[0]!.label}'${this.where()}`);
-    this.nodes = order;
+    if (!this.inFileOrder()) {
+      // (the stable order leaves a sorted list as it is, so only an unsorted one is rebuilt)
+      const { order, stuck } = this.topoOrder();
+      if (stuck.length > 0) throw new GraphError('cycle', `the graph has a cycle through node '${stuck[0]!.label}'${this.where()}`);
+      this.nodes = order;
+    }
     for (const n of this.nodes) for (const sg of n.subgraphs) sg.toposort();
     return this;
   }
