@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only io,block,convgrad,mirror]`: every benchmark, as ratios against a baseline measured in
+ * `npm run bench [-- --only io,block,convgrad,mirror,structural]`: every benchmark, as ratios against a baseline measured in
  * the same process, printed and written to docs/benchmarks/latest.json (docs/BENCHMARKS.md
  * records the runs that matter, with the machine).
  */
@@ -11,6 +11,7 @@ import { PAPER_SCALE, REDUCED_SCALE, runBlockBench, type BlockBenchRow } from '.
 import { benchConvGrad, formatConvGradTable } from './conv-grad-bench.js';
 import { runIoBench } from './io-bench.js';
 import { runMirrorBench } from './mirror-bench.js';
+import { runStructuralBench } from './structural-bench.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -65,6 +66,11 @@ if (want('convgrad')) {
 if (want('mirror')) {
   console.log('== TensorFlow.js mirror vs ONNX Runtime (same model, batch and process): forward, forward+backward');
   results.mirror = await runMirrorBench(repoRoot, (s) => console.log(s));
+}
+
+if (want('structural')) {
+  console.log('== structural commands on long chain models (fresh child processes, --max-nodes raised)');
+  results.structural = await runStructuralBench((s) => console.log(s));
 }
 
 const outDir = path.join(repoRoot, 'docs/benchmarks');

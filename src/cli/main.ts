@@ -21,6 +21,7 @@ import { registerPrune } from './commands/prune.js';
 import { registerFinetune } from './commands/finetune.js';
 import { registerEvaluate } from './commands/evaluate.js';
 import { VERSION } from '../version.js';
+import { escapeControls, safeStdout } from './format.js';
 
 export const EXIT = { ok: 0, user: 1, internal: 2, check: 3 } as const;
 
@@ -34,7 +35,9 @@ const defaultIO: CliIO = {
   err: (s) => process.stderr.write(s),
 };
 
-export function buildProgram(io: CliIO = defaultIO): Command {
+export function buildProgram(rawIO: CliIO = defaultIO): Command {
+  // every line a command prints passes one escape: names from a model never reach the terminal raw
+  const io: CliIO = { out: (s) => rawIO.out(safeStdout(s)), err: rawIO.err };
   const program = new Command();
   program
     .name('iqa-surgeon')
@@ -47,12 +50,12 @@ export function buildProgram(io: CliIO = defaultIO): Command {
     .option('--max-tensor-elements <n>', `refuse tensors with more elements (default ${DEFAULT_LIMITS.maxTensorElements})`, parseLimit('--max-tensor-elements'))
     .option('--max-image-pixels <n>', `refuse images with more pixels, from their header (default ${DEFAULT_LIMITS.maxImagePixels})`, parseLimit('--max-image-pixels'))
     .option('--max-memory <GiB>', `refuse ONNX Runtime sessions whose static memory estimate is larger (default half the machine's memory: ${formatBytes(defaultMaxMemoryBytes())})`, parseGiB('--max-memory'))
-    .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({
       writeOut: io.out,
       writeErr: io.err,
-      outputError: (str, write) => write(str.startsWith('error:') ? `iqa-surgeon: ${str}` : str),
+      // commander's usage errors (and its "Did you mean" hints) as the one line every error is
+      outputError: (str, write) => write(`iqa-surgeon: error: ${oneLine(str.replace(/^error:\s*/, ''))} (run with --help for usage)\n`),
     });
   program.hook('preAction', () => {
     const o = program.opts<{ maxFileBytes?: number; maxNodes?: number; maxProtoMessages?: number; maxTensorElements?: number; maxImagePixels?: number }>();
@@ -102,10 +105,7 @@ function parseGiB(option: string) {
  * the middle, and the line is capped.
  */
 function oneLine(s: string): string {
-  const flat = s
-    .replace(/\s*\n\s*/g, ' ')
-    .trim()
-    .replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+  const flat = escapeControls(s.replace(/\s*\n\s*/g, ' ').trim(), { keepNewlines: false })
     .replace(/'([^']{121,})'/g, (_m, name: string) => `'${name.slice(0, 60)}…(${name.length} characters)…${name.slice(-20)}'`);
   return flat.length > MAX_MESSAGE ? `${flat.slice(0, MAX_MESSAGE - 1)}…` : flat;
 }
@@ -136,7 +136,7 @@ export async function main(argv: string[], io: CliIO = defaultIO): Promise<numbe
       return EXIT.user;
     }
     if (e instanceof CheckFailedError) {
-      io.err(`${e.report.trimEnd()}\n`);
+      io.err(`${escapeControls(e.report.trimEnd())}\n`); // a report quotes names from the models
       return EXIT.check;
     }
     const err = e as Error;

@@ -4,6 +4,7 @@
  */
 import { UsageError } from '../errors.js';
 import type { Dim } from '../analysis/shapes/types.js';
+import { FLOAT32_MAX, isFiniteFloat32 } from '../util/numbers.js';
 
 /** `N,C,H,W` (numbers, or names for symbolic dims). */
 export function parseShape(text: string, option = '--input-shape'): Dim[] {
@@ -51,9 +52,36 @@ export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
 
-export function parsePositiveInt(option: string) {
+/**
+ * The one integer parser of every command: decimal digits only (no sign, exponent, hex, spaces or
+ * fraction: `abc`, `1e3`, `0x10`, `2.5` are refused), a safe integer, within [min, max].
+ */
+export function parseInteger(option: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (text: string): number => {
-    if (!/^\d+$/.test(text) || Number(text) <= 0 || !Number.isSafeInteger(Number(text))) throw new UsageError(`${option} '${text}' must be a positive integer (at most ${Number.MAX_SAFE_INTEGER})`);
-    return Number(text);
+    const n = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      const range = max === Number.MAX_SAFE_INTEGER ? (min === 1 ? 'a positive integer' : `an integer >= ${min}`) : `an integer from ${min} to ${max}`;
+      throw new UsageError(`${option} '${text}' must be ${range}`);
+    }
+    return n;
+  };
+}
+
+export function parsePositiveInt(option: string) {
+  return parseInteger(option, 1);
+}
+
+/** Seeds: 32-bit unsigned integers (the generators are mulberry32). */
+export function parseSeed(option = '--seed') {
+  return parseInteger(option, 0, 0xffffffff);
+}
+
+/** A finite decimal number (`abc`, `Infinity`, `NaN`, `0x10` and the empty string are refused). */
+export function parseFiniteNumber(option: string, opts: { float32?: boolean } = {}) {
+  return (text: string): number => {
+    const n = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/.test(text) ? Number(text) : NaN;
+    if (!Number.isFinite(n)) throw new UsageError(`${option} '${text}' is not a finite number`);
+    if (opts.float32 && !isFiniteFloat32(n)) throw new UsageError(`${option} '${text}' is outside float32's range (|x| <= ${FLOAT32_MAX})`);
+    return n;
   };
 }

@@ -118,6 +118,7 @@ export class CanonicalHashes {
   readonly value = new Map<Value, string>();
   readonly fingerprint: string;
   private readonly signature = new Map<Node, string>();
+  private readonly plainSignatures = new Map<string, string>();
 
   constructor(
     readonly graph: Graph,
@@ -131,7 +132,8 @@ export class CanonicalHashes {
       const ins = n.inputs.map((v) => (v ? this.valueHash(v) : '-'));
       const h = sha([sig, ...ins]);
       this.node.set(n, h);
-      n.outputs.forEach((o, k) => o && this.value.set(o, sha([h, String(k)])));
+      // an output's hash is its producer's hash and slot: a string, not another digest per value
+      n.outputs.forEach((o, k) => o && this.value.set(o, `${h}/${k}`));
     }
     const outs = graph.outputs.map((v) => this.valueHash(v));
     const live = new Set<Node>();
@@ -149,7 +151,13 @@ export class CanonicalHashes {
   sig(n: Node): string {
     let s = this.signature.get(n);
     if (s === undefined) {
-      s = nodeSignature(n, (g) => subgraphHash(n, g, this.weightContents));
+      // nodes without attributes share their signature by op, domain and output count: one digest, not one per node
+      const plain = (n.proto.attribute ?? []).length === 0 ? `${n.opType}\u0000${n.domain}\u0000${n.outputs.length}` : undefined;
+      s = plain !== undefined ? this.plainSignatures.get(plain) : undefined;
+      if (s === undefined) {
+        s = nodeSignature(n, (g) => subgraphHash(n, g, this.weightContents));
+        if (plain !== undefined) this.plainSignatures.set(plain, s);
+      }
       this.signature.set(n, s);
     }
     return s;
@@ -167,8 +175,15 @@ export class CanonicalHashes {
 }
 
 function orderOf(g: Graph): Node[] {
-  // nodes in a topological order without touching the model: Kahn's algorithm on a copy of the order
-  const pos = new Map(g.nodes.map((n, i) => [n, i]));
+  // nodes in a topological order without touching the model: the file's order when it is one
+  // (one pass, the common case), else Kahn's algorithm on a copy of the order
+  const pos = new Map<Node, number>();
+  g.nodes.forEach((n, i) => pos.set(n, i));
+  const sorted = g.nodes.every((n, i) => n.inputs.every((v) => {
+    const p = v?.producer();
+    return !p || (pos.get(p) ?? -1) < i;
+  }));
+  if (sorted) return g.nodes.slice();
   const indeg = new Map<Node, number>();
   const next = new Map<Node, Node[]>();
   for (const n of g.nodes) {

@@ -279,7 +279,33 @@ export class Graph {
     return { order, stuck };
   }
 
+  /**
+   * True when every node comes after the producers it depends on: one pass, no allocation per
+   * node. Files are nearly always written in topological order, so loading checks this first and
+   * builds the full order (a heap, a Set per node) only for files that are not sorted.
+   */
+  private inFileOrder(): boolean {
+    const pos = new Map<Node, number>();
+    this.nodes.forEach((n, i) => pos.set(n, i));
+    for (let i = 0; i < this.nodes.length; i++) {
+      const n = this.nodes[i]!;
+      for (const v of n.inputs) {
+        if (!v || v.graph !== this) continue;
+        const p = v.producer();
+        if (p && (pos.get(p) ?? -1) >= i) return false;
+      }
+      if (n.subgraphs.length > 0) {
+        for (const v of this.dependencies(n)) {
+          const p = v.producer();
+          if (p && (pos.get(p) ?? -1) >= i) return false;
+        }
+      }
+    }
+    return true;
+  }
+
   private checkAcyclic(): void {
+    if (this.inFileOrder()) return;
     const { stuck } = this.topoOrder();
     if (stuck.length > 0) {
       throw new GraphError('cycle', `the graph has a cycle through node '${stuck[0]!.label}' (${stuck[0]!.opType})${this.where()}`);
@@ -288,9 +314,12 @@ export class Graph {
 
   /** Reorder nodes topologically (stable: an already sorted graph is unchanged). */
   toposort(): this {
-    const { order, stuck } = this.topoOrder();
-    if (stuck.length > 0) throw new GraphError('cycle', `the graph has a cycle through node '${stuck[0]!.label}'${this.where()}`);
-    this.nodes = order;
+    if (!this.inFileOrder()) {
+      // (the stable order leaves a sorted list as it is, so only an unsorted one is rebuilt)
+      const { order, stuck } = this.topoOrder();
+      if (stuck.length > 0) throw new GraphError('cycle', `the graph has a cycle through node '${stuck[0]!.label}'${this.where()}`);
+      this.nodes = order;
+    }
     for (const n of this.nodes) for (const sg of n.subgraphs) sg.toposort();
     return this;
   }
@@ -425,6 +454,49 @@ export class Graph {
     this.nodes.splice(this.nodes.indexOf(node), 1);
     for (const o of node.outputs) if (o) this.forget(o);
     if (node.name) this.names.nodes.delete(node.name);
+  }
+
+  /**
+   * Remove a set of nodes whose outputs nothing outside the set reads: one pass over the node
+   * list and over each touched use list, where removing them one by one costs a list search per
+   * node and per input (quadratic for a long dead chain, or a constant read by many nodes).
+   */
+  removeNodes(dead: ReadonlySet<Node>): void {
+    if (dead.size === 0) return;
+    const outputs = new Set(this.outputs);
+    const touched = new Set<Value>();
+    const gone = new Set<Value>();
+    for (const node of dead) {
+      if (node.graph !== this) throw new Error('internal: node belongs to another graph');
+      for (const o of node.outputs) {
+        if (!o) continue;
+        if (outputs.has(o) || o.uses().some((u) => !dead.has(u.node))) {
+          throw new UserError('still-used', `cannot remove node '${node.label}': its output '${o.name}' is still read`);
+        }
+        gone.add(o);
+      }
+      for (const v of node.inputs) if (v) touched.add(v);
+    }
+    for (const v of touched) {
+      const uses = v._uses;
+      let k = 0;
+      for (const u of uses) if (!dead.has(u.node)) uses[k++] = u;
+      uses.length = k;
+    }
+    for (const node of dead) {
+      node._unlinkForBatch();
+      if (node.name) this.names.nodes.delete(node.name);
+    }
+    this.nodes = this.nodes.filter((n) => !dead.has(n));
+    for (const o of gone) {
+      if (this.scope.get(o.name) === o) {
+        this.scope.delete(o.name);
+        this.names.values.delete(o.name);
+      }
+      this.inputInfo.delete(o);
+    }
+    this.initializerOrder = this.initializerOrder.filter((x) => !gone.has(x));
+    this.inputs = this.inputs.filter((x) => !gone.has(x));
   }
 
   /** Drop a value that nothing produces or reads from the scope. @internal */

@@ -87,6 +87,15 @@ export class Node {
     for (const o of values) if (o) o._producer = this;
   }
 
+  /**
+   * Forget this node's links without editing the values' use lists, for a batch removal whose
+   * caller filters those lists once (Graph.removeNodes). @internal
+   */
+  _unlinkForBatch(): void {
+    this._inputs = [];
+    for (const o of this._outputs) if (o && o._producer === this) o._producer = undefined;
+  }
+
   /** Detach from all values (used when removing the node). @internal */
   _detach(): void {
     for (let i = 0; i < this._inputs.length; i++) this.setInput(i, null);

@@ -31,6 +31,7 @@ import { setShape } from './set-shape.js';
 import { spliceRobustBlock, type SpliceOptions } from '../surgery/splice.js';
 import { checkNumericOption, checkSpliceOptionBounds, type NumericBound, type OptionNaming } from '../surgery/robust-block/bounds.js';
 import { splitList } from './util.js';
+import { FLOAT32_MAX, isFiniteFloat32 } from '../util/numbers.js';
 
 export const PATCH_METADATA_KEY = 'iqa-surgeon.patch';
 
@@ -38,6 +39,20 @@ export const STEP_OPS = ['extract', 'rename', 'set-shape', 'replace-op', 'remove
 export type StepOp = (typeof STEP_OPS)[number];
 /** Operations of other issues, accepted by name once they exist. */
 const LATER_OPS = ['prune'];
+
+/** splice options that are integers (the others are fractions or alpha). */
+const SPLICE_INTEGERS = new Set(['nsIterations', 'reduceKernel', 'orthKernel', 'square', 'seed']);
+
+/**
+ * Numbers of a splice step must be finite (JSON's 1e999 and YAML's .inf parse as infinity), the
+ * integer options integers, and alpha, which becomes a float32 initializer, finite in float32.
+ */
+function checkSpliceNumber(where: string, key: string, v: number): void {
+  if (SPLICE_INTEGERS.has(key) ? !Number.isSafeInteger(v) : key === 'alpha' ? !isFiniteFloat32(v) : !Number.isFinite(v)) {
+    const want = SPLICE_INTEGERS.has(key) ? 'an integer' : key === 'alpha' ? `a finite number within float32 range (|alpha| <= ${FLOAT32_MAX})` : 'a finite number';
+    throw new UserError('usage', `${where}: '${key}' = ${v} must be ${want}`);
+  }
+}
 
 /** splice options (src/surgery/splice.ts) and the JSON types they take. */
 const SPLICE_OPTIONS: Record<string, 'string' | 'number' | 'boolean' | 'alpha'> = {
@@ -297,6 +312,7 @@ export function normalizeStep(raw: unknown, where: string, naming: OptionNaming 
         if (k === 'stage' && typeof v === 'number') v = String(v);
         const ok = kind === 'alpha' ? v === 'norm' || typeof v === 'number' : typeof v === kind;
         if (!ok) throw new UserError('usage', `${where}: '${k}' must be ${kind === 'alpha' ? "a number or 'norm'" : `a ${kind}`}`);
+        if (typeof v === 'number') checkSpliceNumber(where, k, v);
         step[k] = v;
       }
       if ((step.stage === undefined) === (step.edge === undefined)) throw new UserError('usage', `${where}: give exactly one of 'stage' or 'edge'`);

@@ -27,6 +27,7 @@ import { DataType, dataTypeName } from '../onnx/data-types.js';
 import type { AttributeProto } from '../onnx/proto-types.js';
 import { requireSelection } from './select.js';
 import { floatScalar } from './util.js';
+import { isFiniteFloat32 } from '../util/numbers.js';
 
 export type AttrKind = 'float' | 'int' | 'string' | 'floats' | 'ints';
 
@@ -157,6 +158,12 @@ function buildAttributes(spec: OpSpec, known: KnownOp | undefined): AttributePro
     if (kind === 'string' && typeof value !== 'string') throw new UserError('bad-attribute', `${spec.opType} attribute '${name}' is a string`);
     if ((kind === 'float' || kind === 'int') && typeof value !== 'number') throw new UserError('bad-attribute', `${spec.opType} attribute '${name}' must be a number, got '${String(value)}'`);
     if (typeof value === 'number' && Number.isNaN(value)) throw new UserError('bad-attribute', `${spec.opType} attribute '${name}' is not a number`);
+    for (const x of typeof value === 'number' ? [value] : Array.isArray(value) ? value : []) {
+      if (typeof x !== 'number') continue;
+      if (kind === 'int' ? !Number.isSafeInteger(x) : !isFiniteFloat32(x)) {
+        throw new UserError('bad-attribute', `${spec.opType} attribute '${name}' = ${x} is not ${kind === 'int' ? 'an integer' : 'a finite float32 number'}`);
+      }
+    }
     out.push(makeAttribute(name, value, kind === 'string' ? undefined : kind));
   }
   return out;

@@ -1,11 +1,12 @@
 import { expect } from 'chai';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { cli } from '../helpers/cli.js';
 import { Model } from '../../src/ir/model.js';
 import { runSeeded } from '../helpers/ort-compare.js';
 import { TempDirs } from '../helpers/temp-dir.js';
+import { requireBuild } from '../helpers/test-data.js';
 
 const RESNET = path.resolve('fixtures/models/resnet18_iqa.onnx');
 const LINEARITY = path.resolve('fixtures/models/linearity_iqa.onnx');
@@ -113,7 +114,7 @@ describe('cli', () => {
   describe('the installed launcher', () => {
     it('exits with the status of the table (0, 1) and prints no stack', function () {
       const bin = path.resolve('bin/iqa-surgeon.js');
-      if (!existsSync(path.resolve('dist/cli/main.js'))) this.skip();
+      requireBuild();
       expect(execFileSync(process.execPath, [bin, '--version'], { encoding: 'utf8' }).trim()).to.equal(JSON.parse(readFileSync('package.json', 'utf8')).version);
       const bad = spawnSync(process.execPath, [bin, 'inspect', 'package.json'], { encoding: 'utf8' });
       expect(bad.status).to.equal(1);

@@ -3,6 +3,7 @@ import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DatasetError, listDataset, parseDatasetSpec, selectSplit } from '../../src/data/dataset.js';
 import { TempDirs } from '../helpers/temp-dir.js';
+import { isDir, requireOrSkip } from '../helpers/test-data.js';
 
 const KONIQ = path.resolve('fixtures/koniq-mini');
 const NIPS = path.resolve('../shared/realdata/nips17_dev/images');
@@ -99,13 +100,8 @@ describe('data/dataset', () => {
 
   describe('folders without scores', () => {
     it('lists the NIPS 2017 dev images, sorted, without MOS', function () {
-      let ds: ReturnType<typeof listDataset> | undefined;
-      try {
-        ds = listDataset(parseDatasetSpec(`folder:${NIPS}`));
-      } catch {
-        this.skip(); // the shared real data is not present
-      }
-      if (!ds) return;
+      requireOrSkip(this, isDir(NIPS), `the shared NIPS 2017 dev images (${NIPS})`);
+      const ds = listDataset(parseDatasetSpec(`folder:${NIPS}`));
       expect(ds.items.length).to.be.greaterThan(0);
       expect(ds.items.every((i) => i.mos === undefined && i.path.endsWith('.png'))).to.equal(true);
       const names = ds.items.map((i) => i.name);

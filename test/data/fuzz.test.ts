@@ -4,24 +4,18 @@
  * (built by npm test's pretest). IQA_FUZZ_CASES / IQA_FUZZ_SEED change the share.
  */
 import { expect } from 'chai';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { DATA_FUZZ_TARGETS, DATA_INPUT_KINDS } from '../../src/reliability/data-rows.js';
 import { runFuzz } from '../../src/reliability/fuzz.js';
 import { formatCaseList } from '../reliability/fuzz-report.js';
+import { requireBuild } from '../helpers/test-data.js';
 
-const available = existsSync(path.resolve('dist/cli/fuzz-worker.js')) && existsSync(path.resolve('dist/data/loader.js'));
 const CASES = Math.max(20, Math.round(Number(process.env.IQA_FUZZ_CASES ?? 300) / 5));
 const SEED = Number(process.env.IQA_FUZZ_SEED ?? 20261125);
 
 describe('fuzzing the data commands', function () {
-  this.timeout(180_000);
 
   before(function () {
-    if (!available) {
-      console.log('      (skipped: dist/ is missing or predates src/data; run npm run build, or npm test which builds first)');
-      this.skip();
-    }
+    requireBuild(['dist/cli/fuzz-worker.js', 'dist/data/loader.js']);
   });
 
   it(`${CASES} seeded cases of damaged images and CSVs: exit 0 or a clear exit 1`, async () => {

@@ -31,7 +31,6 @@ describe('data/make-default (the embedded synthetic dataset)', () => {
   let a: string;
 
   before(async function () {
-    this.timeout(120_000);
     a = path.join(temps.make('a'), 'ds');
     await makeDefaultDataset({ out: a, size: SIZE, seed: 7 });
   });
@@ -47,7 +46,6 @@ describe('data/make-default (the embedded synthetic dataset)', () => {
   });
 
   it('is deterministic: the same seed gives the same bytes, another seed other images', async function () {
-    this.timeout(120_000);
     const b = path.join(temps.make('b'), 'ds');
     await makeDefaultDataset({ out: b, size: SIZE, seed: 7 });
     const fa = filesOf(a);

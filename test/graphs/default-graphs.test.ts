@@ -71,7 +71,6 @@ describe('graphs/ default IQA models', function () {
 
   for (const row of readmeRows()) {
     it(`${row.file}: ONNX Runtime reproduces the README's val SROCC ${row.srocc} (and PLCC ${row.plcc})`, async function () {
-      this.timeout(120_000);
       const file = path.join(GRAPHS, row.file);
       const model = Model.load(file);
       const stored = readPreprocess(model);

@@ -20,6 +20,7 @@ import { supportProblems } from '../../src/mirror/support.js';
 import type { AttributeProto, NodeProto, TensorProto } from '../../src/onnx/proto-types.js';
 import type { Tensor, TF } from '../../src/ops/types.js';
 import { floatTensor, int64Tensor, modelBytes, node, tensorInfo, type ModelSpec } from './proto-build.js';
+import { requireOrSkip } from './test-data.js';
 
 // ---- ONNX element types ----
 export const FLOAT = 1;
@@ -77,12 +78,13 @@ export function tensorOf(x: In): TensorProto {
  * tfjs-core alone does not): without it they skip with this message instead of failing in tfjs.
  */
 export function requireGradients(ctx: Mocha.Context, tf: TF = currentBackend()!.tf): void {
+  let registered = true;
   try {
     tf.tidy(() => tf.grad((x) => tf.sum(tf.mul(x, x)))(tf.scalar(1)));
   } catch {
-    console.log('      (skipped: tfjs gradients are not registered in this process)');
-    ctx.skip();
+    registered = false;
   }
+  requireOrSkip(ctx, registered, 'the tfjs gradient registry (import @tensorflow/tfjs)');
 }
 
 // ---- Case: nodes and fed inputs ----

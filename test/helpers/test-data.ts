@@ -22,6 +22,15 @@ export function requireOrSkip(ctx: Context, present: boolean, what: string): voi
   ctx.skip();
 }
 
+/**
+ * The build the CLI tests spawn (`bin/iqa-surgeon.js` runs dist/). `npm test` builds it first, so
+ * a missing build is a failure, never a skip.
+ */
+export function requireBuild(files: readonly string[] = ['dist/cli/main.js']): void {
+  const missing = files.filter((f) => !existsSync(path.resolve(f)));
+  if (missing.length > 0) throw new Error(`${missing.join(', ')} is missing: run npm run build (npm test builds first)`);
+}
+
 export function isDir(p: string): boolean {
   try {
     return statSync(p).isDirectory();

@@ -110,7 +110,6 @@ async function editTest(file: string): Promise<void> {
 }
 
 describe('ir edit: Identity on an internal edge of a real model (acceptance edit test)', function () {
-  this.timeout(30_000);
   after(() => tmp.cleanup());
 
   it('resnet18_iqa.onnx: other nodes/initializers/value_info byte-identical, same ORT outputs', async () => {
@@ -125,7 +124,6 @@ describe('ir edit: Identity on an internal edge of a real model (acceptance edit
 });
 
 describe('ir edit: primitives on small graphs', function () {
-  this.timeout(10_000);
   after(() => tmp.cleanup());
 
   const mlp = (): Model => Model.fromBytes(modelBytes(smallMlp()));

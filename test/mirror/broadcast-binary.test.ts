@@ -7,6 +7,7 @@ import { loadBackend } from '../../src/mirror/backend.js';
 import { broadcastBinary, registerFastBinaryKernels, restoreStockBinaryKernels } from '../../src/mirror/kernels/broadcast-binary.js';
 import type { TF } from '../../src/ops/types.js';
 import { randomFloats } from '../helpers/seeded-random.js';
+import { requireOrSkip } from '../helpers/test-data.js';
 
 const SHAPES: [number[], number[]][] = [
   [[2, 8, 5, 7], [1, 8, 1, 1]], // conv bias
@@ -41,7 +42,7 @@ describe('mirror kernels: fast broadcasting Add/Sub/Mul/Div on the cpu backend',
     });
 
   it('gives bit-identical results to the stock kernels on every broadcast pattern', function () {
-    if (tf.getBackend() !== 'cpu') this.skip();
+    requireOrSkip(this, tf.getBackend() === 'cpu', 'the tfjs cpu backend (this test checks its kernels)');
     for (const op of ['add', 'sub', 'mul', 'div'] as const) {
       SHAPES.forEach(([a, b], i) => {
         registerFastBinaryKernels();

@@ -91,7 +91,6 @@ function checkRenameIsLocal(file: string, index: number): void {
 }
 
 describe('IR 10 fixtures (fixtures/ir10, scripts/make-ir10-fixtures.ts)', function () {
-  this.timeout(10_000);
   after(() => tmp.cleanup());
 
   it('the committed fixtures are what the generator makes', () => {

@@ -67,7 +67,6 @@ function expectError(fn: () => unknown, want: ExpectedError): UserError {
 const listing = (dir: string): string[] => readdirSync(dir).sort();
 
 describe('malformed inputs (library level)', function () {
-  this.timeout(2000);
   after(() => tmp.cleanup());
 
   describe('loading', () => {
@@ -317,7 +316,6 @@ describe('malformed inputs (library level)', function () {
   });
 
   describe('happy path: external data', function () {
-    this.timeout(5000);
 
     it('a model saved with external data loads back and ONNX Runtime gives the same outputs as inline', async () => {
       const dir = tmp.make('happy');

@@ -53,7 +53,6 @@ function check(t: Tally): void {
 }
 
 describe('onnx round-trip conformance (load -> save, no edits)', function () {
-  this.timeout(30_000);
   const total: Tally = { files: 0, byteIdentical: 0, decodedEqual: 0, differing: [], notEqual: [] };
   after(() => {
     tmp.cleanup();

@@ -14,7 +14,6 @@ import { floatTensor, modelBytes, node, tensorInfo } from '../helpers/proto-buil
 import { randomFloats } from '../helpers/seeded-random.js';
 
 describe('ops/conv: Conv and ConvTranspose', function () {
-  this.timeout(30_000);
   before(async () => {
     await loadBackend('cpu');
   });
@@ -98,7 +97,6 @@ describe('ops/conv: Conv and ConvTranspose', function () {
 });
 
 describe('ops/matmul: MatMul and Gemm', function () {
-  this.timeout(30_000);
   before(async () => {
     await loadBackend('cpu');
   });

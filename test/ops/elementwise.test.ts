@@ -8,7 +8,6 @@ import { BOOL, buildNode as build, FLOAT, gradCheck, int as i, INT32, INT64, INT
 import { modelBytes, node, tensorInfo } from '../helpers/proto-build.js';
 
 describe('ops/elementwise: mirror kernels beyond the ONNX node tests', function () {
-  this.timeout(20_000);
   before(async () => {
     await loadBackend('cpu');
   });

@@ -14,7 +14,6 @@ const einsum = (eq: string, ...shapes: number[][]): OrtCase => ({ op: 'Einsum', 
 const einsumInt = (eq: string, ...shapes: number[][]): OrtCase => ({ ...einsum(eq), inputs: shapes.map((d, k) => [`x${k}`, d, 6] as [string, number[], number]) });
 
 describe('ops/matmul: Einsum', function () {
-  this.timeout(30_000);
   before(async () => {
     await loadBackend('cpu');
   });

@@ -16,7 +16,6 @@ import { floatTensor } from '../helpers/proto-build.js';
 import { randomFloats } from '../helpers/seeded-random.js';
 
 describe('ops/norm: normalizations and the softmax family', function () {
-  this.timeout(30_000);
   before(async () => {
     await loadBackend('cpu');
   });

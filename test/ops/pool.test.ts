@@ -13,7 +13,6 @@ import { caseBytes, caseProblems as problems, matchesOrt, type OrtCase as Case }
 import { randomFloats } from '../helpers/seeded-random.js';
 
 describe('ops/pool: MaxPool, AveragePool, LpPool and the global pools', function () {
-  this.timeout(30_000);
   before(async () => {
     await loadBackend('cpu');
   });

@@ -27,7 +27,6 @@ function resize(opset: number, attrs: AttributeProto[], x: number[], by: { scale
 }
 
 describe('ops/resize: Resize and Upsample', function () {
-  this.timeout(30_000);
   before(async () => {
     await loadBackend('cpu');
   });
@@ -90,7 +89,6 @@ describe('ops/resize: Resize and Upsample', function () {
 });
 
 describe('ops/resize: GridSample', function () {
-  this.timeout(30_000);
   before(async () => {
     await loadBackend('cpu');
   });

@@ -20,7 +20,6 @@ function dft(opset: number, dims: number[], attrs: AttributeProto[], len?: numbe
 }
 
 describe('ops/spectral: DFT', function () {
-  this.timeout(30_000);
   before(async () => {
     await loadBackend('cpu');
   });

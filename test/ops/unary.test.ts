@@ -7,7 +7,6 @@ import { BOOL, buildNode as build, fails, FLOAT, flt as f, gradCheck, int as i, 
 import { modelBytes, node, tensorInfo } from '../helpers/proto-build.js';
 
 describe('ops/unary: mirror kernels beyond the ONNX node tests', function () {
-  this.timeout(20_000);
   before(async () => {
     await loadBackend('cpu');
   });

@@ -6,23 +6,17 @@
  * IQA_FUZZ_CASES / IQA_FUZZ_SEED change the share. Needs dist/ (built by npm test's pretest).
  */
 import { expect } from 'chai';
-import { existsSync } from 'node:fs';
-import path from 'node:path';
 import { runFuzz } from '../../src/reliability/fuzz.js';
 import { formatCaseList } from './fuzz-report.js';
+import { requireBuild } from '../helpers/test-data.js';
 
-const available = existsSync(path.resolve('dist/cli/fuzz-worker.js')) && existsSync(path.resolve('dist/cli/main.js'));
 const CASES = Number(process.env.IQA_FUZZ_CASES ?? 300);
 const SEED = Number(process.env.IQA_FUZZ_SEED ?? 20261125);
 
 describe('fuzzing (CI share of npm run fuzz)', function () {
-  this.timeout(180_000);
 
   before(function () {
-    if (!available) {
-      console.log('      (skipped: dist/ is missing; run npm run build, or npm test which builds first)');
-      this.skip();
-    }
+    requireBuild(['dist/cli/fuzz-worker.js', 'dist/cli/main.js']);
   });
 
   it(`${CASES} seeded cases over every command and input: exit 0 or a clear exit 1, within 5 s and 1 GiB`, async () => {

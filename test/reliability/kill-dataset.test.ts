@@ -11,9 +11,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { mulberry32 } from '../helpers/seeded-random.js';
 import { TempDirs } from '../helpers/temp-dir.js';
+import { requireBuild } from '../helpers/test-data.js';
 
 const BIN = path.resolve('bin/iqa-surgeon.js');
-const available = existsSync(path.resolve('dist/cli/main.js'));
 const tmp = new TempDirs('iqa-kill-dataset');
 const SIZE = 30;
 
@@ -49,12 +49,8 @@ function folderState(dir: string): string {
 }
 
 describe('kills: dataset make-default leaves no folder or a complete one', function () {
-  this.timeout(180_000);
   before(function () {
-    if (!available) {
-      console.log('      (skipped: dist/cli/main.js is missing; run npm run build, or npm test which builds first)');
-      this.skip();
-    }
+    requireBuild();
   });
   after(() => tmp.cleanup());
 

@@ -20,9 +20,9 @@ import { Model } from '../../src/ir/model.js';
 import { mulberry32 } from '../helpers/seeded-random.js';
 import { TempDirs } from '../helpers/temp-dir.js';
 import { WRITING_COMMANDS, type WritingCommand } from './writing-commands.js';
+import { requireBuild } from '../helpers/test-data.js';
 
 const BIN = path.resolve('bin/iqa-surgeon.js');
-const available = existsSync(path.resolve('dist/cli/main.js'));
 const TRIALS = Number(process.env.IQA_KILL_TRIALS ?? 12);
 const tmp = new TempDirs('iqa-kill');
 
@@ -60,15 +60,11 @@ function runCli(args: string[], killAfterMs?: number, watchDir?: string): Promis
 type FileState = 'previous' | 'new' | 'absent' | 'partial';
 
 describe('kills: SIGKILL while writing leaves the previous output or the complete new one', function () {
-  this.timeout(180_000);
   let input = '';
   const small = path.resolve('fixtures/models/resnet18_iqa.onnx');
 
   before(function () {
-    if (!available) {
-      console.log('      (skipped: dist/cli/main.js is missing; run npm run build, or npm test which builds first)');
-      this.skip();
-    }
+    requireBuild();
     const dir = tmp.make('input');
     input = path.join(dir, 'wide.onnx');
     widenResnet(path.resolve('fixtures/models/resnet50_iqa.onnx'), 4).save(input, { externalData: false });

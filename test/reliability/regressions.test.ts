@@ -18,8 +18,11 @@ import { runCliMeasured } from '../../src/reliability/child-run.js';
 import { writeFileAtomic } from '../../src/util/atomic-write.js';
 import { FLOAT, model, modelBytes, node, smallMlp, tensorInfo } from '../helpers/proto-build.js';
 import { TempDirs } from '../helpers/temp-dir.js';
+import { requireBuild } from '../helpers/test-data.js';
 
 const tmp = new TempDirs('iqa-regress');
+/** Hang bound of the child-process runs: generous, so a loaded machine never fails them. */
+const HANG_MS = 240_000;
 
 /** CRC-32 (PNG chunks). */
 function crc32(bytes: Uint8Array): number {
@@ -71,24 +74,22 @@ const writeModel = (dir: string, m: ModelProto | Uint8Array, name = 'model.onnx'
 };
 
 describe('regressions found by fuzzing', function () {
-  this.timeout(60_000);
   after(() => tmp.cleanup());
 
   it('a 10 MB file of 5 million empty nodes is refused at the node limit (was: 3 GB of memory and 53 s)', async () => {
     const f = writeModel(tmp.make('amp'), emptyNodesBytes(5_000_000));
-    expectOneLine(await cli(['inspect', f]), /^the model has more than 200000 nodes, over the limit \(raise it with --max-nodes\)$/);
-    if (!existsSync(path.resolve('dist/cli/main.js'))) return;
-    const r = await runCliMeasured(['inspect', f], { timeoutMs: 20_000, scratch: path.dirname(f) });
+    expectOneLine(await cli(['inspect', f]), /^the model has more than 50000 nodes, over the limit \(raise it with --max-nodes\)$/);
+    requireBuild();
+    const r = await runCliMeasured(['inspect', f], { timeoutMs: HANG_MS, scratch: path.dirname(f) });
     expect(r.status).to.equal(1);
     expect(r.maxRssKiB / 1024, 'peak RSS, MiB').to.be.below(400);
-    expect(r.ms, 'ms').to.be.below(5000);
   });
 
   it('1.5 million empty value_infos (not nodes) stop at the protobuf message limit', async () => {
     const f = writeModel(tmp.make('amp2'), emptyNodesBytes(1_500_000, 0x6a));
     expectOneLine(await cli(['inspect', f]), /more than 1000000 protobuf messages.*--max-proto-messages/);
-    if (!existsSync(path.resolve('dist/cli/main.js'))) return;
-    const r = await runCliMeasured(['inspect', f], { timeoutMs: 20_000, scratch: path.dirname(f) });
+    requireBuild();
+    const r = await runCliMeasured(['inspect', f], { timeoutMs: HANG_MS, scratch: path.dirname(f) });
     expect(r.status).to.equal(1);
     expect(r.maxRssKiB / 1024, 'peak RSS, MiB').to.be.below(600);
   });
@@ -165,10 +166,7 @@ describe('regressions found by fuzzing', function () {
     const dir = tmp.make('mat');
     const spliced = path.join(dir, 'spliced.onnx');
     const s = await cli(['splice', path.resolve('fixtures/models/linearity_iqa.onnx'), '--stage', 'layer3', '--orth', 'aol', '-o', spliced]);
-    if (s.code !== 0) {
-      console.log(`      (skipped: splice is not available here: ${s.stderr.trim().slice(0, 120)})`);
-      this.skip();
-    }
+    expect(s.code, `splice: ${s.stderr.trim().slice(0, 300)}`).to.equal(0);
     const m = decode<ModelProto>(new Uint8Array(readFileSync(spliced)), 'ModelProto');
     const axes = m.graph!.initializer!.find((t) => /ReduceSum.*axes/.test(t.name ?? ''));
     expect(axes, 'the AOL block has a ReduceSum axes initializer').to.not.equal(undefined);
@@ -195,7 +193,6 @@ describe('stale temporary files of killed writers', () => {
 });
 
 describe('limits: caps refused up front with the cap named, raised by global flags', function () {
-  this.timeout(60_000);
   const resnet = path.resolve('fixtures/models/resnet18_iqa.onnx');
   after(() => tmp.cleanup());
 
@@ -243,9 +240,7 @@ describe('limits: caps refused up front with the cap named, raised by global fla
     png.writeUInt32BE(100_000, 20);
     png.writeUInt32BE(crc32(png.subarray(12, 29)), 29);
     writeFileSync(path.join(dir, 'huge.png'), png);
-    const t0 = performance.now();
     expectOneLine(await cli(['dataset', 'info', '--data', `folder:${dir}`, '--load']), /is 100000x100000 = 10000000000 pixels, over the limit of 268435456 \(raise it with --max-image-pixels\)/);
-    expect(performance.now() - t0).to.be.lessThan(2000);
   });
 
   it('limit values are checked: a bad value is a usage error naming the flag', async () => {

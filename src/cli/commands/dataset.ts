@@ -7,12 +7,8 @@ import { DEFAULT_SEED, DEFAULT_SIZE, makeDefaultDataset } from '../../data/make-
 import { preprocessFromFlags, readPreprocess, resolvePreprocess, RESIZE_KERNELS, writePreprocess, type PreprocessFlags, type PreprocessSpec } from '../../data/preprocess.js';
 import { Model } from '../../ir/model.js';
 import type { CliIO } from '../main.js';
-import { parsePositiveInt } from '../options.js';
+import { parsePositiveInt, parseSeed } from '../options.js';
 
-function parseSeed(text: string): number {
-  if (!/^\d+$/.test(text) || Number(text) > 0xffffffff) throw new UsageError(`--seed '${text}' must be an integer from 0 to 4294967295`);
-  return Number(text);
-}
 
 function parseSplit(text: string): SplitName | 'all' {
   if (text === 'all' || SPLITS.includes(text as SplitName)) return text as SplitName | 'all';
@@ -54,7 +50,7 @@ export function registerDataset(program: Command, io: CliIO): void {
     .description('write the embedded synthetic IQA dataset (procedural scenes, graded distortions, SSIM-based MOS) as <out>/images + <out>/scores.csv')
     .requiredOption('--out <dir>', 'new (or empty) folder to create; written in a temporary folder and renamed into place')
     .option('--size <n>', 'number of images', parsePositiveInt('--size'), DEFAULT_SIZE)
-    .option('--seed <s>', 'seed (the same seed gives the same files)', parseSeed, DEFAULT_SEED)
+    .option('--seed <s>', 'seed (the same seed gives the same files)', parseSeed('--seed'), DEFAULT_SEED)
     .option('--json', 'print the iqa-surgeon/dataset-make-default@1 report')
     .action(async (opts: { out: string; size: number; seed: number; json?: boolean }) => {
       const tty = !opts.json && process.stderr.isTTY === true;
@@ -78,7 +74,7 @@ export function registerDataset(program: Command, io: CliIO): void {
       .description('list a dataset (count, scores, split); with --load decode every image through the preprocessing')
       .requiredOption('--data <spec>', 'koniq:<dir>[,images=<sub>] | csv:<file>[,root=<dir>] | folder:<dir> | a path (auto-detected)')
       .option('--split <name>', 'train, val, test or all', parseSplit, 'all')
-      .option('--split-seed <s>', 'seed of the 70/10/20 split', parseSeed, 0)
+      .option('--split-seed <s>', 'seed of the 70/10/20 split', parseSeed('--split-seed'), 0)
       .option('--split-file <csv>', 'a CSV with columns image_name (or path) and split, used instead of the seeded split')
       .option('--skip-bad', 'leave out unusable rows and images that cannot be decoded, and count them')
       .option('--load', 'decode and preprocess every image (checks the files; reports the tensor shape)')

@@ -6,7 +6,7 @@ import { BACKEND_CHOICES, type BackendChoice } from '../../mirror/backend.js';
 import { formatReport, reportToJson } from '../../equiv/report.js';
 import { Model } from '../../ir/model.js';
 import type { CliIO } from '../main.js';
-import { collect, parseInputShapes } from '../options.js';
+import { collect, parseInputShapes, parsePositiveInt } from '../options.js';
 
 function tolerance(option: string) {
   return (v: string): number => {
@@ -57,8 +57,7 @@ export function registerEquiv(program: Command, io: CliIO): void {
       if (opts.backend !== undefined && !BACKEND_CHOICES.includes(opts.backend as BackendChoice)) throw new UsageError(`--backend '${opts.backend}' must be one of ${BACKEND_CHOICES.join(', ')}`);
       if (opts.backend !== undefined && !opts.mirror) throw new UsageError('--backend chooses the backend of the TensorFlow.js mirror: it needs --mirror');
       const given = parseInputs(opts.inputs);
-      const maxImages = opts.maxImages === undefined ? undefined : Number(opts.maxImages);
-      if (maxImages !== undefined && !(Number.isSafeInteger(maxImages) && maxImages >= 1)) throw new UsageError(`--max-images '${opts.maxImages}' must be a positive integer`);
+      const maxImages = opts.maxImages === undefined ? undefined : parsePositiveInt('--max-images')(opts.maxImages);
       if (maxImages !== undefined && given.images === undefined) throw new UsageError('--max-images applies to --inputs <folder of images>');
       if (opts.structural && (opts.rtol !== undefined || opts.inputs !== undefined || opts.inputShape)) {
         throw new UsageError('--structural compares graphs without running them: --rtol, --inputs and --input-shape do not apply (--atol is the tolerance on weights)');

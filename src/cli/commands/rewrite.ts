@@ -13,7 +13,7 @@ import { applyPatch, describeStep, normalizeStep, parsePatch, type Patch, type P
 import { readRegularTextFile } from '../../util/safe-read.js';
 import { formatBytes } from '../format.js';
 import type { CliIO } from '../main.js';
-import { collect, parseInputShapes } from '../options.js';
+import { collect, parseInputShapes, parsePositiveInt } from '../options.js';
 
 interface CommonOptions {
   output?: string;
@@ -140,10 +140,7 @@ export function registerRewrite(program: Command, io: CliIO): void {
       .command('fold')
       .description('fold constant subgraphs (and Shape chains of a fixed-size input) into initializers, evaluated with ONNX Runtime')
       .argument('<model>', 'ONNX model file')
-      .option('--max-bytes <n>', 'largest folded tensor in bytes (default 64 MiB; at most 8 GiB)', (s: string) => {
-        if (s.trim() === '' || Number.isNaN(Number(s))) throw new UsageError(`--max-bytes '${s}' is not a number`);
-        return Number(s); // bounds: normalizeStep (the same for patch files)
-      }),
+      .option('--max-bytes <n>', 'largest folded tensor in bytes (default 64 MiB; at most 8 GiB)', parsePositiveInt('--max-bytes')),
   ).action(async (file: string, o: CommonOptions & { maxBytes?: number }) => {
     await run(io, file, single(defined({ maxBytes: o.maxBytes }), 'fold'), 'command line', o);
   });

@@ -6,7 +6,7 @@ import { materializeAdvice } from '../../surgery/session-memory.js';
 import { spliceRobustBlock, type SpliceOptions } from '../../surgery/splice.js';
 import { formatCount } from '../format.js';
 import type { CliIO } from '../main.js';
-import { collect, parseInputShapes } from '../options.js';
+import { collect, parseFiniteNumber, parseInputShapes, parseInteger, parsePositiveInt, parseSeed } from '../options.js';
 
 function oneOf<T extends string>(option: string, allowed: readonly T[]) {
   return (v: string): T => {
@@ -15,14 +15,6 @@ function oneOf<T extends string>(option: string, allowed: readonly T[]) {
   };
 }
 
-/** A number as text; its bounds are checked by the library (surgery/robust-block/bounds.ts), as for patch files. */
-function number(option: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (v.trim() === '' || Number.isNaN(n)) throw new UsageError(`${option} '${v}' is not a number`);
-    return n;
-  };
-}
 
 export function registerSplice(program: Command, io: CliIO): void {
   program
@@ -35,16 +27,16 @@ export function registerSplice(program: Command, io: CliIO): void {
     .option('--orth <kind>', 'orthogonal conv: cayley | aol', oneOf('--orth', ['cayley', 'aol'] as const))
     .option('--form <form>', 'cayley: parametric (Q computed in the graph from W, alpha) | materialized (Q stored)', oneOf('--form', ['parametric', 'materialized'] as const))
     .option('--inverse <method>', 'parametric cayley: newton-schulz (standard ops) | com.microsoft (Inverse op)', oneOf('--inverse', ['newton-schulz', 'com.microsoft'] as const))
-    .option('--ns-iterations <n>', 'Newton-Schulz iterations (default: enough for any kernel at the initial alpha)', number('--ns-iterations'))
-    .option('--reduce <fraction>', 'reduce-conv channels as a fraction of C (default 0.5)', number('--reduce'))
-    .option('--kernel <k>', 'reduce-conv kernel: 1 (default) or 3 (unpadded)', (v) => number('--kernel')(v) as 1 | 3)
-    .option('--orth-kernel <k>', 'orthogonal-conv kernel (odd, default 3)', number('--orth-kernel'))
+    .option('--ns-iterations <n>', 'Newton-Schulz iterations (default: enough for any kernel at the initial alpha)', parsePositiveInt('--ns-iterations'))
+    .option('--reduce <fraction>', 'reduce-conv channels as a fraction of C (default 0.5)', parseFiniteNumber('--reduce'))
+    .option('--kernel <k>', 'reduce-conv kernel: 1 (default) or 3 (unpadded)', (v) => parseInteger('--kernel', 1, 3)(v) as 1 | 3)
+    .option('--orth-kernel <k>', 'orthogonal-conv kernel (odd, default 3)', parsePositiveInt('--orth-kernel'))
     .option('--pool <kind>', 'avg (adaptive average, default) | max (the reference code\'s max pool)', oneOf('--pool', ['avg', 'max'] as const))
-    .option('--square <s>', 'pool to a fixed s x s instead of min(H, W)', number('--square'))
-    .option('--alpha <value>', 'initial alpha: a number, or "norm" for ||Wf||_F (default)', (v) => (v === 'norm' ? 'norm' : number('--alpha')(v)))
+    .option('--square <s>', 'pool to a fixed s x s instead of min(H, W)', parsePositiveInt('--square'))
+    .option('--alpha <value>', 'initial alpha: a number, or "norm" for ||Wf||_F (default)', (v) => (v === 'norm' ? 'norm' : parseFiniteNumber('--alpha', { float32: true })(v)))
     .option('--compat <mode>', 'paper-code: max pool, 3x3 unpadded reduce conv, alpha = 1', oneOf('--compat', ['paper-code'] as const))
     .option('--restore-size', 'resize the block\'s output back to the edge\'s H x W (bilinear) for models whose later ops need it')
-    .option('--seed <n>', 'seed of the new weights', number('--seed'))
+    .option('--seed <n>', 'seed of the new weights (0 to 4294967295)', parseSeed())
     .option('--prefix <name>', 'name prefix of the block\'s nodes and initializers (default robust_block)')
     .option('--input-shape <shape>', 'model input shape N,C,H,W or name=N,C,H,W; makes a dynamic input static', collect)
     .option('--json', 'print the iqa-surgeon/splice@1 report as JSON')

@@ -6,6 +6,7 @@
 import type { Graph } from '../graph.js';
 import type { Model } from '../model.js';
 import type { Node } from '../node.js';
+import type { Value } from '../value.js';
 import type { PassResult } from './pass.js';
 
 export interface CleanupOptions {
@@ -15,22 +16,40 @@ export interface CleanupOptions {
   keepDeadNodes?: boolean;
 }
 
-function isDead(node: Node, graph: Graph): boolean {
-  return node.outputs.every((o) => !o || (o.uses().length === 0 && !graph.outputs.includes(o)));
+/**
+ * The nodes no graph output depends on, found in one pass: a node is dead when every output's
+ * readers are dead; a node's death is propagated to its producers through a count of live
+ * readers per value (linear in the graph, however long a dead chain is).
+ */
+function deadNodes(graph: Graph): Set<Node> {
+  const outputs = new Set(graph.outputs);
+  const liveReaders = new Map<Value, number>();
+  const dead = new Set<Node>();
+  const isDead = (n: Node): boolean => n.outputs.every((o) => !o || (!outputs.has(o) && (liveReaders.get(o) ?? o.uses().length) === 0));
+  const stack = graph.nodes.filter(isDead);
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (dead.has(n)) continue;
+    dead.add(n);
+    for (const v of n.inputs) {
+      if (!v) continue;
+      liveReaders.set(v, (liveReaders.get(v) ?? v.uses().length) - 1);
+      const p = v.producer();
+      if (p && p.graph === graph && !dead.has(p) && isDead(p)) stack.push(p);
+    }
+  }
+  return dead;
 }
 
 function cleanGraph(graph: Graph, opts: CleanupOptions, changes: string[]): void {
   if (!opts.keepDeadNodes) {
-    for (let changed = true; changed; ) {
-      changed = false;
-      for (let i = graph.nodes.length - 1; i >= 0; i--) {
-        const n = graph.nodes[i]!;
-        if (!isDead(n, graph)) continue;
-        changes.push(`removed node '${n.label}' (${n.opType}): no output is read`);
-        graph.removeNode(n);
-        changed = true;
-      }
+    const dead = deadNodes(graph);
+    // reported from the end of the node list, as removing them one by one from the end would
+    for (let i = graph.nodes.length - 1; i >= 0; i--) {
+      const n = graph.nodes[i]!;
+      if (dead.has(n)) changes.push(`removed node '${n.label}' (${n.opType}): no output is read`);
     }
+    graph.removeNodes(dead);
   }
   for (const n of graph.nodes) for (const sg of n.subgraphs) cleanGraph(sg, { ...opts, keepInputs: true }, changes);
   for (const v of graph.initializers()) {

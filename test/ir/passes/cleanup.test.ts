@@ -7,6 +7,7 @@ import { decode } from '../../../src/onnx/codec.js';
 import type { ModelProto } from '../../../src/onnx/proto-types.js';
 import { runSeeded } from '../../helpers/ort-compare.js';
 import { TempDirs } from '../../helpers/temp-dir.js';
+import { chainModel } from '../../../src/bench/chain-model.js';
 
 const FIXTURE = path.resolve('fixtures/models/resnet18_iqa.onnx');
 
@@ -54,4 +55,25 @@ describe('ir/passes/cleanup', () => {
     expect(r.changes).to.deep.equal(["removed graph input 'extra': not read"]);
     expect(model.graph.inputs.map((v) => v.name)).to.deep.equal(['input']);
   });
+
+  it('removes a long dead chain reading a shared constant in one batch, keeping the live part linked', () => {
+    // 3,000 nodes, the graph output moved to the first one: 2,999 dead nodes, a third of them reading 'c'
+    const p = chainModel(3000);
+    p.graph!.output![0]!.name = 'v0';
+    const model = new Model(p);
+    const g = model.graph;
+    const r = cleanup(model);
+    expect(r.changes).to.have.length(3000);
+    expect(r.changes[0]).to.equal("removed node 'n2999' (Identity): no output is read");
+    expect(r.changes[2998]).to.equal("removed node 'n1' (Add): no output is read");
+    expect(r.changes[2999]).to.equal("removed initializer 'c': not read");
+    expect(g.nodes.map((n) => n.name)).to.deep.equal(['n0']);
+    expect(g.value('x').uses().map((u) => u.node.name)).to.deep.equal(['n0']);
+    expect(g.value('v0').uses()).to.have.length(0);
+    expect(g.hasValue('v1') || g.hasValue('c')).to.equal(false);
+    const again = Model.fromBytes(model.toBytes());
+    expect(again.graph.nodes).to.have.length(1);
+    expect(cleanup(again).modified).to.equal(false);
+  });
 });
+
