@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only io,block,convgrad,mirror,structural]`: every benchmark, as ratios against a baseline measured in
+ * `npm run bench [-- --only io,block,convgrad,mirror,structural,shrink,finetune]`: every benchmark, as ratios against a baseline measured in
  * the same process, printed and written to docs/benchmarks/latest.json (docs/BENCHMARKS.md
  * records the runs that matter, with the machine).
  */
@@ -12,6 +12,7 @@ import { benchConvGrad, formatConvGradTable } from './conv-grad-bench.js';
 import { runIoBench } from './io-bench.js';
 import { runMirrorBench } from './mirror-bench.js';
 import { runStructuralBench } from './structural-bench.js';
+import { runFinetuneBench, runShrinkBench } from './prune-train-bench.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -66,6 +67,16 @@ if (want('convgrad')) {
 if (want('mirror')) {
   console.log('== TensorFlow.js mirror vs ONNX Runtime (same model, batch and process): forward, forward+backward');
   results.mirror = await runMirrorBench(repoRoot, (s) => console.log(s));
+}
+
+if (want('shrink')) {
+  console.log('== pruning: ONNX Runtime inference of the masked vs the shrunk model (10% l2)');
+  results.shrink = await runShrinkBench(repoRoot, (s) => console.log(s));
+}
+
+if (want('finetune')) {
+  console.log('== fine-tuning: step throughput vs ONNX Runtime forward; 5 epochs end to end on the embedded dataset');
+  results.finetune = await runFinetuneBench(repoRoot, (s) => console.log(s));
 }
 
 if (want('structural')) {

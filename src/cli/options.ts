@@ -85,3 +85,21 @@ export function parseFiniteNumber(option: string, opts: { float32?: boolean } = 
     return n;
   };
 }
+
+/** A finite number within [min, max] (the bound is named in the message). */
+export function parseNumberIn(option: string, min: number, max: number) {
+  const finite = parseFiniteNumber(option);
+  return (text: string): number => {
+    const n = finite(text);
+    if (n < min || n > max) throw new UsageError(`${option} ${text} is outside [${min}, ${max}]`);
+    return n;
+  };
+}
+
+/** One of a fixed set of words. */
+export function parseChoice<T extends string>(option: string, values: readonly T[]) {
+  return (text: string): T => {
+    if (!values.includes(text as T)) throw new UsageError(`${option} must be ${values.join(', ')} (got '${text}')`);
+    return text as T;
+  };
+}

@@ -43,8 +43,8 @@ describe('cli: prune', function () {
 
   for (const [args, msg] of [
     [['--ratio', '0.95'], /--ratio 0.95 is outside \[0, 0.9\]/],
-    [['--ratio', 'abc'], /--ratio 'abc' must be a number/],
-    [['--ratio', 'NaN'], /must be a number/],
+    [['--ratio', 'abc'], /--ratio 'abc' is not a finite number/],
+    [['--ratio', 'NaN'], /--ratio 'NaN' is not a finite number/],
     [['--criterion', 'l3'], /--criterion must be l1, l2 or pls/],
     [['--criterion', 'pls'], /--criterion pls needs --data/],
     [['--scope', 'head'], /--scope must be all, backbone or block/],

@@ -4,42 +4,16 @@ import { describeSpec, listDataset, parseDatasetSpec, selectSplit, SPLITS, type 
 import type { ImageError } from '../../data/image.js';
 import { loadBatches } from '../../data/loader.js';
 import { DEFAULT_SEED, DEFAULT_SIZE, makeDefaultDataset } from '../../data/make-default.js';
-import { preprocessFromFlags, readPreprocess, resolvePreprocess, RESIZE_KERNELS, writePreprocess, type PreprocessFlags, type PreprocessSpec } from '../../data/preprocess.js';
+import { readPreprocess, writePreprocess, type PreprocessFlags } from '../../data/preprocess.js';
 import { Model } from '../../ir/model.js';
 import type { CliIO } from '../main.js';
 import { parsePositiveInt, parseSeed } from '../options.js';
+import { addPreprocessOptions, preprocessFor } from '../preprocess-options.js';
 
 
 function parseSplit(text: string): SplitName | 'all' {
   if (text === 'all' || SPLITS.includes(text as SplitName)) return text as SplitName | 'all';
   throw new UsageError(`--split '${text}' must be train, val, test or all`);
-}
-
-/** Preprocessing flags shared by the dataset commands (and, later, by evaluation and training). */
-function addPreprocessOptions(cmd: Command): Command {
-  return cmd
-    .option('--input-size <H,W>', 'model input height and width')
-    .option('--range <lo,hi>', 'pixel value range the model expects, e.g. 0,1 or 0,255')
-    .option('--mean <r,g,b>', 'per-channel mean subtracted (in the --range scale)')
-    .option('--std <r,g,b>', 'per-channel standard deviation divided by')
-    .option('--color-order <order>', 'RGB or BGR')
-    .option('--resize-kernel <kernel>', `resize kernel: ${RESIZE_KERNELS.join(', ')}`)
-    .option('--fit <fit>', 'fill (stretch to the size) or cover (keep aspect, crop the centre)');
-}
-
-/** The size a model's first input fixes, when its H and W are static. */
-function modelInputSize(model: Model): Partial<PreprocessSpec> | undefined {
-  const input = model.graph.inputs.find((v) => !v.isInitializer);
-  const shape = input?.declaredShape;
-  if (!shape || shape.length !== 4) return undefined;
-  const [, , h, w] = shape;
-  return typeof h === 'number' && typeof w === 'number' && h > 0 && w > 0 ? { size: [h, w] } : undefined;
-}
-
-/** defaults < the model's input shape < the model's metadata < flags. */
-function preprocessFor(model: Model | undefined, flags: PreprocessFlags): PreprocessSpec {
-  const fromFlags = preprocessFromFlags(flags);
-  return model ? resolvePreprocess(modelInputSize(model), readPreprocess(model), fromFlags) : resolvePreprocess(fromFlags);
 }
 
 export function registerDataset(program: Command, io: CliIO): void {

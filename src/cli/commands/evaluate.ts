@@ -16,6 +16,7 @@ import { writeFileAtomic } from '../../util/atomic-write.js';
 import type { CliIO } from '../main.js';
 import { addPreprocessOptions, describePreprocess, preprocessFor } from '../preprocess-options.js';
 import { makeProgress } from '../progress.js';
+import { parseChoice, parseInteger, parseNumberIn, parseSeed } from '../options.js';
 
 interface EvaluateFlags extends PreprocessFlags {
   baseline?: string;
@@ -47,13 +48,6 @@ function parseEps(text: string): number[] {
   return v;
 }
 
-function intIn(option: string, lo: number, hi: number) {
-  return (t: string): number => {
-    if (!/^\d+$/.test(t.trim()) || Number(t) < lo || Number(t) > hi) throw new UsageError(`${option} '${t}' must be an integer in [${lo}, ${hi}]`);
-    return Number(t);
-  };
-}
-
 function items(spec: string, split: SplitName | 'all', seed: number, max: number): DatasetItem[] {
   const all = listDataset(parseDatasetSpec(spec)).items;
   return (split === 'all' ? all : selectSplit(all, split, { seed })).slice(0, max);
@@ -69,39 +63,20 @@ export function registerEvaluate(program: Command, io: CliIO): void {
       .option('--source <onnx>', 'craft the attacks on this model and score them on the evaluated ones (transfer)')
       .requiredOption('--data <spec>', 'images to attack (dataset spec, docs/DATA.md)')
       .option('--mos-data <spec>', 'scored images for SROCC/PLCC (default: --data when it has scores)')
-      .option('--split <name>', 'train, val, test or all (of --data and --mos-data)', (t: string) => {
-        if (t !== 'all' && !SPLITS.includes(t as SplitName)) throw new UsageError(`--split '${t}' must be train, val, test or all`);
-        return t as SplitName | 'all';
-      }, 'all')
-      .option('--split-seed <s>', 'seed of the 70/10/20 split', intIn('--split-seed', 0, 2 ** 32 - 1), 0)
-      .option('--max-images <n>', 'attack at most this many images', intIn('--max-images', 1, 100000), 100000)
+      .option('--split <name>', 'train, val, test or all (of --data and --mos-data)', parseChoice('--split', ['all', ...SPLITS] as const), 'all')
+      .option('--split-seed <s>', 'seed of the 70/10/20 split', parseSeed('--split-seed'), 0)
+      .option('--max-images <n>', 'attack at most this many images', parseInteger('--max-images', 1, 100000), 100000)
       .option('--attacks <list>', 'pgd-<k>, fgsm, uap, stadv, noise (comma-separated)', 'pgd-1,pgd-8,uap,stadv')
       .option('--eps <list>', 'L-inf budgets in 1/255 units', '2,4,6,8,10')
-      .option('--step <x>', 'PGD step in 1/255 units', (t: string) => {
-        const v = Number(t);
-        if (!/^\d+(\.\d+)?$/.test(t) || !(v > 0 && v <= 255)) throw new UsageError(`--step '${t}' must be a number in (0, 255]`);
-        return v;
-      }, 1)
-      .option('--seed <s>', 'seed of random starts, noise and bootstrap', intIn('--seed', 0, 2 ** 31), 0)
-      .option('--direction <d>', 'up (raise the predicted quality, default) or down', (t: string) => {
-        if (t !== 'up' && t !== 'down') throw new UsageError(`--direction must be up or down (got '${t}')`);
-        return t;
-      }, 'up')
+      .option('--step <x>', 'PGD step in 1/255 units', parseNumberIn('--step', 1e-6, 255), 1)
+      .option('--seed <s>', 'seed of random starts, noise and bootstrap', parseInteger('--seed', 0, 2 ** 31), 0)
+      .option('--direction <d>', 'up (raise the predicted quality, default) or down', parseChoice('--direction', ['up', 'down'] as const), 'up')
       .option('--quantize', 'score the 8-bit attacked images an attacker can ship (default: the float images)')
-      .option('--engine <engine>', `gradient engine for the attacks: ${ENGINE_CHOICES.join(', ')}`, (t: string) => {
-        if (!ENGINE_CHOICES.includes(t as EngineChoice)) throw new UsageError(`--engine must be ${ENGINE_CHOICES.join(', ')} (got '${t}')`);
-        return t as EngineChoice;
-      }, 'auto')
-      .option('--ep <provider>', 'ONNX Runtime execution provider for the scores: cpu or cuda', (t: string) => {
-        if (t !== 'cpu' && t !== 'cuda') throw new UsageError(`--ep must be cpu or cuda (got '${t}')`);
-        return t;
-      }, 'cpu')
-      .option('--r-score <variant>', 'msu (default) or paper', (t: string) => {
-        if (t !== 'msu' && t !== 'paper') throw new UsageError(`--r-score must be msu or paper (got '${t}')`);
-        return t;
-      }, 'msu')
+      .option('--engine <engine>', `gradient engine for the attacks: ${ENGINE_CHOICES.join(', ')}`, parseChoice('--engine', ENGINE_CHOICES), 'auto')
+      .option('--ep <provider>', 'ONNX Runtime execution provider for the scores: cpu or cuda', parseChoice('--ep', ['cpu', 'cuda'] as const), 'cpu')
+      .option('--r-score <variant>', 'msu (default) or paper', parseChoice('--r-score', ['msu', 'paper'] as const), 'msu')
       .option('--score-output <name>', 'which output is the quality score (models with several outputs)')
-      .option('--examples <n>', 'attacked images shown beside their originals in the report', intIn('--examples', 0, 100), 3)
+      .option('--examples <n>', 'attacked images shown beside their originals in the report', parseInteger('--examples', 0, 100), 3)
       .requiredOption('--report <dir>', 'report folder (report.json, report.md, plots/, index.html)')
       .option('--json', 'print the evaluate@1 result as JSON'),
   ).action(async (file: string, opts: EvaluateFlags) => {

@@ -5,33 +5,15 @@ import { listDataset, parseDatasetSpec, selectSplit } from '../../data/dataset.j
 import type { PreprocessFlags } from '../../data/preprocess.js';
 import { readPreprocess } from '../../data/preprocess.js';
 import { ENGINE_CHOICES, type EngineChoice } from '../../engines/factory.js';
-import { UsageError } from '../../errors.js';
 import { Model } from '../../ir/model.js';
 import { materialize } from '../../surgery/materialize.js';
 import { finetune, type Defence } from '../../train/finetune.js';
 import type { LossKind } from '../../train/losses.js';
 import { validateModel } from '../../validation/validate.js';
 import type { CliIO } from '../main.js';
-import { collect } from '../options.js';
+import { collect, parseChoice, parseInteger, parseNumberIn } from '../options.js';
 import { addPreprocessOptions, describePreprocess, preprocessFor } from '../preprocess-options.js';
 import { makeProgress } from '../progress.js';
-
-function number(option: string, lo: number, hi: number, integer = false) {
-  return (text: string): number => {
-    const v = Number(text);
-    if (!/^[+]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(text.trim()) || !Number.isFinite(v) || (integer && !Number.isInteger(v)) || v < lo || v > hi) {
-      throw new UsageError(`${option} '${text}' must be ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}]`);
-    }
-    return v;
-  };
-}
-
-function choice<T extends string>(option: string, values: readonly T[]) {
-  return (text: string): T => {
-    if (!values.includes(text as T)) throw new UsageError(`${option} must be ${values.join(', ')} (got '${text}')`);
-    return text as T;
-  };
-}
 
 interface FinetuneFlags extends PreprocessFlags {
   data: string;
@@ -64,21 +46,21 @@ export function registerFinetune(program: Command, io: CliIO): void {
       .argument('<model>', 'model to fine-tune')
       .requiredOption('--data <spec>', 'scored dataset (koniq:, csv:, folder: spec; docs/DATA.md): train split to train, val split to validate')
       .requiredOption('-o, --output <file>', 'output model file (checkpoints in <output>.ckpt/)')
-      .option('--epochs <n>', 'epochs', number('--epochs', 1, 1000, true), 5)
-      .option('--lr <x>', 'learning rate of the new parameters (the RobustBlock and --new)', number('--lr', 1e-12, 1), 1e-4)
-      .option('--lr-pretrained-ratio <x>', 'learning rate of the pretrained parameters as a fraction of --lr', number('--lr-pretrained-ratio', 0, 10), 0.1)
-      .option('--batch <n>', 'images per batch (>= 2)', number('--batch', 2, 1024, true), 8)
-      .option('--loss <loss>', 'norm-in-norm, l1 or mse', choice('--loss', ['norm-in-norm', 'l1', 'mse'] as const), 'norm-in-norm')
-      .option('--defence <d>', 'none, nt (gradient-norm regularisation) or at (FGSM adversarial training)', choice('--defence', ['none', 'nt', 'at'] as const), 'none')
+      .option('--epochs <n>', 'epochs', parseInteger('--epochs', 1, 1000), 5)
+      .option('--lr <x>', 'learning rate of the new parameters (the RobustBlock and --new)', parseNumberIn('--lr', 1e-12, 1), 1e-4)
+      .option('--lr-pretrained-ratio <x>', 'learning rate of the pretrained parameters as a fraction of --lr', parseNumberIn('--lr-pretrained-ratio', 0, 10), 0.1)
+      .option('--batch <n>', 'images per batch (>= 2)', parseInteger('--batch', 2, 1024), 8)
+      .option('--loss <loss>', 'norm-in-norm, l1 or mse', parseChoice('--loss', ['norm-in-norm', 'l1', 'mse'] as const), 'norm-in-norm')
+      .option('--defence <d>', 'none, nt (gradient-norm regularisation) or at (FGSM adversarial training)', parseChoice('--defence', ['none', 'nt', 'at'] as const), 'none')
       .option('--trainable <selector>', 'parameters to train (name, glob, stage:<name>, robust-block, all); repeatable', collect, [])
       .option('--new <selector>', 'parameters that get the full learning rate besides the RobustBlock\'s; repeatable', collect, [])
       .option('--freeze-orth', 'keep the orthogonal conv (Cayley W and alpha) fixed')
-      .option('--engine <engine>', `gradient engine: ${ENGINE_CHOICES.join(', ')}`, choice('--engine', ENGINE_CHOICES), 'auto')
-      .option('--ep <provider>', 'execution provider of the ort engine: cpu or cuda', choice('--ep', ['cpu', 'cuda'] as const))
+      .option('--engine <engine>', `gradient engine: ${ENGINE_CHOICES.join(', ')}`, parseChoice('--engine', ENGINE_CHOICES), 'auto')
+      .option('--ep <provider>', 'execution provider of the ort engine: cpu or cuda', parseChoice('--ep', ['cpu', 'cuda'] as const))
       .option('--resume <dir>', 'continue from the last checkpoint in this folder')
       .option('--materialize', 'after training, precompute the RobustBlock for deployment')
-      .option('--seed <s>', 'seed of the batch order', number('--seed', 0, 2 ** 31, true), 0)
-      .option('--split-seed <s>', 'seed of the 70/10/20 split', number('--split-seed', 0, 2 ** 32 - 1, true), 0)
+      .option('--seed <s>', 'seed of the batch order', parseInteger('--seed', 0, 2 ** 31), 0)
+      .option('--split-seed <s>', 'seed of the 70/10/20 split', parseInteger('--split-seed', 0, 2 ** 32 - 1), 0)
       .option('--split-file <csv>', 'a CSV with columns image_name (or path) and split')
       .option('--score-output <name>', 'which output is the quality score (models with several outputs)')
       .option('--json', 'print the finetune@1 report as JSON'),

@@ -8,14 +8,8 @@ import { listDataset, parseDatasetSpec, selectSplit } from '../../data/dataset.j
 import type { PreprocessFlags } from '../../data/preprocess.js';
 import { prunePls } from '../../train/prune-pls.js';
 import type { CliIO } from '../main.js';
+import { parseInteger, parseNumberIn, parseSeed } from '../options.js';
 import { addPreprocessOptions, preprocessFor } from '../preprocess-options.js';
-
-function parseRatio(text: string): number {
-  if (!/^(0|0?\.\d+|1(\.0*)?|\d+(\.\d+)?(e-?\d+)?)$/i.test(text.trim())) throw new UsageError(`--ratio '${text}' must be a number in [0, 0.9]`);
-  const v = Number(text);
-  if (!(v >= 0 && v <= 0.9)) throw new UsageError(`--ratio ${text} is outside [0, 0.9]`);
-  return v;
-}
 
 export function registerPrune(program: Command, io: CliIO): void {
   addPreprocessOptions(
@@ -24,17 +18,11 @@ export function registerPrune(program: Command, io: CliIO): void {
     .description('structured filter pruning: mask the smallest-norm filters of each conv (and their BatchNormalization), optionally remove them physically')
     .argument('<model>', 'model to prune (the original or a spliced one)')
     .requiredOption('-o, --output <file>', 'output model file')
-    .option('--ratio <r>', 'fraction of each conv\'s filters to prune, in [0, 0.9]', parseRatio, 0.1)
+    .option('--ratio <r>', 'fraction of each conv\'s filters to prune, in [0, 0.9]', parseNumberIn('--ratio', 0, 0.9), 0.1)
     .option('--criterion <c>', 'l2 (the paper\'s) or l1 filter norm, or pls (PLS-VIP on features of --data)', 'l2')
     .option('--data <spec>', 'scored images for --criterion pls (their train split; docs/DATA.md)')
-    .option('--pls-images <n>', 'images the PLS features come from', (t: string) => {
-      if (!/^\d+$/.test(t) || Number(t) < 3 || Number(t) > 100000) throw new UsageError(`--pls-images '${t}' must be an integer in [3, 100000]`);
-      return Number(t);
-    }, 200)
-    .option('--split-seed <s>', 'seed of the 70/10/20 split', (t: string) => {
-      if (!/^\d+$/.test(t) || Number(t) > 0xffffffff) throw new UsageError(`--split-seed '${t}' must be an integer from 0 to 4294967295`);
-      return Number(t);
-    }, 0)
+    .option('--pls-images <n>', 'images the PLS features come from', parseInteger('--pls-images', 3, 100000), 200)
+    .option('--split-seed <s>', 'seed of the 70/10/20 split', parseSeed('--split-seed'), 0)
     .option('--scope <s>', 'all (model convs and the block\'s reduce conv), backbone or block', 'all')
     .option('--shrink', 'remove the pruned channels physically (a smaller, faster, equivalent model)')
     .option('--json', 'print the iqa-surgeon/prune@1 report as JSON'),
