@@ -20,6 +20,7 @@ import { registerOps } from './commands/ops.js';
 import { registerPrune } from './commands/prune.js';
 import { registerFinetune } from './commands/finetune.js';
 import { registerEvaluate } from './commands/evaluate.js';
+import { registerAttack } from './commands/attack.js';
 import { VERSION } from '../version.js';
 import { escapeControls, safeStdout } from './format.js';
 
@@ -74,6 +75,7 @@ export function buildProgram(rawIO: CliIO = defaultIO): Command {
   registerPrune(program, io);
   registerFinetune(program, io);
   registerEvaluate(program, io);
+  registerAttack(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

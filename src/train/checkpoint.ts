@@ -4,10 +4,11 @@
  * binary state file it names. A run killed at any moment leaves the previous checkpoint intact;
  * `--resume` continues from the last one and ends bit-identical to an uninterrupted run.
  */
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { UserError } from '../errors.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { readRegularFile } from '../util/safe-read.js';
 import type { EpochSummary } from './finetune.js';
 
 export interface Checkpoint {
@@ -30,26 +31,6 @@ interface Manifest {
 }
 
 const MANIFEST = 'checkpoint.json';
-
-/** Read a checkpoint file: a regular file of at most `cap` bytes (no FIFO or device waits). */
-function readRegularFile(file: string, what: string, cap: number): Buffer {
-  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new UserError('checkpoint', `${what} '${file}' is not a regular file`);
-    if (st.size > cap) throw new UserError('checkpoint', `${what} '${file}' is larger than ${cap} bytes`);
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < buf.length) {
-      const n = readSync(fd, buf, off, buf.length - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return buf.subarray(0, off);
-  } finally {
-    closeSync(fd);
-  }
-}
 
 export function writeCheckpoint(dir: string, c: Checkpoint): void {
   mkdirSync(dir, { recursive: true });
@@ -79,16 +60,16 @@ export function writeCheckpoint(dir: string, c: Checkpoint): void {
 
 /** The last checkpoint in `dir`, or undefined when there is none. */
 export function readCheckpoint(dir: string): Checkpoint | undefined {
+  if (!existsSync(path.join(dir, MANIFEST))) return undefined;
   let manifest: Manifest;
   try {
-    manifest = JSON.parse(readRegularFile(path.join(dir, MANIFEST), 'checkpoint', 64 << 20).toString('utf8')) as Manifest;
+    manifest = JSON.parse(readRegularFile(path.join(dir, MANIFEST), { what: 'checkpoint', maxBytes: 64 << 20 }).toString('utf8')) as Manifest;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     if (e instanceof UserError) throw e;
     throw new UserError('checkpoint', `checkpoint '${path.join(dir, MANIFEST)}' is not valid JSON`);
   }
   if (manifest.format !== 'iqa-surgeon/checkpoint@1' || !/^state-\d+\.bin$/.test(manifest.state)) throw new UserError('checkpoint', `'${path.join(dir, MANIFEST)}' is not an iqa-surgeon checkpoint`);
-  const buf = readRegularFile(path.join(dir, manifest.state), 'checkpoint state', 2 ** 34);
+  const buf = readRegularFile(path.join(dir, manifest.state), { what: 'checkpoint state', maxBytes: 2 ** 34 });
   const expected = manifest.entries.reduce((s, e) => s + e.length * 24, 0);
   if (buf.length !== expected) throw new UserError('checkpoint', `checkpoint state '${manifest.state}' has ${buf.length} bytes, the manifest says ${expected}`);
   let off = 0;
