@@ -4,8 +4,8 @@
  *   ResNet-50 IQA export at 224x224, generated here, never committed), parameter counts;
  * - fine-tuning throughput: images/s of one training step through the engine factory, as a ratio to
  *   ONNX Runtime forward images/s on the same model and batch (default Linearity-style model);
- * - end to end: splice after layer3, prune 10%, fine-tune 5 epochs on the embedded dataset (400
- *   images, the default graphs' training set): time and validation SROCC before/after.
+ * - end to end: splice after layer3, prune 10%, fine-tune 5 epochs on the embedded dataset (200
+ *   images, as `npm start` makes it): time and validation SROCC before/after.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -97,7 +97,7 @@ export async function runFinetuneBench(repoRoot: string, log: (s: string) => voi
   const dir = mkdtempSync(path.join(os.tmpdir(), 'iqa-finetune-bench-'));
   try {
     const data = path.join(dir, 'data');
-    await makeDefaultDataset({ out: data, size: 400, seed: 0 });
+    await makeDefaultDataset({ out: data, size: 200, seed: 0 });
     const items = listDataset(parseDatasetSpec(data)).items;
     const train = selectSplit(items, 'train', { seed: 0 });
     const val = selectSplit(items, 'val', { seed: 0 });
