@@ -26,6 +26,12 @@ describe('prune: criteria', () => {
     expect(prunedCount(4, 0.1)).to.equal(0);
     expect(prunedCount(1, 0.9)).to.equal(0);
     expect(prunedCount(2, 0.9)).to.equal(1);
+    // --align: kept filters rounded to a multiple (64 -> 58 kept -> 56; 256 -> 230 -> 224 at 16)
+    expect(prunedCount(64, 0.1, 8)).to.equal(8);
+    expect(prunedCount(256, 0.1, 16)).to.equal(32);
+    expect(prunedCount(512, 0.1, 16)).to.equal(48);
+    expect(prunedCount(16, 0.1, 16)).to.equal(2); // no larger than the alignment: plain rounding
+    expect(prunedCount(24, 0.9, 16)).to.equal(8); // at least one block kept
     expect(smallest([5, 1, 1, 0], 2)).to.deep.equal([1, 3]);
     expect(smallest([2, 1, 1, 3], 2)).to.deep.equal([1, 2]);
   });

@@ -23,10 +23,11 @@ export function registerPrune(program: Command, io: CliIO): void {
     .option('--data <spec>', 'scored images for --criterion pls (their train split; docs/DATA.md)')
     .option('--pls-images <n>', 'images the PLS features come from', parseInteger('--pls-images', 3, 100000), 200)
     .option('--split-seed <s>', 'seed of the 70/10/20 split', parseSeed('--split-seed'), 0)
+    .option('--align <n>', 'round each conv\'s kept filters to a multiple of n (8 makes shrunk models fast on ONNX Runtime CPU)', parseInteger('--align', 1, 256), 1)
     .option('--scope <s>', 'all (model convs and the block\'s reduce conv), backbone or block', 'all')
     .option('--shrink', 'remove the pruned channels physically (a smaller, faster, equivalent model)')
     .option('--json', 'print the iqa-surgeon/prune@1 report as JSON'),
-  ).action(async (file: string, opts: PreprocessFlags & { output: string; ratio: number; criterion: string; scope: string; shrink?: boolean; json?: boolean; data?: string; plsImages: number; splitSeed: number }) => {
+  ).action(async (file: string, opts: PreprocessFlags & { output: string; ratio: number; criterion: string; scope: string; shrink?: boolean; json?: boolean; data?: string; plsImages: number; splitSeed: number; align: number }) => {
       if (opts.criterion !== 'l1' && opts.criterion !== 'l2' && opts.criterion !== 'pls') throw new UsageError(`--criterion must be l1, l2 or pls (got '${opts.criterion}')`);
       if (!['all', 'backbone', 'block'].includes(opts.scope)) throw new UsageError(`--scope must be all, backbone or block (got '${opts.scope}')`);
       if (opts.criterion === 'pls' && !opts.data) throw new UsageError('--criterion pls needs --data <spec> (scored images to compute the features on)');
@@ -35,7 +36,7 @@ export function registerPrune(program: Command, io: CliIO): void {
       if (opts.criterion === 'pls') {
         const items = selectSplit(listDataset(parseDatasetSpec(opts.data!)).items, 'train', { seed: opts.splitSeed });
         report = await prunePls(model, { ratio: opts.ratio, scope: opts.scope as PruneScope, items, maxImages: opts.plsImages, preprocess: preprocessFor(model, opts) });
-      } else report = pruneModel(model, { criterion: opts.criterion, ratio: opts.ratio, scope: opts.scope as PruneScope });
+      } else report = pruneModel(model, { criterion: opts.criterion, ratio: opts.ratio, scope: opts.scope as PruneScope, align: opts.align });
       let shrink: ShrinkReport | undefined;
       if (opts.shrink) shrink = shrinkPruned(model);
       await validateModel(model, { step: opts.shrink ? 'prune --shrink' : 'prune' });

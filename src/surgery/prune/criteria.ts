@@ -17,9 +17,17 @@ export function filterNorms(weight: ArrayLike<number>, cout: number, criterion: 
   return out;
 }
 
-/** round(ratio * filters), keeping at least one filter. */
-export function prunedCount(filters: number, ratio: number): number {
-  return Math.min(Math.round(ratio * filters), filters - 1);
+/**
+ * round(ratio * filters), keeping at least one filter. With `align` > 1 the number kept is rounded
+ * to the nearest multiple of `align` (at least `align`, at most all): ONNX Runtime's CPU conv
+ * kernels run channel counts in blocks of 8, and a shrunk model with ragged counts can be slower
+ * than the masked one (docs/BENCHMARKS.md).
+ */
+export function prunedCount(filters: number, ratio: number, align = 1): number {
+  const count = Math.min(Math.round(ratio * filters), filters - 1);
+  if (align <= 1 || filters <= align) return count;
+  const kept = Math.min(filters, Math.max(align, Math.round((filters - count) / align) * align));
+  return filters - kept;
 }
 
 /** The `count` filters with the smallest scores (ties: lower index first), sorted by index. */

@@ -25,6 +25,8 @@ export interface PruneOptions {
   criterion: NormCriterion;
   /** Fraction of each conv's filters to prune, in [0, 0.9]. */
   ratio: number;
+  /** Round the kept filters of each conv to a multiple of this (default 1: exactly round(ratio x filters) pruned). */
+  align?: number;
   scope?: PruneScope;
 }
 
@@ -52,6 +54,7 @@ export interface PruneReport {
 export function checkPruneOptions(o: PruneOptions): void {
   if (o.criterion !== 'l1' && o.criterion !== 'l2') throw new UserError('usage', `--criterion must be l1, l2 or pls (got '${String(o.criterion)}')`);
   if (!(o.ratio >= 0 && o.ratio <= 0.9)) throw new UserError('usage', `--ratio must be a number in [0, 0.9] (got ${o.ratio})`);
+  if (o.align !== undefined && !(Number.isInteger(o.align) && o.align >= 1 && o.align <= 256)) throw new UserError('usage', `--align must be an integer in [1, 256] (got ${o.align})`);
   if (o.scope !== undefined && !['all', 'backbone', 'block'].includes(o.scope)) throw new UserError('usage', `--scope must be all, backbone or block (got '${o.scope}')`);
 }
 
@@ -144,10 +147,10 @@ export function pruneModel(model: Model, o: PruneOptions): PruneReport {
   const chosen = new Map<string, number[]>();
   for (const c of plan.candidates) {
     const filters = c.weight.dims[0]!;
-    const count = prunedCount(filters, o.ratio);
+    const count = prunedCount(filters, o.ratio, o.align ?? 1);
     if (count > 0) chosen.set(c.node.name, smallest(filterNorms(c.weight.data, filters, o.criterion), count));
   }
-  return applyPrune(model, plan, chosen, { criterion: o.criterion, ratio: o.ratio });
+  return applyPrune(model, plan, chosen, { criterion: o.criterion, ratio: o.ratio, ...(o.align && o.align > 1 ? { extra: { align: o.align } } : {}) });
 }
 
 /** Names of the mask initializers recorded in a pruned model (not parameters: never trained). */
