@@ -6,7 +6,7 @@
  * place that lists the families. Helpers the shape rules share (dims, symbolic dims, the rule
  * types) are in `src/ops/shape-common/`.
  *
- * Importing this module loads neither TensorFlow.js nor ONNX Runtime (test/ops/no-engine-imports).
+ * Importing this module loads neither TensorFlow.js nor ONNX Runtime (checked by test/architecture/layering.test.ts).
  */
 import type { ShapeRule } from './shape-common/types.js';
 import { CONSTANT_KERNELS } from './constant.js';

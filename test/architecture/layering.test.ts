@@ -2,7 +2,8 @@
  * The layering of `src/`: every import between folders must be an arrow docs/ARCHITECTURE.md's
  * `layers` block allows, no folders may form a cycle, a few arrows stay forbidden whatever the
  * block says, only src/runtime/ imports onnxruntime-node, and importing src/ops/ loads neither
- * TensorFlow.js nor ONNX Runtime. The scanner is shown to fail on a tree with a forbidden import.
+ * TensorFlow.js nor ONNX Runtime (kernels get tfjs from their context, `ctx.tf`, and import only its
+ * types). The scanner is shown to fail on a tree with a forbidden import.
  */
 import { expect } from 'chai';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
