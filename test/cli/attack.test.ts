@@ -82,6 +82,17 @@ describe('cli: attack', function () {
     expect(Array.from(u2.data)).to.deep.equal(Array.from(u.data));
   });
 
+  it('--lower-is-better turns "raise the quality" into lowering the score; --score-reduce is checked against the output', async () => {
+    const out = temps.make('lib');
+    const r = await cli('attack', 'graphs/linearity_r18w16.onnx', '--attack', 'fgsm', '--eps', '4', '--lower-is-better', '--data', data, '--max-images', '2', '--out', out, '--json');
+    expect(r.code, r.err).to.equal(0);
+    const run = JSON.parse(r.out).runs[0];
+    expect(run.meanAttacked).to.be.lessThan(run.meanClean);
+    const bad = await cli('attack', 'graphs/linearity_r18w16.onnx', '--attack', 'fgsm', '--eps', '4', '--score-reduce', 'expectation:5', '--data', data, '--max-images', '2', '--out', out);
+    expect(bad.code).to.equal(1);
+    expect(bad.err).to.match(/has 1 values per image, not the 5 bins/);
+  });
+
   it('refuses a bad attack, eps list or UAP file with one line and exit 1', async () => {
     const out = temps.make('bad');
     for (const [args, re] of [

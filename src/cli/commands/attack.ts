@@ -6,7 +6,6 @@ import { decodeNpy, encodeNpy } from '../../attacks/npy.js';
 import { scoreObjective } from '../../attacks/objective.js';
 import { fgsm, pgd } from '../../attacks/pgd.js';
 import { pixelMap } from '../../attacks/pixels.js';
-import { resolveScoreSpec } from '../../attacks/score.js';
 import { stadv } from '../../attacks/stadv.js';
 import { applyPerturbation, trainUap, type Perturbation } from '../../attacks/uap.js';
 import { listDataset, parseDatasetSpec, selectSplit, SPLITS, type DatasetItem, type SplitName } from '../../data/dataset.js';
@@ -21,10 +20,11 @@ import { writeFileAtomic } from '../../util/atomic-write.js';
 import { readRegularFile } from '../../util/safe-read.js';
 import type { CliIO } from '../main.js';
 import { parseChoice, parseInteger, parseNumberIn, parseSeed } from '../options.js';
+import { addScoreOptions, scoreSpecFor, type ScoreFlags } from '../score-options.js';
 import { addPreprocessOptions, describePreprocess, preprocessFor } from '../preprocess-options.js';
 import { makeProgress } from '../progress.js';
 
-interface AttackFlags extends PreprocessFlags {
+interface AttackFlags extends PreprocessFlags, ScoreFlags {
   attack: 'fgsm' | 'pgd' | 'uap' | 'stadv';
   eps: string;
   iters: string;
@@ -44,7 +44,6 @@ interface AttackFlags extends PreprocessFlags {
   stadvIterations: number;
   seed: number;
   saveFloat?: boolean;
-  scoreOutput?: string;
   out: string;
   json?: boolean;
 }
@@ -70,7 +69,7 @@ async function writePng(px: Float32Array, k: number, h: number, w: number, file:
 }
 
 export function registerAttack(program: Command, io: CliIO): void {
-  addPreprocessOptions(
+  addScoreOptions(addPreprocessOptions(
     program
       .command('attack')
       .description('attack images (resized to the model input, pixels in [0,1]) and save them beside the clean ones; scores from ONNX Runtime')
@@ -94,17 +93,16 @@ export function registerAttack(program: Command, io: CliIO): void {
       .option('--stadv-iterations <n>', 'stAdv: L-BFGS iterations', parseInteger('--stadv-iterations', 1, 1000), 5)
       .option('--seed <s>', 'seed of random starts and UAP batches', parseSeed('--seed'), 0)
       .option('--save-float', 'also save the float attacked images as .npy ([3,H,W] float32 in [0,1])')
-      .option('--score-output <name>', 'which output is the quality score (models with several outputs)')
       .requiredOption('--out <dir>', 'output folder: clean/<stem>.png and <attack>[-<iters>]-eps<k>/<stem>.png')
       .option('--json', 'print the iqa-surgeon/attack@1 summary as JSON'),
-  ).action(async (file: string, opts: AttackFlags) => {
+  )).action(async (file: string, opts: AttackFlags) => {
     const eps = opts.attack === 'stadv' ? [] : list('--eps', opts.eps, 0, 255, false);
     const iters = opts.attack === 'pgd' ? list('--iters', opts.iters, 1, 1000, true) : [1];
     const model = Model.load(file);
     const preprocess = preprocessFor(model, opts);
-    const score = resolveScoreSpec(model.graph.outputs.map((v) => v.name), model.metadata(), opts.scoreOutput ? { output: opts.scoreOutput } : {});
+    const score = scoreSpecFor(model, opts);
     const srcModel = opts.source ? Model.load(opts.source) : model;
-    const srcScore = opts.source ? resolveScoreSpec(srcModel.graph.outputs.map((v) => v.name), srcModel.metadata(), opts.scoreOutput ? { output: opts.scoreOutput } : {}) : score;
+    const srcScore = opts.source ? scoreSpecFor(srcModel, opts) : score;
     const srcPre = opts.source ? preprocessFor(srcModel, opts) : preprocess;
     const [h, w] = preprocess.size;
     if (srcPre.size[0] !== h || srcPre.size[1] !== w) throw new UsageError(`--source takes ${srcPre.size.join('x')} images, the model ${h}x${w}: transfer needs the same input size`);

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { resolveScoreSpec, type ScoreSpec } from '../../attacks/score.js';
+import type { ScoreSpec } from '../../attacks/score.js';
 import { listDataset, parseDatasetSpec, selectSplit, SPLITS, type DatasetItem, type SplitName } from '../../data/dataset.js';
 import { encodePng } from '../../data/image.js';
 import { readPreprocess, type PreprocessFlags } from '../../data/preprocess.js';
@@ -14,11 +14,12 @@ import { writeReport } from '../../report/write.js';
 import type { EvaluateResult } from '../../report/schema.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
 import type { CliIO } from '../main.js';
+import { addScoreOptions, scoreSpecFor, type ScoreFlags } from '../score-options.js';
 import { addPreprocessOptions, describePreprocess, preprocessFor } from '../preprocess-options.js';
 import { makeProgress } from '../progress.js';
 import { parseChoice, parseInteger, parseNumberIn, parseSeed } from '../options.js';
 
-interface EvaluateFlags extends PreprocessFlags {
+interface EvaluateFlags extends PreprocessFlags, ScoreFlags {
   baseline?: string;
   source?: string;
   data: string;
@@ -35,7 +36,6 @@ interface EvaluateFlags extends PreprocessFlags {
   engine: EngineChoice;
   ep: 'cpu' | 'cuda';
   rScore: 'msu' | 'paper';
-  scoreOutput?: string;
   examples: number;
   report: string;
   json?: boolean;
@@ -54,7 +54,7 @@ function items(spec: string, split: SplitName | 'all', seed: number, max: number
 }
 
 export function registerEvaluate(program: Command, io: CliIO): void {
-  addPreprocessOptions(
+  addScoreOptions(addPreprocessOptions(
     program
       .command('evaluate')
       .description('attack one or two models (PGD, FGSM, UAP, stAdv, noise) and report SROCC/PLCC, absolute gain, R-score and AUC over eps, scored by ONNX Runtime')
@@ -75,16 +75,15 @@ export function registerEvaluate(program: Command, io: CliIO): void {
       .option('--engine <engine>', `gradient engine for the attacks: ${ENGINE_CHOICES.join(', ')}`, parseChoice('--engine', ENGINE_CHOICES), 'auto')
       .option('--ep <provider>', 'ONNX Runtime execution provider for the scores: cpu or cuda', parseChoice('--ep', ['cpu', 'cuda'] as const), 'cpu')
       .option('--r-score <variant>', 'msu (default) or paper', parseChoice('--r-score', ['msu', 'paper'] as const), 'msu')
-      .option('--score-output <name>', 'which output is the quality score (models with several outputs)')
       .option('--examples <n>', 'attacked images shown beside their originals in the report', parseInteger('--examples', 0, 100), 3)
       .requiredOption('--report <dir>', 'report folder (report.json, report.md, plots/, index.html)')
       .option('--json', 'print the evaluate@1 result as JSON'),
-  ).action(async (file: string, opts: EvaluateFlags) => {
+  )).action(async (file: string, opts: EvaluateFlags) => {
     const attacks = parseAttackList(opts.attacks);
     const eps = parseEps(opts.eps);
     const describe = (f: string): EvaluatedModel & { fromMetadata: boolean } => {
       const model = Model.load(f);
-      const score: ScoreSpec = resolveScoreSpec(model.graph.outputs.map((v) => v.name), model.metadata(), opts.scoreOutput ? { output: opts.scoreOutput } : {});
+      const score: ScoreSpec = scoreSpecFor(model, opts);
       return { file: f, name: path.basename(f).replace(/\.onnx$/i, ''), role: '', preprocess: preprocessFor(model, opts), score, fromMetadata: readPreprocess(model) !== undefined };
     };
     const main = { ...describe(file), role: opts.baseline ? 'patched' : 'evaluated' };

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import path from 'node:path';
-import { resolveScoreSpec } from '../../attacks/score.js';
 import { listDataset, parseDatasetSpec, selectSplit } from '../../data/dataset.js';
 import type { PreprocessFlags } from '../../data/preprocess.js';
 import { readPreprocess } from '../../data/preprocess.js';
@@ -12,10 +11,11 @@ import type { LossKind } from '../../train/losses.js';
 import { validateModel } from '../../validation/validate.js';
 import type { CliIO } from '../main.js';
 import { collect, parseChoice, parseInteger, parseNumberIn } from '../options.js';
+import { addScoreOptions, scoreSpecFor, type ScoreFlags } from '../score-options.js';
 import { addPreprocessOptions, describePreprocess, preprocessFor } from '../preprocess-options.js';
 import { makeProgress } from '../progress.js';
 
-interface FinetuneFlags extends PreprocessFlags {
+interface FinetuneFlags extends PreprocessFlags, ScoreFlags {
   data: string;
   output: string;
   epochs: number;
@@ -34,12 +34,11 @@ interface FinetuneFlags extends PreprocessFlags {
   seed: number;
   splitSeed: number;
   splitFile?: string;
-  scoreOutput?: string;
   json?: boolean;
 }
 
 export function registerFinetune(program: Command, io: CliIO): void {
-  addPreprocessOptions(
+  addScoreOptions(addPreprocessOptions(
     program
       .command('finetune')
       .description('fine-tune a (spliced, pruned) model on scored images: Adam, norm-in-norm/L1/MSE, optional NT or AT defence; best validation SROCC epoch kept, checkpoints each epoch')
@@ -62,12 +61,11 @@ export function registerFinetune(program: Command, io: CliIO): void {
       .option('--seed <s>', 'seed of the batch order', parseInteger('--seed', 0, 2 ** 31), 0)
       .option('--split-seed <s>', 'seed of the 70/10/20 split', parseInteger('--split-seed', 0, 2 ** 32 - 1), 0)
       .option('--split-file <csv>', 'a CSV with columns image_name (or path) and split')
-      .option('--score-output <name>', 'which output is the quality score (models with several outputs)')
       .option('--json', 'print the finetune@1 report as JSON'),
-  ).action(async (file: string, opts: FinetuneFlags) => {
+  )).action(async (file: string, opts: FinetuneFlags) => {
     const model = Model.load(file);
     const preprocess = preprocessFor(model, opts);
-    const score = resolveScoreSpec(model.graph.outputs.map((v) => v.name), model.metadata(), opts.scoreOutput ? { output: opts.scoreOutput } : {});
+    const score = scoreSpecFor(model, opts);
     const ds = listDataset(parseDatasetSpec(opts.data));
     const split = { seed: opts.splitSeed, ...(opts.splitFile ? { splitFile: opts.splitFile } : {}) };
     const train = selectSplit(ds.items, 'train', split);
