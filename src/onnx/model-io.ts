@@ -34,7 +34,7 @@ export interface LoadedModel {
 export interface LoadOptions {
   /** Refuse files larger than this many bytes (default 8 GiB). */
   maxFileBytes?: number;
-  /** Refuse models with more nodes than this, subgraphs and functions included (default 50,000: the structural commands' measured limit, docs/RELIABILITY.md). */
+  /** Refuse models with more nodes than this, subgraphs and functions included (default 40,000: the structural commands' measured limit, docs/RELIABILITY.md). */
   maxNodes?: number;
   /** Refuse models holding more protobuf messages than this, of any kind (default 1,000,000). */
   maxProtoMessages?: number;
@@ -55,7 +55,7 @@ export const DEFAULT_MAX_FILE_BYTES = 8 * 1024 ** 3;
 
 export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxFileBytes: DEFAULT_MAX_FILE_BYTES,
-  maxNodes: 50_000,
+  maxNodes: 40_000,
   maxProtoMessages: 1_000_000,
   maxTensorElements: 2 ** 31,
   maxImagePixels: 2 ** 28,
