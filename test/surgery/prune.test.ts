@@ -13,6 +13,7 @@ import { tensorTypedData } from '../../src/onnx/tensor-data.js';
 import { filterNorms, prunedCount, smallest } from '../../src/surgery/prune/criteria.js';
 import { PRUNE_METADATA_KEY, pruneMaskNames, pruneModel, type PruneReport } from '../../src/surgery/prune/prune.js';
 import { shrinkPruned } from '../../src/surgery/prune/shrink.js';
+import { spliceRobustBlock } from '../../src/surgery/splice.js';
 import { FLOAT, floatTensor, model as buildModel, node, tensorInfo } from '../helpers/proto-build.js';
 import { randomFloats } from '../helpers/seeded-random.js';
 import { randomInput, runValues } from '../rewrite/ort-values.js';
@@ -245,6 +246,28 @@ describe('prune: shrink (physical removal) is equivalent to the masked model', f
       }
     });
   }
+
+  it('a spliced model: the RobustBlock reduce conv is masked (its channels exactly zero), shrink keeps it masked and removes the rest', async () => {
+    const m = Model.load('graphs/linearity_r18w16.onnx');
+    await spliceRobustBlock(m, { stage: 'layer3' });
+    const report = pruneModel(m, { criterion: 'l2', ratio: 0.25, scope: 'block' });
+    expect(report.pruned.map((c) => c.node)).to.deep.equal(['robust_block/reduce/Conv']);
+    const reduce = m.graph.node('robust_block/reduce/Conv')!.output(0)!.name;
+    const feed = { [m.graph.inputs[0]!.name]: randomInput([2, 3, 96, 128], 4) };
+    const t = (await runValues(m, feed, [reduce]))[reduce]!;
+    const [n, C, H, W] = t.dims as [number, number, number, number];
+    for (let b = 0; b < n; b++) for (const ch of report.pruned[0]!.pruned) expect(t.data.subarray((b * C + ch) * H * W, (b * C + ch + 1) * H * W).every((v) => v === 0)).to.equal(true);
+    const all = Model.load('graphs/linearity_r18w16.onnx');
+    await spliceRobustBlock(all, { stage: 'layer3' });
+    pruneModel(all, { criterion: 'l2', ratio: 0.1 });
+    const shrunk = Model.fromBytes(all.toBytes());
+    const s = shrinkPruned(shrunk);
+    expect(s.keptMasked.map((k) => k.node)).to.deep.equal(['robust_block/reduce/Conv']);
+    expect(s.keptMasked[0]!.reason).to.match(/MatMul 'robust_block\/orth/);
+    expect(s.parametersAfter).to.be.lessThan(s.parametersBefore);
+    const [a, b] = [await runValues(all, feed), await runValues(Model.fromBytes(shrunk.toBytes()), feed)];
+    for (const k of Object.keys(a)) a[k]!.data.forEach((v, i) => expect(b[k]!.data[i]!).to.be.closeTo(v, 1e-5 * Math.max(1, Math.abs(v))));
+  });
 
   it('a model without a pruning record, or shrunk twice, is refused', async () => {
     const shrink = shrinkPruned;

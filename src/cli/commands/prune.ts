@@ -47,7 +47,10 @@ export function registerPrune(program: Command, io: CliIO): void {
       }
       io.out(`pruned ${report.filtersPruned} of ${report.filtersInScope} filters (${report.criterion}, ratio ${report.ratio}, scope ${report.scope}) in ${report.pruned.length} convs\n`);
       for (const l of report.leftOut) io.out(`  left out ${l.node}: ${l.reason}\n`);
-      if (shrink) io.out(`shrunk: ${shrink.parametersBefore} -> ${shrink.parametersAfter} parameters (${((1 - shrink.parametersAfter / shrink.parametersBefore) * 100).toFixed(1)}% fewer)\n`);
+      if (shrink) {
+        io.out(`shrunk: ${shrink.parametersBefore} -> ${shrink.parametersAfter} parameters (${((1 - shrink.parametersAfter / shrink.parametersBefore) * 100).toFixed(1)}% fewer)\n`);
+        for (const k of shrink.keptMasked) io.out(`  kept masked ${k.node}: ${k.reason}\n`);
+      }
       io.out(`wrote ${saved.path}\n`);
     });
 }

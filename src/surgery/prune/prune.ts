@@ -105,6 +105,12 @@ export function planPrune(model: Model, scope: PruneScope = 'all'): PrunePlan {
       continue;
     }
     if (w.dims[0]! < 2) continue;
+    // the RobustBlock's reduce conv feeds the orthogonal conv's DFT (MatMuls), which is linear in
+    // its input: a zeroed channel contributes nothing (it can be masked, not removed: shrink keeps it)
+    if (inBlock && (node.output(0)?.uses() ?? []).every((u) => u.node.opType === 'MatMul') && (node.output(0)?.uses().length ?? 0) > 0) {
+      plan.candidates.push({ node, weight: w, batchNorms: [] });
+      continue;
+    }
     const trace = traceConvOutput(node);
     if (!trace.ok) plan.leftOut.push({ node: label, reason: trace.reason });
     else plan.candidates.push({ node, weight: w, batchNorms: trace.batchNorms });

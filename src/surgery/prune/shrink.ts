@@ -7,8 +7,9 @@
  * channels were exactly zero after their normalisation and activation, the smaller model computes
  * the same function as the masked one (the tests check it with ONNX Runtime).
  *
- * Where a consumer cannot be shrunk (an op not listed above, a reshape into anything but a flat
- * feature vector), nothing is changed and the error names the node.
+ * Where a conv's channels reach an op without a shrink rule (an op not listed above, a reshape into
+ * anything but a flat feature vector, the RobustBlock's Fourier-domain orthogonal conv), that conv
+ * stays masked and the report says why; the others are removed.
  */
 import { inferShapesStatic } from '../../analysis/shapes/infer.js';
 import { UserError } from '../../errors.js';
@@ -32,6 +33,8 @@ interface Removal {
 
 export interface ShrinkReport {
   convs: number;
+  /** Pruned convs left masked (their channels reach an op without a shrink rule), with the reason. */
+  keptMasked: { node: string; reason: string }[];
   parametersBefore: number;
   parametersAfter: number;
   /** Nodes whose parameters were sliced, in graph order. */
@@ -101,117 +104,138 @@ export function shrinkPruned(model: Model): ShrinkReport {
   const countParams = (): number => g.initializers().reduce((s, v) => s + (v.initializer!.data_type === DataType.FLOAT ? tensorDims(v.initializer!).reduce((a, b) => a * b, 1) : 0), 0);
   const parametersBefore = countParams() - record.convs.reduce((s, c) => s + (c.masks ?? []).reduce((t, m) => t + (g.lookup(m)?.initializer ? tensorDims(g.lookup(m)!.initializer!).reduce((a, b) => a * b, 1) : 0), 0), 0);
   const shapes = inferShapesStatic(model);
-  const removal = new Map<Value, Removal>();
-  const touched: string[] = [];
-  // pass 1: plan everything against the unmodified graph (errors leave the model untouched)
-  const edits: (() => void)[] = [];
-  for (const c of record.convs) {
-    const conv = g.node(c.node);
-    if (!conv || conv.opType !== 'Conv') throw new UserError('shrink', `the pruning record names conv '${c.node}', which is not in the model`);
-    const set = new Set(c.pruned);
-    const w = underlying(conv.input(1));
-    const b = underlying(conv.input(2) ?? null);
-    if (!w) fail(conv, 'its weight is not an initializer');
-    edits.push(() => sliceInitializer(w, 0, set));
-    if (b) edits.push(() => sliceInitializer(b, 0, set));
-    touched.push(conv.name);
-    removal.set(conv.output(0)!, { axis: 1, size: c.filters, removed: [...c.pruned] });
-  }
-  const rankOf = (v: Value): number => shapes.get(v)?.shape?.length ?? 4;
-  const dim = (v: Value, axis: number, n: Node): number => {
-    const d = shapes.get(v)?.shape?.[axis];
-    if (typeof d !== 'number') fail(n, `the size of axis ${axis} of '${v.name}' is not known statically`);
-    return d;
-  };
-  for (const n of g.nodes) {
-    const inRemovals = n.inputs.map((v) => (v ? removal.get(v) : undefined));
-    if (inRemovals.every((r) => r === undefined)) continue;
-    const out = n.output(0);
-    const first = inRemovals.findIndex((r) => r !== undefined);
-    const r = inRemovals[first]!;
-    const op = n.opType;
-    const forward = (rr: Removal): void => {
-      if (out) removal.set(out, rr);
+  type Conv = (typeof record.convs)[number];
+  /** Plan the removal of `convs`' pruned channels against the unmodified graph (throws naming a node without a rule). */
+  const plan = (convs: readonly Conv[]): { edits: (() => void)[]; removal: Map<Value, Removal>; touched: string[] } => {
+    const removal = new Map<Value, Removal>();
+    const touched: string[] = [];
+    // pass 1: plan everything against the unmodified graph (errors leave the model untouched)
+    const edits: (() => void)[] = [];
+    for (const c of convs) {
+      const conv = g.node(c.node);
+      if (!conv || conv.opType !== 'Conv') throw new UserError('shrink', `the pruning record names conv '${c.node}', which is not in the model`);
+      const set = new Set(c.pruned);
+      const w = underlying(conv.input(1));
+      const b = underlying(conv.input(2) ?? null);
+      if (!w) fail(conv, 'its weight is not an initializer');
+      edits.push(() => sliceInitializer(w, 0, set));
+      if (b) edits.push(() => sliceInitializer(b, 0, set));
+      touched.push(conv.name);
+      removal.set(conv.output(0)!, { axis: 1, size: c.filters, removed: [...c.pruned] });
+    }
+    const rankOf = (v: Value): number => shapes.get(v)?.shape?.length ?? 4;
+    const dim = (v: Value, axis: number, n: Node): number => {
+      const d = shapes.get(v)?.shape?.[axis];
+      if (typeof d !== 'number') fail(n, `the size of axis ${axis} of '${v.name}' is not known statically`);
+      return d;
     };
-    if (op === 'Conv' || op === 'ConvTranspose') {
-      if (first !== 0) fail(n, 'pruned channels reach it as weights');
-      const w = underlying(n.input(1));
-      if (!w) fail(n, 'its weight is not an initializer');
-      if (n.attrInt('group', 1) !== 1) fail(n, 'it is a grouped conv');
-      edits.push(() => sliceInitializer(w, op === 'Conv' ? 1 : 0, new Set(r.removed)));
-      touched.push(n.name);
-    } else if (op === 'BatchNormalization') {
-      if (first !== 0 || r.axis !== 1) fail(n, 'pruned channels do not reach its data input');
-      for (let i = 1; i <= 4; i++) {
-        const p = underlying(n.input(i));
-        if (!p) fail(n, `its input ${i} is not an initializer`);
-        edits.push(() => sliceInitializer(p, 0, new Set(r.removed)));
-      }
-      touched.push(n.name);
-      forward(r);
-    } else if (op === 'PRelu' || op === 'Mul' || op === 'Div') {
-      if (inRemovals.filter((x) => x !== undefined).length > 1) fail(n, 'pruned channels reach both operands');
-      if (op !== 'Mul' && first !== 0) fail(n, 'pruned channels reach its second operand');
-      const otherIdx = first === 0 ? 1 : 0;
-      const other = n.input(otherIdx);
-      const rank = rankOf(n.input(first)!);
-      edits.push(() => sliceBroadcastConstant(n, other, r, rank));
-      forward(r);
-    } else if (PASS_THROUGH.has(op)) {
-      if (first !== 0) fail(n, 'pruned channels reach a parameter input');
-      forward(r);
-    } else if (op === 'GlobalAveragePool' || op === 'GlobalMaxPool' || op === 'GlobalLpPool') {
-      forward(r);
-    } else if (op === 'ReduceMean' || op === 'ReduceMax' || op === 'ReduceSum') {
-      const keep = n.attrInt('keepdims', 1);
-      const axes = n.attrInts('axes') ?? shapes.get(n.input(1) ?? '')?.value;
-      if (!axes || axes.some((a) => a === r.axis || a === r.axis - rankOf(n.input(0)!))) fail(n, 'it reduces over the pruned axis (or its axes are unknown)');
-      forward(keep ? r : { ...r, axis: r.axis - axes.filter((a) => (a < 0 ? a + rankOf(n.input(0)!) : a) < r.axis).length });
-    } else if (op === 'Flatten' || op === 'Reshape' || op === 'Squeeze') {
-      const inShape = shapes.get(n.input(0)!)?.shape;
-      const outShape = out ? shapes.get(out)?.shape : undefined;
-      if (!inShape || !outShape || outShape.length !== 2 || r.axis !== 1) fail(n, 'it does not flatten [N, C, ...] into [N, features]');
-      const per = inShape.slice(2).reduce<number>((a, d) => a * (typeof d === 'number' ? d : NaN), 1);
-      if (!Number.isFinite(per)) fail(n, 'the spatial size it flattens is not known statically');
-      if (op === 'Reshape') {
-        const target = shapes.get(n.input(1)!)?.value;
-        if (!target || target.length !== 2 || target[1] !== -1) fail(n, 'its target shape is not [N, -1] (an explicit feature count would go stale)');
-      }
-      const removed = r.removed.flatMap((c) => Array.from({ length: per }, (_, i) => c * per + i));
-      forward({ axis: 1, size: r.size * per, removed });
-    } else if (op === 'Gemm' || op === 'MatMul') {
-      if (first !== 0 || r.axis !== rankOf(n.input(0)!) - 1) fail(n, 'pruned channels do not reach it as its input features');
-      const b = underlying(n.input(1));
-      if (!b) fail(n, 'its weight is not an initializer');
-      const transB = op === 'Gemm' && n.attrInt('transB', 0) === 1;
-      edits.push(() => sliceInitializer(b, transB ? 1 : 0, new Set(r.removed)));
-      touched.push(n.name);
-    } else if (op === 'Concat') {
-      const axis = n.attrInt('axis', 0);
-      const rank = rankOf(n.input(0)!);
-      const ax = axis < 0 ? axis + rank : axis;
-      let offset = 0;
-      const removed: number[] = [];
-      for (const [i, v] of n.inputs.entries()) {
-        const rr = inRemovals[i];
-        const size = rr ? rr.size : dim(v!, ax, n);
-        if (rr) {
-          if (rr.axis !== ax) fail(n, 'it concatenates along another axis than the pruned one');
-          removed.push(...rr.removed.map((c) => c + offset));
+    for (const n of g.nodes) {
+      const inRemovals = n.inputs.map((v) => (v ? removal.get(v) : undefined));
+      if (inRemovals.every((r) => r === undefined)) continue;
+      const out = n.output(0);
+      const first = inRemovals.findIndex((r) => r !== undefined);
+      const r = inRemovals[first]!;
+      const op = n.opType;
+      const forward = (rr: Removal): void => {
+        if (out) removal.set(out, rr);
+      };
+      if (op === 'Conv' || op === 'ConvTranspose') {
+        if (first !== 0) fail(n, 'pruned channels reach it as weights');
+        const w = underlying(n.input(1));
+        if (!w) fail(n, 'its weight is not an initializer');
+        if (n.attrInt('group', 1) !== 1) fail(n, 'it is a grouped conv');
+        edits.push(() => sliceInitializer(w, op === 'Conv' ? 1 : 0, new Set(r.removed)));
+        touched.push(n.name);
+      } else if (op === 'BatchNormalization') {
+        if (first !== 0 || r.axis !== 1) fail(n, 'pruned channels do not reach its data input');
+        for (let i = 1; i <= 4; i++) {
+          const p = underlying(n.input(i));
+          if (!p) fail(n, `its input ${i} is not an initializer`);
+          edits.push(() => sliceInitializer(p, 0, new Set(r.removed)));
         }
-        offset += size;
+        touched.push(n.name);
+        forward(r);
+      } else if (op === 'PRelu' || op === 'Mul' || op === 'Div') {
+        if (inRemovals.filter((x) => x !== undefined).length > 1) fail(n, 'pruned channels reach both operands');
+        if (op !== 'Mul' && first !== 0) fail(n, 'pruned channels reach its second operand');
+        const otherIdx = first === 0 ? 1 : 0;
+        const other = n.input(otherIdx);
+        const rank = rankOf(n.input(first)!);
+        edits.push(() => sliceBroadcastConstant(n, other, r, rank));
+        forward(r);
+      } else if (PASS_THROUGH.has(op)) {
+        if (first !== 0) fail(n, 'pruned channels reach a parameter input');
+        forward(r);
+      } else if (op === 'GlobalAveragePool' || op === 'GlobalMaxPool' || op === 'GlobalLpPool') {
+        forward(r);
+      } else if (op === 'ReduceMean' || op === 'ReduceMax' || op === 'ReduceSum') {
+        const keep = n.attrInt('keepdims', 1);
+        const axes = n.attrInts('axes') ?? shapes.get(n.input(1) ?? '')?.value;
+        if (!axes || axes.some((a) => a === r.axis || a === r.axis - rankOf(n.input(0)!))) fail(n, 'it reduces over the pruned axis (or its axes are unknown)');
+        forward(keep ? r : { ...r, axis: r.axis - axes.filter((a) => (a < 0 ? a + rankOf(n.input(0)!) : a) < r.axis).length });
+      } else if (op === 'Flatten' || op === 'Reshape' || op === 'Squeeze') {
+        const inShape = shapes.get(n.input(0)!)?.shape;
+        const outShape = out ? shapes.get(out)?.shape : undefined;
+        if (!inShape || !outShape || outShape.length !== 2 || r.axis !== 1) fail(n, 'it does not flatten [N, C, ...] into [N, features]');
+        const per = inShape.slice(2).reduce<number>((a, d) => a * (typeof d === 'number' ? d : NaN), 1);
+        if (!Number.isFinite(per)) fail(n, 'the spatial size it flattens is not known statically');
+        if (op === 'Reshape') {
+          const target = shapes.get(n.input(1)!)?.value;
+          if (!target || target.length !== 2 || target[1] !== -1) fail(n, 'its target shape is not [N, -1] (an explicit feature count would go stale)');
+        }
+        const removed = r.removed.flatMap((c) => Array.from({ length: per }, (_, i) => c * per + i));
+        forward({ axis: 1, size: r.size * per, removed });
+      } else if (op === 'Gemm' || op === 'MatMul') {
+        if (first !== 0 || r.axis !== rankOf(n.input(0)!) - 1) fail(n, 'pruned channels do not reach it as its input features');
+        const b = underlying(n.input(1));
+        if (!b) fail(n, 'its weight is not an initializer');
+        const transB = op === 'Gemm' && n.attrInt('transB', 0) === 1;
+        edits.push(() => sliceInitializer(b, transB ? 1 : 0, new Set(r.removed)));
+        touched.push(n.name);
+      } else if (op === 'Concat') {
+        const axis = n.attrInt('axis', 0);
+        const rank = rankOf(n.input(0)!);
+        const ax = axis < 0 ? axis + rank : axis;
+        let offset = 0;
+        const removed: number[] = [];
+        for (const [i, v] of n.inputs.entries()) {
+          const rr = inRemovals[i];
+          const size = rr ? rr.size : dim(v!, ax, n);
+          if (rr) {
+            if (rr.axis !== ax) fail(n, 'it concatenates along another axis than the pruned one');
+            removed.push(...rr.removed.map((c) => c + offset));
+          }
+          offset += size;
+        }
+        forward({ axis: ax, size: offset, removed });
+      } else {
+        fail(n, 'pruned channels reach it and it has no shrink rule');
       }
-      forward({ axis: ax, size: offset, removed });
-    } else {
-      fail(n, 'pruned channels reach it and it has no shrink rule');
+    }
+    return { edits, removal, touched };
+  };
+  // a conv whose channels reach an op without a shrink rule (e.g. the RobustBlock's Fourier-domain
+  // orthogonal conv after its reduce conv) stays masked; the others are removed
+  const shrinkable: Conv[] = [];
+  const keptMasked: { node: string; reason: string }[] = [];
+  for (const c of record.convs) {
+    try {
+      plan([c]);
+      shrinkable.push(c);
+    } catch (e) {
+      if (!(e instanceof UserError)) throw e;
+      keptMasked.push({ node: c.node, reason: e.message.replace(/; the masked model is still valid.*$/, '') });
     }
   }
+  if (shrinkable.length === 0 && record.convs.length > 0) throw new UserError('shrink', `no pruned conv can be removed physically: ${keptMasked[0]!.reason}`);
+  const { edits, removal, touched } = plan(shrinkable);
   // pass 2: apply
   for (const e of edits) e();
   for (const [v, r] of removal) updateDeclaredShape(g, v, r);
-  // drop the masks: Mul(param, mask) -> param
+  // drop the shrunk convs' masks: Mul(param, mask) -> param
+  const dropped = new Set(shrinkable.flatMap((c) => c.masks ?? []));
   for (const n of [...g.nodes]) {
-    if (n.opType === 'Mul' && n.input(1)?.name.endsWith(MASK_SUFFIX) && n.input(0)?.initializer) {
+    if (n.opType === 'Mul' && dropped.has(n.input(1)?.name ?? '') && n.input(0)?.initializer) {
       const param = n.input(0)!;
       const mask = n.input(1)!;
       g.replaceAllUses(n.output(0)!, param);
@@ -220,7 +244,8 @@ export function shrinkPruned(model: Model): ShrinkReport {
     }
   }
   record.shrunk = true;
-  for (const c of record.convs) c.masks = [];
+  for (const c of shrinkable) c.masks = [];
+  record.keptMasked = keptMasked;
   model.setMetadata(PRUNE_METADATA_KEY, JSON.stringify(record));
-  return { convs: record.convs.length, parametersBefore, parametersAfter: countParams(), touched };
+  return { convs: shrinkable.length, keptMasked, parametersBefore, parametersAfter: countParams(), touched };
 }
