@@ -26,8 +26,18 @@ function sample(sx: number, sy: number, W: number, H: number): Sample {
   return { x0, y0, x1: Math.min(W - 1, x0 + 1), y1: Math.min(H - 1, y0 + 1), wx: cx - x0, wy: cy - y0, dxOk: cx === sx ? 1 : 0, dyOk: cy === sy ? 1 : 0 };
 }
 
+/** The four neighbours of a sample in one channel plane (written into `v`, which is returned). */
+function corners(x: Float32Array, base: number, s: Sample, W: number, v: Float64Array): Float64Array {
+  v[0] = x[base + s.y0 * W + s.x0]!;
+  v[1] = x[base + s.y0 * W + s.x1]!;
+  v[2] = x[base + s.y1 * W + s.x0]!;
+  v[3] = x[base + s.y1 * W + s.x1]!;
+  return v;
+}
+
 export function warp(x: Float32Array, flow: Float32Array, n: number, H: number, W: number): Float32Array {
   const out = new Float32Array(x.length);
+  const v = new Float64Array(4);
   const hw = H * W;
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < H; y++) {
@@ -36,10 +46,7 @@ export function warp(x: Float32Array, flow: Float32Array, n: number, H: number, 
         const s = sample(xx + flow[(b * 2) * hw + p]!, y + flow[(b * 2 + 1) * hw + p]!, W, H);
         for (let c = 0; c < 3; c++) {
           const base = (b * 3 + c) * hw;
-          const v00 = x[base + s.y0 * W + s.x0]!;
-          const v01 = x[base + s.y0 * W + s.x1]!;
-          const v10 = x[base + s.y1 * W + s.x0]!;
-          const v11 = x[base + s.y1 * W + s.x1]!;
+          const [v00, v01, v10, v11] = corners(x, base, s, W, v);
           out[base + p] = (1 - s.wy) * ((1 - s.wx) * v00 + s.wx * v01) + s.wy * ((1 - s.wx) * v10 + s.wx * v11);
         }
       }
@@ -51,6 +58,7 @@ export function warp(x: Float32Array, flow: Float32Array, n: number, H: number, 
 /** dL/d(flow) given dL/d(warped image). */
 export function warpFlowGrad(x: Float32Array, flow: Float32Array, gOut: Float32Array, n: number, H: number, W: number): Float32Array {
   const g = new Float32Array(flow.length);
+  const v = new Float64Array(4);
   const hw = H * W;
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < H; y++) {
@@ -61,10 +69,7 @@ export function warpFlowGrad(x: Float32Array, flow: Float32Array, gOut: Float32A
         let gy = 0;
         for (let c = 0; c < 3; c++) {
           const base = (b * 3 + c) * hw;
-          const v00 = x[base + s.y0 * W + s.x0]!;
-          const v01 = x[base + s.y0 * W + s.x1]!;
-          const v10 = x[base + s.y1 * W + s.x0]!;
-          const v11 = x[base + s.y1 * W + s.x1]!;
+          const [v00, v01, v10, v11] = corners(x, base, s, W, v);
           const go = gOut[base + p]!;
           gx += go * ((1 - s.wy) * (v01 - v00) + s.wy * (v11 - v10));
           gy += go * ((1 - s.wx) * (v10 - v00) + s.wx * (v11 - v01));

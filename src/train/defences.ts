@@ -7,6 +7,7 @@
  *   start; the reference's step 5/255 is clipped to eps) join each batch, labelled
  *   clamp(MOS - (1 - SSIM(x_adv, x)) * (MOS_max - MOS_min), MOS_min, MOS_max).
  */
+import { pixelsToRgb } from '../data/pixels.js';
 import { ssim } from '../data/ssim.js';
 
 export const NT_DEFAULTS = { h: 1e-2, weight: 1e-3 };
@@ -26,20 +27,12 @@ export function ntProbe(x: Float32Array, grad: Float32Array, h: number): Float32
   return x.map((v, i) => v + h * Math.sign(grad[i]!));
 }
 
-/** One [3,H,W] pixel image in [0,1] as 8-bit RGB (for SSIM). */
-function toRgb(px: Float32Array, offset: number, h: number, w: number): { width: number; height: number; data: Uint8Array } {
-  const data = new Uint8Array(h * w * 3);
-  for (let c = 0; c < 3; c++) for (let i = 0; i < h * w; i++) data[i * 3 + c] = Math.round(Math.min(1, Math.max(0, px[offset + c * h * w + i]!)) * 255);
-  return { width: w, height: h, data };
-}
-
 /** AT labels for adversarial images: MOS lowered by the SSIM loss, clamped to the score range. */
 export function atLabels(clean: Float32Array, adv: Float32Array, mos: ArrayLike<number>, dims: readonly [number, number, number, number], range: { min: number; max: number }): Float64Array {
   const [n, , h, w] = dims;
-  const per = 3 * h * w;
   const out = new Float64Array(n);
   for (let b = 0; b < n; b++) {
-    const s = ssim(toRgb(adv, b * per, h, w), toRgb(clean, b * per, h, w));
+    const s = ssim(pixelsToRgb(adv, b, h, w), pixelsToRgb(clean, b, h, w));
     out[b] = Math.min(range.max, Math.max(range.min, mos[b]! - (1 - s) * (range.max - range.min)));
   }
   return out;

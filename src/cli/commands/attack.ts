@@ -9,8 +9,7 @@ import { pixelMap } from '../../attacks/pixels.js';
 import { stadv } from '../../attacks/stadv.js';
 import { applyPerturbation, trainUap, type Perturbation } from '../../attacks/uap.js';
 import { listDataset, parseDatasetSpec, selectSplit, SPLITS, type DatasetItem, type SplitName } from '../../data/dataset.js';
-import { encodePng } from '../../data/image.js';
-import { loadPixelBatch } from '../../data/pixels.js';
+import { loadPixelBatch, savePixelsPng } from '../../data/pixels.js';
 import { readPreprocess, type PreprocessFlags } from '../../data/preprocess.js';
 import { createEngine, ENGINE_CHOICES, type EngineChoice } from '../../engines/factory.js';
 import { UsageError } from '../../errors.js';
@@ -60,14 +59,6 @@ function stem(it: DatasetItem): string {
   return path.basename(it.name).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9._-]+/g, '_') || 'image';
 }
 
-async function writePng(px: Float32Array, k: number, h: number, w: number, file: string): Promise<void> {
-  const data = new Uint8Array(h * w * 3);
-  for (let c = 0; c < 3; c++) for (let i = 0; i < h * w; i++) data[i * 3 + c] = Math.round(Math.min(1, Math.max(0, px[k * 3 * h * w + c * h * w + i]!)) * 255);
-  const bytes = await encodePng({ width: w, height: h, data });
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileAtomic(file, (wr) => wr.write(bytes));
-}
-
 export function registerAttack(program: Command, io: CliIO): void {
   addScoreOptions(addPreprocessOptions(
     program
@@ -112,7 +103,7 @@ export function registerAttack(program: Command, io: CliIO): void {
     progress.line(describePreprocess(preprocess, readPreprocess(model) !== undefined));
     const clean = await loadPixelBatch(items, preprocess);
     const n = items.length;
-    for (let i = 0; i < n; i++) await writePng(clean.data, i, h, w, path.join(opts.out, 'clean', `${stem(items[i]!)}.png`));
+    for (let i = 0; i < n; i++) await savePixelsPng(clean.data, i, h, w, path.join(opts.out, 'clean', `${stem(items[i]!)}.png`));
     const engine = await createEngine({ model: srcModel, engine: opts.engine });
     const scorer = await openScorer(file, score, pixelMap(preprocess, h * w), [3, h, w], { ep: opts.ep });
     const runs: { run: string; eps: number | null; meanClean: number; meanAttacked: number; linf: number; flowMean?: number; folder: string }[] = [];
@@ -149,14 +140,14 @@ export function registerAttack(program: Command, io: CliIO): void {
           writeFileAtomic(path.join(folder, 'perturbation.npy'), (wr) => wr.write(npy));
           // the perturbation as an image: 0.5 + u / (2 eps), so +eps is white and -eps black
           const vis = u.data.map((v) => 0.5 + v / (2 * Math.max(e! / 255, 1e-12)));
-          await writePng(vis, 0, u.dims[1], u.dims[2], path.join(folder, 'perturbation.png'));
+          await savePixelsPng(vis, 0, u.dims[1], u.dims[2], path.join(folder, 'perturbation.png'));
           attacked = applyPerturbation(clean.data, [n, 3, h, w], u);
         }
         const linf = opts.attack === 'stadv' ? linfDistance(clean.data, attacked) : checkBudget(clean.data, attacked, e! / 255);
         const run = `${opts.attack}${opts.attack === 'pgd' ? `-${k}` : ''}${e === null ? '' : `-eps${e}`}`;
         const folder = path.join(opts.out, run);
         for (let i = 0; i < n; i++) {
-          await writePng(attacked, i, h, w, path.join(folder, `${stem(items[i]!)}.png`));
+          await savePixelsPng(attacked, i, h, w, path.join(folder, `${stem(items[i]!)}.png`));
           if (opts.saveFloat) {
             const one = attacked.slice(i * 3 * h * w, (i + 1) * 3 * h * w);
             const npy = encodeNpy([3, h, w], one);

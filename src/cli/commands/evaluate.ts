@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { ScoreSpec } from '../../attacks/score.js';
 import { listDataset, parseDatasetSpec, selectSplit, SPLITS, type DatasetItem, type SplitName } from '../../data/dataset.js';
-import { encodePng } from '../../data/image.js';
+import { savePixelsPng } from '../../data/pixels.js';
 import { readPreprocess, type PreprocessFlags } from '../../data/preprocess.js';
 import { ENGINE_CHOICES, type EngineChoice } from '../../engines/factory.js';
 import { UsageError } from '../../errors.js';
@@ -12,7 +12,6 @@ import { Model } from '../../ir/model.js';
 import { table4Text } from '../../report/table.js';
 import { writeReport } from '../../report/write.js';
 import type { EvaluateResult } from '../../report/schema.js';
-import { writeFileAtomic } from '../../util/atomic-write.js';
 import type { CliIO } from '../main.js';
 import { addScoreOptions, scoreSpecFor, type ScoreFlags } from '../score-options.js';
 import { addPreprocessOptions, describePreprocess, preprocessFor } from '../preprocess-options.js';
@@ -102,13 +101,7 @@ export function registerEvaluate(program: Command, io: CliIO): void {
     const examples: NonNullable<EvaluateResult['examples']> = [];
     const pending: Promise<void>[] = [];
     const [h, w] = main.preprocess.size;
-    const png = async (px: Float32Array, k: number, target: string): Promise<void> => {
-      const data = new Uint8Array(h * w * 3);
-      for (let c = 0; c < 3; c++) for (let i = 0; i < h * w; i++) data[i * 3 + c] = Math.round(Math.min(1, Math.max(0, px[k * 3 * h * w + c * h * w + i]!)) * 255);
-      const bytes = await encodePng({ width: w, height: h, data });
-      mkdirSync(path.dirname(target), { recursive: true });
-      writeFileAtomic(target, (wr) => wr.write(bytes));
-    };
+    const png = (px: Float32Array, k: number, target: string): Promise<void> => savePixelsPng(px, k, h, w, target);
     let runTotal = 0;
     const result = await evaluateModels(models, {
       images,
