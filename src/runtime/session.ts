@@ -37,6 +37,8 @@ export interface RunnerOptions {
   logSeverity?: 0 | 1 | 2 | 3 | 4;
   /** A static estimate of the session's memory: checked against --max-memory, and said in one line, before the session is created. */
   memory?: { estimate: MemoryEstimate; what: string };
+  /** ONNX Runtime's own profiling: a Chrome-trace JSON per session, named `<prefix>_<date>.json` in the working folder, written by `endProfiling()`. */
+  profilePrefix?: string;
 }
 
 /** Where a session's model came from. */
@@ -60,8 +62,17 @@ export interface Runner {
   outputs(): RunnerValueInfo[];
   /** Run on `feeds`; returns the named outputs (default: all graph outputs). */
   run(feeds: Record<string, RuntimeTensor>, outputNames?: readonly string[]): Promise<Record<string, RuntimeTensor>>;
+  /** Stop ONNX Runtime's profiling (sessions opened with `profilePrefix`) and write its file. */
+  endProfiling(): void;
   /** Release the session (and any temporary files); safe to call twice. */
   dispose(): Promise<void>;
+}
+
+let sessionsCreated = 0;
+
+/** How many ONNX Runtime sessions this process has created (for tests that check sessions are reused). */
+export function sessionCount(): number {
+  return sessionsCreated;
 }
 
 /**
@@ -192,6 +203,7 @@ export async function openRunner(model: Model | Uint8Array | string, opts: Runne
     graphOptimizationLevel: OPT_LEVELS[opts.optimization ?? 'disabled'],
     logSeverityLevel,
     ...(opts.intraOpThreads !== undefined ? { intraOpNumThreads: opts.intraOpThreads } : {}),
+    ...(opts.profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
   };
   const notices: string[] = [];
   const create = (providers: string[]): Promise<OrtSession> =>
@@ -221,6 +233,7 @@ export async function openRunner(model: Model | Uint8Array | string, opts: Runne
     const detail = ortMessage(e, 2);
     throw new RuntimeError('load', detail, isSizeLimitMessage(detail));
   }
+  sessionsCreated++;
   let disposed = false;
   const info = (names: readonly string[], meta: readonly unknown[] | undefined): RunnerValueInfo[] =>
     names.map((name, i) => {
@@ -248,6 +261,9 @@ export async function openRunner(model: Model | Uint8Array | string, opts: Runne
       const out: Record<string, RuntimeTensor> = {};
       for (const [name, t] of Object.entries(res)) out[name] = fromOrtTensor(t);
       return out;
+    },
+    endProfiling() {
+      session.endProfiling();
     },
     async dispose() {
       if (disposed) return;
