@@ -1,7 +1,8 @@
 /**
- * The op registry: per ONNX op, one OpDefinition (shape rule, tfjs forward kernel, explicit
- * gradient), assembled from the op families. A family `f` is two files side by side:
- * `src/ops/f.ts` (its kernels) and `src/ops/f.shape.ts` (its shape rules), under the same family
+ * The op registry: per ONNX op, one OpDefinition (shape rule, tfjs forward kernel, ONNX-graph
+ * gradient rule), assembled from the op families. A family `f` is up to three files side by side:
+ * `src/ops/f.ts` (its kernels), `src/ops/f.shape.ts` (its shape rules) and `src/ops/f.grad.ts`
+ * (its gradient rules, for src/autodiff/), under the same family
  * name, so everything the toolkit knows about one op is found in one family. This is the only
  * place that lists the families. Helpers the shape rules share (dims, symbolic dims, the rule
  * types) are in `src/ops/shape-common/`.
@@ -11,10 +12,13 @@
 import type { ShapeRule } from './shape-common/types.js';
 import { CONSTANT_KERNELS } from './constant.js';
 import { CONSTANT_SHAPE_RULES } from './constant.shape.js';
+import { CONV_GRADIENTS } from './conv.grad.js';
 import { CONV_KERNELS } from './conv.js';
 import { CONV_SHAPE_RULES } from './conv.shape.js';
+import { ELEMENTWISE_GRADIENTS } from './elementwise.grad.js';
 import { ELEMENTWISE_KERNELS } from './elementwise.js';
 import { ELEMENTWISE_SHAPE_RULES } from './elementwise.shape.js';
+import { MATMUL_GRADIENTS } from './matmul.grad.js';
 import { MATMUL_KERNELS } from './matmul.js';
 import { MATMUL_SHAPE_RULES } from './matmul.shape.js';
 import { MICROSOFT_KERNELS } from './microsoft.js';
@@ -34,6 +38,7 @@ import { SLICE_SHAPE_RULES } from './slice.shape.js';
 import { SPECTRAL_KERNELS } from './spectral.js';
 import { SPECTRAL_SHAPE_RULES } from './spectral.shape.js';
 import type { GradientTable, KernelTable, OpDefinition, OpKernel, ShapeRuleTable } from './types.js';
+import { UNARY_GRADIENTS } from './unary.grad.js';
 import { UNARY_KERNELS } from './unary.js';
 import { UNARY_SHAPE_RULES } from './unary.shape.js';
 
@@ -46,9 +51,9 @@ export interface OpFamily {
 
 const FAMILIES: Readonly<Record<string, OpFamily>> = {
   constant: { kernels: CONSTANT_KERNELS, shapes: CONSTANT_SHAPE_RULES },
-  conv: { kernels: CONV_KERNELS, shapes: CONV_SHAPE_RULES },
-  elementwise: { kernels: ELEMENTWISE_KERNELS, shapes: ELEMENTWISE_SHAPE_RULES },
-  matmul: { kernels: MATMUL_KERNELS, shapes: MATMUL_SHAPE_RULES },
+  conv: { kernels: CONV_KERNELS, shapes: CONV_SHAPE_RULES, gradients: CONV_GRADIENTS },
+  elementwise: { kernels: ELEMENTWISE_KERNELS, shapes: ELEMENTWISE_SHAPE_RULES, gradients: ELEMENTWISE_GRADIENTS },
+  matmul: { kernels: MATMUL_KERNELS, shapes: MATMUL_SHAPE_RULES, gradients: MATMUL_GRADIENTS },
   microsoft: { kernels: MICROSOFT_KERNELS, shapes: MICROSOFT_SHAPE_RULES },
   norm: { kernels: NORM_KERNELS, shapes: NORM_SHAPE_RULES },
   pool: { kernels: POOL_KERNELS, shapes: POOL_SHAPE_RULES },
@@ -57,7 +62,7 @@ const FAMILIES: Readonly<Record<string, OpFamily>> = {
   shape: { kernels: SHAPE_KERNELS, shapes: SHAPE_SHAPE_RULES },
   slice: { kernels: SLICE_KERNELS, shapes: SLICE_SHAPE_RULES },
   spectral: { kernels: SPECTRAL_KERNELS, shapes: SPECTRAL_SHAPE_RULES },
-  unary: { kernels: UNARY_KERNELS, shapes: UNARY_SHAPE_RULES },
+  unary: { kernels: UNARY_KERNELS, shapes: UNARY_SHAPE_RULES, gradients: UNARY_GRADIENTS },
 };
 
 /** Registry key: `Op` for the default domain, `domain::Op` otherwise. */

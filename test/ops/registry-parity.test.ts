@@ -10,7 +10,7 @@ import type { ShapeRule } from '../../src/ops/shape-common/types.js';
 
 const kernel: OpKernel = { types: [1], forward: () => [] };
 const rule: ShapeRule = () => undefined;
-const gradient: GradientRule = () => [];
+const gradient: GradientRule = { backward: () => [] };
 
 describe('op registry parity', () => {
   it('every op with a kernel has a shape rule; every gradient rule has a kernel', () => {
@@ -19,6 +19,16 @@ describe('op registry parity', () => {
     expect(kernels.length).to.be.greaterThan(120);
     for (const { key } of kernels) expect(SHAPE_RULES.has(key), key).to.equal(true);
     for (const e of registeredOps()) if (e.definition.gradient) expect(e.definition.kernel, e.key).to.not.equal(undefined);
+  });
+
+  it('the ONNX-graph gradient rules sit in the family of their op (beside its kernel and shape rule)', () => {
+    const withGrad = registeredOps().filter((e) => e.definition.gradient);
+    expect(withGrad.length).to.be.greaterThan(5);
+    const family = (key: string): string | undefined => registeredOps().find((e) => e.key === key)?.family;
+    expect(family('Conv')).to.equal('conv');
+    expect(opDefinition('Conv').gradient?.backward).to.be.a('function');
+    expect(opDefinition('Relu').gradient?.backward).to.be.a('function');
+    for (const e of withGrad) expect(e.definition.shape, e.key).to.be.a('function');
   });
 
   it('the ops that once had a kernel and no rule now have one, in the family of their kernel', () => {

@@ -1,0 +1,36 @@
+/**
+ * The gradient-graph contract (issue 15): what `buildGradientGraph` is asked for and what it
+ * returns. Engines feed and fetch the graph by the names given here.
+ */
+import type { Model } from '../ir/model.js';
+
+export type LossSpec =
+  /** Target fed as graph input (see `feeds.target`); mean over the output's elements. */
+  | { kind: 'mse' | 'l1'; output: string }
+  /** mean(y) */
+  | { kind: 'mean'; output: string }
+  /** One graph input per output (same dims as the output); loss = sum(ct * y). */
+  | { kind: 'cotangents'; outputs: string[] };
+
+export interface GradientGraphRequest {
+  loss: LossSpec;
+  /** Graph inputs to differentiate (attacks). */
+  inputs?: readonly string[];
+  /** Float initializers to differentiate (fine-tuning); ONLY these become graph inputs of the gradient graph, every other initializer stays constant. */
+  params?: readonly string[];
+  /** Forward outputs to return too (default: every graph output). */
+  outputs?: readonly string[];
+}
+
+export interface GradientGraph {
+  /** The gradient model (never saved by the toolkit; given to src/runtime as bytes or a temp file). */
+  model: Model;
+  /** Graph-input names to feed besides the forward inputs: params (same names as the initializers), the loss target, cotangents. */
+  feeds: { params: Record<string, string>; target?: string; cotangents: Record<string, string> };
+  /** Graph-output names: the loss (scalar float), forward outputs, gradients. */
+  fetch: { loss: string; outputs: Record<string, string>; inputGrads: Record<string, string>; paramGrads: Record<string, string> };
+  /** Peak-memory policy used, in words. */
+  memory: string;
+  /** Opset of the default domain the gradient graph imports, and why it is not max(model's, 16) when it is not (compatible extension). */
+  opset?: { version: number; note?: string };
+}
