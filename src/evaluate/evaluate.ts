@@ -77,6 +77,8 @@ export interface EvaluateOptions {
   quantize?: boolean;
   engine?: EngineChoice;
   ep?: ExecutionProvider;
+  /** Called with the gradient engine's one-line description (engine, provider or backend) once it is built. */
+  onEngine?: (describe: string) => void;
   rScoreVariant?: RScoreVariant;
   /** Fixed normalisation range instead of each model's clean predictions. */
   fixedRange?: { min: number; max: number; source: string };
@@ -164,7 +166,8 @@ async function evaluateModel(m: EvaluatedModel, o: EvaluateOptions): Promise<Mod
     // attacks are crafted on the source model (transfer) or on this one
     const src = m.source ?? { file: m.file, preprocess: m.preprocess, score: m.score };
     const srcModel = Model.load(src.file);
-    const engine = await createEngine({ model: srcModel, engine: o.engine ?? 'auto' });
+    const engine = await createEngine({ model: srcModel, engine: o.engine ?? 'auto', ...(o.engine !== 'tfjs' && o.ep ? { ep: o.ep } : {}) });
+    o.onEngine?.(engine.describe());
     const attacks: AttackResult[] = [];
     const attackedScores: Record<string, number[]> = {};
     try {

@@ -49,6 +49,8 @@ export interface FinetuneOptions {
   /** Keep the orthogonal conv's W and alpha fixed. */
   freezeOrth?: boolean;
   engine?: EngineChoice;
+  /** Execution provider of the ort engine (default cpu). */
+  ep?: 'cpu' | 'cuda';
   seed?: number;
   /** Folder for per-epoch checkpoints; with `resume`, continue from the last one there. */
   checkpointDir?: string;
@@ -247,7 +249,7 @@ class Trainer {
  */
 export async function finetune(model: Model, o: FinetuneOptions): Promise<FinetuneResult> {
   const cfg = checkOptions(o);
-  const engine = await createEngine({ model, engine: o.engine ?? 'auto', trainable: o.trainable ?? ['all'] });
+  const engine = await createEngine({ model, engine: o.engine ?? 'auto', trainable: o.trainable ?? ['all'], ...(o.ep ? { ep: o.ep } : {}) });
   try {
     const orth = o.freezeOrth ? orthParameters(model) : new Set<string>();
     const trainable = engine.trainableNames().filter((n) => !orth.has(n));

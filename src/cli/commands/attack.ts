@@ -73,7 +73,7 @@ export function registerAttack(program: Command, io: CliIO): void {
       .option('--direction <d>', 'up (raise the predicted quality, default) or down', parseChoice('--direction', ['up', 'down'] as const), 'up')
       .option('--source <onnx>', 'craft the attack on this model instead (transfer); the images are scored by <model>')
       .option('--engine <engine>', `gradient engine: ${ENGINE_CHOICES.join(', ')}`, parseChoice('--engine', ENGINE_CHOICES), 'auto')
-      .option('--ep <provider>', 'ONNX Runtime provider for the scores: cpu or cuda', parseChoice('--ep', ['cpu', 'cuda'] as const), 'cpu')
+      .option('--ep <provider>', 'ONNX Runtime execution provider of the scores and of the ort engine: cpu or cuda', parseChoice('--ep', ['cpu', 'cuda'] as const), 'cpu')
       .requiredOption('--data <spec>', 'images to attack (dataset spec, docs/DATA.md)')
       .option('--split <name>', 'train, val, test or all of --data', parseChoice('--split', ['all', ...SPLITS] as const), 'all')
       .option('--split-seed <s>', 'seed of the 70/10/20 split', parseSeed('--split-seed'), 0)
@@ -104,7 +104,7 @@ export function registerAttack(program: Command, io: CliIO): void {
     const clean = await loadPixelBatch(items, preprocess);
     const n = items.length;
     for (let i = 0; i < n; i++) await savePixelsPng(clean.data, i, h, w, path.join(opts.out, 'clean', `${stem(items[i]!)}.png`));
-    const engine = await createEngine({ model: srcModel, engine: opts.engine });
+    const engine = await createEngine({ model: srcModel, engine: opts.engine, ...(opts.engine !== 'tfjs' ? { ep: opts.ep } : {}) });
     const scorer = await openScorer(file, score, pixelMap(preprocess, h * w), [3, h, w], { ep: opts.ep });
     const runs: { run: string; eps: number | null; meanClean: number; meanAttacked: number; linf: number; flowMean?: number; folder: string }[] = [];
     try {

@@ -72,7 +72,7 @@ export function registerEvaluate(program: Command, io: CliIO): void {
       .option('--direction <d>', 'up (raise the predicted quality, default) or down', parseChoice('--direction', ['up', 'down'] as const), 'up')
       .option('--quantize', 'score the 8-bit attacked images an attacker can ship (default: the float images)')
       .option('--engine <engine>', `gradient engine for the attacks: ${ENGINE_CHOICES.join(', ')}`, parseChoice('--engine', ENGINE_CHOICES), 'auto')
-      .option('--ep <provider>', 'ONNX Runtime execution provider for the scores: cpu or cuda', parseChoice('--ep', ['cpu', 'cuda'] as const), 'cpu')
+      .option('--ep <provider>', 'ONNX Runtime execution provider of the scores and of the ort engine: cpu or cuda', parseChoice('--ep', ['cpu', 'cuda'] as const), 'cpu')
       .option('--r-score <variant>', 'msu (default) or paper', parseChoice('--r-score', ['msu', 'paper'] as const), 'msu')
       .option('--examples <n>', 'attacked images shown beside their originals in the report', parseInteger('--examples', 0, 100), 3)
       .requiredOption('--report <dir>', 'report folder (report.json, report.md, plots/, index.html)')
@@ -116,6 +116,7 @@ export function registerEvaluate(program: Command, io: CliIO): void {
       quantize: opts.quantize === true,
       engine: opts.engine,
       ep: opts.ep,
+      onEngine: (line) => progress.line(`engine: ${line}`),
       rScoreVariant: opts.rScore,
       onEvent: (e) => {
         if (e.done === 0) {

@@ -89,6 +89,7 @@ export function registerFinetune(program: Command, io: CliIO): void {
       newSelectors: opts.new,
       freezeOrth: opts.freezeOrth === true,
       engine: opts.engine,
+      ...(opts.ep ? { ep: opts.ep } : {}),
       seed: opts.seed,
       checkpointDir: opts.resume ?? `${opts.output}.ckpt`,
       resume: opts.resume !== undefined,

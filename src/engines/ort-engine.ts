@@ -1,0 +1,351 @@
+/**
+ * The ONNX Runtime gradient engine: a `DifferentiableModel` whose gradients come from gradient
+ * graphs (src/autodiff/: reverse-mode differentiation emitted as plain ONNX) run by ONNX Runtime
+ * on the CPU or CUDA provider, through src/runtime/ only.
+ *
+ * Sessions: one per request shape (the differentiated inputs and parameters, the loss kind and
+ * its outputs, and which parameters are fed), built on first use and reused; batch is a free
+ * dimension where the model's batch dim is symbolic (a model with a fixed batch runs that batch
+ * only, as its forward does). Only the parameters the engine holds on the host become graph
+ * inputs: the trainable ones and any other one given to `setParameter` with new bits. Every other
+ * initializer stays a constant ONNX Runtime prepacks, so attacks (input gradients, no trainable
+ * parameters) run with every weight constant. `setParameter` replaces the host copy fed on the
+ * next run (an optimizer step between runs rebuilds nothing); `writeBack` puts host copies into
+ * the IR bit-exactly through `writeParameters`.
+ */
+import os from 'node:os';
+import type { Dim } from '../analysis/shapes/types.js';
+import { buildGradientGraph, checkDifferentiable, type GradientGraph, type GradientGraphRequest, type LossSpec } from '../autodiff/index.js';
+import type { BuiltinLoss, DifferentiableModel, GradientRequest, GradientResult, HostTensor, MemoryStats } from '../differentiable/model.js';
+import { elementCount } from '../differentiable/model.js';
+import { notAParameter, parameterNames, selectTrainable } from '../differentiable/parameters.js';
+import { writeParameters } from '../differentiable/write-back.js';
+import { UserError } from '../errors.js';
+import type { Model } from '../ir/model.js';
+import { DataType } from '../onnx/data-types.js';
+import { tensorDims, tensorTypedData } from '../onnx/tensor-data.js';
+import { openRunner, type ExecutionProvider, type OptimizationLevel, type Runner, type RuntimeTensor } from '../runtime/index.js';
+import { hostToRuntime, runtimeToHost } from './host-tensors.js';
+import { sessionModel } from './session-model.js';
+
+export interface OrtEngineOptions {
+  /** Trainable parameter selectors (names, globs, `stage:<name>`, `robust-block`, `all`); default: none. */
+  trainable?: readonly string[];
+  /** Input shapes for `stage:` selectors on models with dynamic inputs. */
+  inputShapes?: Record<string, Dim[]>;
+  /** Execution provider (default cpu); cuda falls back to the CPU with the runtime's one-line notice. */
+  ep?: ExecutionProvider;
+  /** Intra-op threads (default: ONNX Runtime's, one per physical core). */
+  threads?: number;
+  /** ONNX Runtime graph optimisations of the engine's sessions (default `all`, ONNX Runtime's own default). */
+  optimization?: OptimizationLevel;
+  /** ONNX Runtime profiling of every session the engine opens (files `<prefix>_<date>.json`, written on dispose). */
+  profilePrefix?: string;
+}
+
+/** The request every engine call could make: all float inputs and the trainable parameters (checked before anything runs). */
+export function fullRequest(model: Model, trainable: readonly string[]): GradientGraphRequest {
+  const inits = new Set(model.graph.initializers().map((v) => v.name));
+  const inputs = model.graph.inputs.filter((v) => !inits.has(v.name) && (v.elemType === undefined || v.elemType === DataType.FLOAT)).map((v) => v.name);
+  const output = model.graph.outputs[0]?.name;
+  if (output === undefined) throw new UserError('engine-model', 'the model has no graph outputs to differentiate');
+  return { loss: { kind: 'mean', output }, inputs, params: [...trainable] };
+}
+
+interface GradSession {
+  runner: Runner;
+  graph: GradientGraph;
+  /** Declared dims of the loss target input (for reshaping a target given with other dims). */
+  targetDims?: readonly (number | string | undefined)[];
+}
+
+function isBuiltin(loss: BuiltinLoss | Record<string, HostTensor>): loss is BuiltinLoss {
+  return typeof (loss as BuiltinLoss).kind === 'string';
+}
+
+/** `target` shaped like the target input `declared` (one free dim is solved from the element count). */
+function fitTarget(target: HostTensor, declared: readonly (number | string | undefined)[] | undefined, what: string): HostTensor {
+  if (!declared) return target;
+  const n = elementCount(target.dims);
+  const known = declared.filter((d): d is number => typeof d === 'number');
+  const free = declared.length - known.length;
+  const prod = known.reduce((a, b) => a * b, 1);
+  if (free === 0) {
+    if (prod !== n) throw new UserError('engine-shape', `the ${what} target has ${n} values, the output ${prod}`);
+    return { dims: known, data: target.data };
+  }
+  if (free === 1 && prod > 0 && n % prod === 0) return { dims: declared.map((d) => (typeof d === 'number' ? d : n / prod)), data: target.data };
+  if (target.dims.length === declared.length) return target;
+  throw new UserError('engine-shape', `the ${what} target has dims [${target.dims.join(',')}], which do not fit the output [${declared.map((d) => d ?? '?').join(',')}]`);
+}
+
+export class OrtEngine implements DifferentiableModel {
+  readonly model: Model;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  private readonly trainable: string[];
+  private readonly params: ReadonlySet<string>;
+  /** Host copies of the parameters the engine feeds (trainable, or set to new bits). */
+  private readonly host = new Map<string, Float32Array>();
+  private readonly inputTypes = new Map<string, number | undefined>();
+  private readonly sessions = new Map<string, Promise<Runner | GradSession>>();
+  private readonly opts: OrtEngineOptions;
+  private provider: ExecutionProvider;
+  private fallback = '';
+  private disposed = false;
+
+  private constructor(model: Model, trainable: string[], opts: OrtEngineOptions) {
+    this.model = model;
+    this.trainable = trainable;
+    this.opts = opts;
+    this.provider = opts.ep === 'cuda' ? 'cuda' : 'cpu';
+    const g = model.graph;
+    const inits = new Set(g.initializers().map((v) => v.name));
+    const inputs = g.inputs.filter((v) => !inits.has(v.name));
+    this.inputNames = inputs.map((v) => v.name);
+    for (const v of inputs) this.inputTypes.set(v.name, v.elemType);
+    this.outputNames = g.outputs.map((v) => v.name);
+    this.params = new Set(parameterNames(model));
+    for (const p of trainable) this.host.set(p, this.initialValue(p).slice());
+  }
+
+  /**
+   * Build the engine for `model`: the trainable selection is resolved and the model is checked
+   * for differentiability (an op without a gradient rule is named with its node) before any
+   * session is created. With the cuda provider the forward session opens at once, so the
+   * provider in use (or the CPU fallback) is known.
+   */
+  static async create(model: Model, opts: OrtEngineOptions = {}): Promise<OrtEngine> {
+    if (opts.threads !== undefined && !(Number.isInteger(opts.threads) && opts.threads >= 1 && opts.threads <= 1024)) throw new UserError('engine-option', `threads must be an integer in [1, 1024] (got ${opts.threads})`);
+    const trainable = opts.trainable?.length ? await selectTrainable(model, opts.trainable, opts.inputShapes) : [];
+    checkDifferentiable(model, fullRequest(model, trainable));
+    const engine = new OrtEngine(model, trainable, opts);
+    if (opts.ep === 'cuda') await engine.forwardRunner([]);
+    return engine;
+  }
+
+  get engine(): string {
+    return `ort on ${this.provider}`;
+  }
+
+  describe(): string {
+    const threads = this.opts.threads !== undefined ? `${this.opts.threads} intra-op threads` : `ONNX Runtime's default intra-op threads (${os.availableParallelism()} cores)`;
+    return `${this.engine}: ONNX Runtime with gradient graphs (reverse mode as ONNX, src/autodiff), ${this.provider} execution provider${this.fallback}, ${threads}, graph optimisation ${this.opts.optimization ?? 'all'}; ${this.host.size} parameter(s) fed as inputs, every other weight constant`;
+  }
+
+  /** The engine's host copies of fed parameters (their count and bytes); sessions are ONNX Runtime's. */
+  memoryStats(): MemoryStats {
+    let bytes = 0;
+    for (const a of this.host.values()) bytes += a.byteLength;
+    return { tensors: this.host.size, bytes };
+  }
+
+  /** How many sessions the engine holds (one per request shape). */
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  parameterNames(): string[] {
+    return parameterNames(this.model);
+  }
+
+  trainableNames(): string[] {
+    return [...this.trainable];
+  }
+
+  private initialValue(name: string): Float32Array {
+    const init = this.model.graph.lookup(name)?.initializer;
+    if (!init || !this.params.has(name)) throw notAParameter(this.model, name);
+    const data = tensorTypedData(init);
+    return data instanceof Float32Array ? data : Float32Array.from(data as ArrayLike<number>);
+  }
+
+  private value(name: string): Float32Array {
+    return this.host.get(name) ?? this.initialValue(name);
+  }
+
+  private dimsOf(name: string): number[] {
+    return tensorDims(this.model.graph.lookup(name)!.initializer!);
+  }
+
+  getParameter(name: string): HostTensor {
+    if (!this.params.has(name)) throw notAParameter(this.model, name);
+    return { dims: this.dimsOf(name), data: this.value(name).slice() };
+  }
+
+  setParameter(name: string, value: HostTensor): void {
+    if (!this.params.has(name)) throw notAParameter(this.model, name);
+    const dims = this.dimsOf(name);
+    if (value.dims.length !== dims.length || value.dims.some((d, i) => d !== dims[i])) throw new UserError('engine-shape', `parameter '${name}' has dims [${dims.join(',')}], not [${value.dims.join(',')}]`);
+    if (!(value.data instanceof Float32Array)) throw new UserError('engine-dtype', `parameter '${name}' is float32`);
+    if (!this.trainable.includes(name) && !this.host.has(name)) {
+      // a parameter that does not train stays a constant of the sessions while its bits are unchanged
+      const init = this.initialValue(name);
+      if (Buffer.from(init.buffer, init.byteOffset, init.byteLength).equals(Buffer.from(value.data.buffer, value.data.byteOffset, value.data.byteLength))) return;
+    }
+    this.host.set(name, value.data.slice());
+  }
+
+  writeBack(names: readonly string[] = this.trainable): string[] {
+    const values = new Map<string, Float32Array>();
+    for (const name of names) {
+      if (!this.params.has(name)) throw notAParameter(this.model, name);
+      values.set(name, this.value(name));
+    }
+    return writeParameters(this.model, values);
+  }
+
+  private checkOpen(): void {
+    if (this.disposed) throw new UserError('engine-disposed', 'the ONNX Runtime engine was disposed');
+  }
+
+  /** Names of the parameters fed as graph inputs (sorted), less `except`. */
+  private fed(except: ReadonlySet<string> = new Set()): string[] {
+    return [...this.host.keys()].filter((n) => !except.has(n)).sort();
+  }
+
+  private async open(model: Model): Promise<Runner> {
+    const runner = await openRunner(model, {
+      provider: this.opts.ep ?? 'cpu',
+      optimization: this.opts.optimization ?? 'all',
+      ...(this.opts.threads !== undefined ? { intraOpThreads: this.opts.threads } : {}),
+      ...(this.opts.profilePrefix !== undefined ? { profilePrefix: this.opts.profilePrefix } : {}),
+    });
+    this.provider = runner.provider;
+    if (runner.notices.length) this.fallback = ` (${runner.notices[0]})`;
+    return runner;
+  }
+
+  private cached<T extends Runner | GradSession>(key: string, make: () => Promise<T>): Promise<T> {
+    let p = this.sessions.get(key) as Promise<T> | undefined;
+    if (!p) {
+      p = make();
+      this.sessions.set(key, p);
+      // a failed build is not cached (the next call reports it again)
+      p.catch(() => this.sessions.delete(key));
+    }
+    return p;
+  }
+
+  private forwardRunner(extra: readonly string[]): Promise<Runner> {
+    const fed = this.fed();
+    const key = JSON.stringify(['forward', fed, extra]);
+    return this.cached(key, () => this.open(fed.length || extra.length ? sessionModel(this.model, fed, extra) : this.model));
+  }
+
+  private inputFeeds(feeds: Record<string, HostTensor>): Record<string, RuntimeTensor> {
+    const out: Record<string, RuntimeTensor> = {};
+    for (const name of Object.keys(feeds)) {
+      if (!this.inputTypes.has(name)) throw new UserError('engine-unknown-input', `'${name}' is not a graph input (inputs: ${this.inputNames.join(', ')})`);
+    }
+    for (const name of this.inputNames) {
+      const h = feeds[name];
+      if (!h) throw new UserError('engine-missing-input', `no value given for graph input '${name}'`);
+      out[name] = hostToRuntime(h, this.inputTypes.get(name), `input '${name}'`);
+    }
+    return out;
+  }
+
+  private paramFeed(name: string): RuntimeTensor {
+    return { elemType: DataType.FLOAT, dims: this.dimsOf(name), data: this.value(name) };
+  }
+
+  async forward(feeds: Record<string, HostTensor>, outputs?: readonly string[]): Promise<Record<string, HostTensor>> {
+    this.checkOpen();
+    const wanted = outputs?.length ? [...outputs] : [...this.outputNames];
+    for (const w of wanted) if (!this.model.graph.lookup(w)) throw new UserError('no-such-value', `no value named '${w}' in the main graph`);
+    const extra = [...new Set(wanted.filter((w) => !this.outputNames.includes(w)))].sort();
+    const runFeeds = this.inputFeeds(feeds);
+    const runner = await this.forwardRunner(extra);
+    for (const p of this.fed()) runFeeds[p] = this.paramFeed(p);
+    const res = await runner.run(runFeeds, wanted.filter((w, i) => wanted.indexOf(w) === i));
+    const out: Record<string, HostTensor> = {};
+    for (const w of wanted) out[w] = runtimeToHost(res[w]!, `value '${w}'`);
+    return out;
+  }
+
+  private gradSession(req: GradientGraphRequest, fed: string[]): Promise<GradSession> {
+    const key = JSON.stringify(['gradients', req.loss, [...(req.inputs ?? [])].sort(), [...(req.params ?? [])].sort(), fed]);
+    return this.cached(key, async () => {
+      const base = fed.length ? sessionModel(this.model, fed) : this.model;
+      const graph = buildGradientGraph(base, req);
+      const runner = await this.open(graph.model);
+      const s: GradSession = { runner, graph };
+      if (graph.feeds.target !== undefined) {
+        const dims = graph.model.graph.lookup(graph.feeds.target)?.declaredShape;
+        if (dims) s.targetDims = dims;
+      }
+      return s;
+    });
+  }
+
+  async gradients(feeds: Record<string, HostTensor>, loss: BuiltinLoss | Record<string, HostTensor>, wrt: GradientRequest = {}): Promise<GradientResult> {
+    this.checkOpen();
+    const inputNames = [...new Set(wrt.inputs ?? [])];
+    const paramNames = [...new Set(wrt.params ?? this.trainable)];
+    for (const n of inputNames) if (!this.inputTypes.has(n)) throw new UserError('engine-unknown-input', `'${n}' is not a graph input (inputs: ${this.inputNames.join(', ')})`);
+    for (const n of paramNames) if (!this.params.has(n)) throw notAParameter(this.model, n);
+    const runFeeds = this.inputFeeds(feeds);
+    for (const n of inputNames) if (runFeeds[n]!.elemType !== DataType.FLOAT) throw new UserError('engine-dtype', `input '${n}' is not float32; it has no gradient`);
+    let spec: LossSpec;
+    if (isBuiltin(loss)) {
+      const output = loss.output ?? this.outputNames[0]!;
+      if (!this.outputNames.includes(output)) throw new UserError('no-such-value', `'${output}' is not a graph output`);
+      spec = loss.kind === 'mean' ? { kind: 'mean', output } : { kind: loss.kind, output };
+    } else {
+      const outs = Object.keys(loss);
+      if (outs.length === 0) throw new UserError('engine-loss', 'no cotangents given: name at least one graph output');
+      for (const o of outs) if (!this.outputNames.includes(o)) throw new UserError('no-such-value', `'${o}' is not a graph output`);
+      spec = { kind: 'cotangents', outputs: outs.sort() };
+    }
+    const fed = this.fed(new Set(paramNames));
+    const s = await this.gradSession({ loss: spec, inputs: inputNames, params: paramNames }, fed);
+    const g = s.graph;
+    for (const p of fed) runFeeds[p] = this.paramFeed(p);
+    for (const p of paramNames) runFeeds[g.feeds.params[p]!] = this.paramFeed(p);
+    if (isBuiltin(loss)) {
+      if (loss.kind !== 'mean') {
+        if (!loss.target) throw new UserError('engine-loss', `the ${loss.kind} loss needs a target`);
+        runFeeds[g.feeds.target!] = hostToRuntime(fitTarget(loss.target, s.targetDims, loss.kind), DataType.FLOAT, `the ${loss.kind} target`);
+      }
+    } else {
+      for (const [o, c] of Object.entries(loss)) runFeeds[g.feeds.cotangents[o]!] = hostToRuntime(c, DataType.FLOAT, `the cotangent of '${o}'`);
+    }
+    const fetch = [g.fetch.loss, ...Object.values(g.fetch.outputs), ...inputNames.map((n) => g.fetch.inputGrads[n]!), ...paramNames.map((n) => g.fetch.paramGrads[n]!)];
+    const res = await s.runner.run(runFeeds, [...new Set(fetch)]);
+    const result: GradientResult = { loss: Number((res[g.fetch.loss]!.data as Float32Array)[0]), outputs: {}, inputGrads: {}, paramGrads: {} };
+    for (const [o, name] of Object.entries(g.fetch.outputs)) result.outputs[o] = runtimeToHost(res[name]!, `output '${o}'`);
+    if (isBuiltin(loss) && loss.kind !== 'mean' && spec.kind !== 'cotangents') {
+      const y = result.outputs[spec.output];
+      if (y && elementCount(y.dims) !== elementCount(loss.target.dims)) throw new UserError('engine-shape', `the ${loss.kind} target has ${elementCount(loss.target.dims)} values, the output ${elementCount(y.dims)}`);
+    }
+    if (!isBuiltin(loss)) {
+      for (const [o, c] of Object.entries(loss)) {
+        const y = result.outputs[o];
+        if (y && (c.dims.length !== y.dims.length || c.dims.some((d, i) => d !== y.dims[i]))) throw new UserError('engine-shape', `the cotangent of '${o}' has dims [${c.dims.join(',')}], the output [${y.dims.join(',')}]`);
+      }
+    }
+    for (const n of inputNames) result.inputGrads[n] = runtimeToHost(res[g.fetch.inputGrads[n]!]!, `gradient of input '${n}'`);
+    for (const n of paramNames) result.paramGrads[n] = runtimeToHost(res[g.fetch.paramGrads[n]!]!, `gradient of parameter '${n}'`);
+    return result;
+  }
+
+  /** Stop ONNX Runtime's profiling in every session (engines built with `profilePrefix`). */
+  async endProfiling(): Promise<void> {
+    for (const p of this.sessions.values()) {
+      const s = await p;
+      ('runner' in s ? s.runner : s).endProfiling();
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const pending = [...this.sessions.values()];
+    this.sessions.clear();
+    this.host.clear();
+    for (const p of pending) {
+      p.then((s) => ('runner' in s ? s.runner : s).dispose()).catch(() => {});
+    }
+  }
+}
