@@ -10,6 +10,7 @@
  * Importing this module loads neither TensorFlow.js nor ONNX Runtime (checked by test/architecture/layering.test.ts).
  */
 import type { ShapeRule } from './shape-common/types.js';
+import { CONSTANT_GRADIENTS } from './constant.grad.js';
 import { CONSTANT_KERNELS } from './constant.js';
 import { CONSTANT_SHAPE_RULES } from './constant.shape.js';
 import { CONV_GRADIENTS } from './conv.grad.js';
@@ -23,16 +24,21 @@ import { MATMUL_KERNELS } from './matmul.js';
 import { MATMUL_SHAPE_RULES } from './matmul.shape.js';
 import { MICROSOFT_KERNELS } from './microsoft.js';
 import { MICROSOFT_SHAPE_RULES } from './microsoft.shape.js';
+import { NORM_GRADIENTS } from './norm.grad.js';
 import { NORM_KERNELS } from './norm.js';
 import { NORM_SHAPE_RULES } from './norm.shape.js';
+import { POOL_GRADIENTS } from './pool.grad.js';
 import { POOL_KERNELS } from './pool.js';
 import { POOL_SHAPE_RULES } from './pool.shape.js';
+import { REDUCE_GRADIENTS } from './reduce.grad.js';
 import { REDUCE_KERNELS } from './reduce.js';
 import { REDUCE_SHAPE_RULES } from './reduce.shape.js';
 import { RESIZE_KERNELS } from './resize.js';
 import { RESIZE_SHAPE_RULES } from './resize.shape.js';
+import { SHAPE_GRADIENTS } from './shape.grad.js';
 import { SHAPE_KERNELS } from './shape.js';
 import { SHAPE_SHAPE_RULES } from './shape.shape.js';
+import { SLICE_GRADIENTS } from './slice.grad.js';
 import { SLICE_KERNELS } from './slice.js';
 import { SLICE_SHAPE_RULES } from './slice.shape.js';
 import { SPECTRAL_KERNELS } from './spectral.js';
@@ -60,17 +66,17 @@ export interface OpFamily {
 }
 
 const FAMILIES: Readonly<Record<string, OpFamily>> = {
-  constant: { kernels: CONSTANT_KERNELS, shapes: CONSTANT_SHAPE_RULES },
+  constant: { kernels: CONSTANT_KERNELS, shapes: CONSTANT_SHAPE_RULES, gradients: CONSTANT_GRADIENTS },
   conv: { kernels: CONV_KERNELS, shapes: CONV_SHAPE_RULES, gradients: CONV_GRADIENTS },
   elementwise: { kernels: ELEMENTWISE_KERNELS, shapes: ELEMENTWISE_SHAPE_RULES, gradients: ELEMENTWISE_GRADIENTS },
   matmul: { kernels: MATMUL_KERNELS, shapes: MATMUL_SHAPE_RULES, gradients: MATMUL_GRADIENTS },
   microsoft: { kernels: MICROSOFT_KERNELS, shapes: MICROSOFT_SHAPE_RULES },
-  norm: { kernels: NORM_KERNELS, shapes: NORM_SHAPE_RULES },
-  pool: { kernels: POOL_KERNELS, shapes: POOL_SHAPE_RULES },
-  reduce: { kernels: REDUCE_KERNELS, shapes: REDUCE_SHAPE_RULES },
+  norm: { kernels: NORM_KERNELS, shapes: NORM_SHAPE_RULES, gradients: NORM_GRADIENTS },
+  pool: { kernels: POOL_KERNELS, shapes: POOL_SHAPE_RULES, gradients: POOL_GRADIENTS },
+  reduce: { kernels: REDUCE_KERNELS, shapes: REDUCE_SHAPE_RULES, gradients: REDUCE_GRADIENTS },
   resize: { kernels: RESIZE_KERNELS, shapes: RESIZE_SHAPE_RULES },
-  shape: { kernels: SHAPE_KERNELS, shapes: SHAPE_SHAPE_RULES },
-  slice: { kernels: SLICE_KERNELS, shapes: SLICE_SHAPE_RULES },
+  shape: { kernels: SHAPE_KERNELS, shapes: SHAPE_SHAPE_RULES, gradients: SHAPE_GRADIENTS },
+  slice: { kernels: SLICE_KERNELS, shapes: SLICE_SHAPE_RULES, gradients: SLICE_GRADIENTS },
   spectral: { kernels: SPECTRAL_KERNELS, shapes: SPECTRAL_SHAPE_RULES },
   unary: { kernels: UNARY_KERNELS, shapes: UNARY_SHAPE_RULES, gradients: UNARY_GRADIENTS },
 };
