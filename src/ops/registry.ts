@@ -47,6 +47,16 @@ import type { GradientTable, KernelTable, OpDefinition, OpKernel, ShapeRuleTable
 import { UNARY_GRADIENTS } from './unary.grad.js';
 import { UNARY_KERNELS } from './unary.js';
 import { UNARY_SHAPE_RULES } from './unary.shape.js';
+// rules beyond each family's core set, in a second file per family (merged into its table below)
+import { EINSUM_GRADIENTS } from './einsum.grad.js';
+import { ELEMENTWISE_MORE_GRADIENTS } from './elementwise-more.grad.js';
+import { MICROSOFT_GRADIENTS } from './microsoft.grad.js';
+import { NORM_MORE_GRADIENTS } from './norm-more.grad.js';
+import { REDUCE_MORE_GRADIENTS } from './reduce-more.grad.js';
+import { RESIZE_GRADIENTS } from './resize.grad.js';
+import { SHAPE_MORE_GRADIENTS } from './shape-more.grad.js';
+import { SLICE_MORE_GRADIENTS } from './slice-more.grad.js';
+import { UNARY_MORE_GRADIENTS } from './unary-more.grad.js';
 
 /** One op family's tables (keys: `Op` for the default domain, `domain::Op` otherwise). */
 export interface OpFamily {
@@ -121,7 +131,32 @@ export function registryProblems(registry: ReadonlyMap<string, RegistryEntry>): 
   return problems.sort();
 }
 
-const REGISTRY = buildRegistry(FAMILIES);
+/** More gradient rules per family (`<family>-more.grad.ts` and families with no core rules), merged into the family's `gradients`. */
+const MORE_GRADIENTS: Readonly<Record<string, GradientTable>> = {
+  elementwise: ELEMENTWISE_MORE_GRADIENTS,
+  matmul: EINSUM_GRADIENTS,
+  microsoft: MICROSOFT_GRADIENTS,
+  norm: NORM_MORE_GRADIENTS,
+  reduce: REDUCE_MORE_GRADIENTS,
+  resize: RESIZE_GRADIENTS,
+  shape: SHAPE_MORE_GRADIENTS,
+  slice: SLICE_MORE_GRADIENTS,
+  unary: UNARY_MORE_GRADIENTS,
+};
+
+/** The families with their more gradient rules merged in (a key in both tables is an internal error). */
+function withMoreGradients(families: Readonly<Record<string, OpFamily>>): Record<string, OpFamily> {
+  return Object.fromEntries(
+    Object.entries(families).map(([name, f]) => {
+      const more = MORE_GRADIENTS[name];
+      if (!more) return [name, f];
+      for (const key of Object.keys(more)) if (f.gradients?.[key]) throw new Error(`internal: gradient rule of ${key} defined twice in family ${name}`);
+      return [name, { ...f, gradients: { ...f.gradients, ...more } }];
+    }),
+  );
+}
+
+const REGISTRY = buildRegistry(withMoreGradients(FAMILIES));
 
 function entry(opType: string, domain = ''): RegistryEntry | undefined {
   return REGISTRY.get(opKey(opType, domain));

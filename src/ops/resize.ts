@@ -27,7 +27,7 @@ const TRANSFORMS = ['half_pixel', 'half_pixel_symmetric', 'pytorch_half_pixel', 
 const NEAREST_MODES = ['round_prefer_floor', 'round_prefer_ceil', 'floor', 'ceil'];
 const POLICIES = ['stretch', 'not_larger', 'not_smaller'];
 
-interface ResizeSpec {
+export interface ResizeSpec {
   mode: 'nearest' | 'linear' | 'cubic';
   transform: string;
   /** ONNX nearest_mode, or 'legacy' (Resize-10 / Upsample). */
@@ -90,7 +90,7 @@ function coefficients(spec: ResizeSpec, ratio: number, scale: number, x: number)
   return c.map((v) => v / sum);
 }
 
-interface AxisPlan {
+export interface AxisPlan {
   out: number;
   /** Taps per output index (n of them), flattened tap-major: idx[j * out + o]. */
   n: number;
@@ -127,7 +127,7 @@ function sourceCoordinate(spec: ResizeSpec, o: number, inSize: number, outSize: 
   }
 }
 
-function planAxis(spec: ResizeSpec, inSize: number, outSize: number, scale: number, roi: [number, number] | undefined): AxisPlan {
+export function planAxis(spec: ResizeSpec, inSize: number, outSize: number, scale: number, roi: [number, number] | undefined): AxisPlan {
   const taps: { idx: number[]; w: number[] }[] = [];
   let outside: Uint8Array | undefined;
   let n = 0;
@@ -192,7 +192,7 @@ function nonEmpty(t: Tensor | null | undefined): Tensor | undefined {
   return t && t.size > 0 ? t : undefined;
 }
 
-function resizeSpec(node: Node, opset: number, op: 'Resize' | 'Upsample'): ResizeSpec {
+export function resizeSpec(node: Node, opset: number, op: 'Resize' | 'Upsample'): ResizeSpec {
   const legacy = op === 'Upsample' || opset < 11;
   let mode = node.attrString('mode', 'nearest');
   if (mode === 'bilinear' && op === 'Upsample') mode = 'linear';
