@@ -6,7 +6,7 @@
  * Sessions: one per request shape (the differentiated inputs and parameters, the loss kind and
  * its outputs, and which parameters are fed), built on first use and reused; batch is a free
  * dimension where the model's batch dim is symbolic (a model with a fixed batch runs that batch
- * only, as its forward does). Only the parameters the engine holds on the host become graph
+ * only, as its forward does: other batches are a UserError saying so). Only the parameters the engine holds on the host become graph
  * inputs: the trainable ones and any other one given to `setParameter` with new bits. Every other
  * initializer stays a constant ONNX Runtime prepacks, so attacks (input gradients, no trainable
  * parameters) run with every weight constant. `setParameter` replaces the host copy fed on the
@@ -88,6 +88,8 @@ export class OrtEngine implements DifferentiableModel {
   /** Host copies of the parameters the engine feeds (trainable, or set to new bits). */
   private readonly host = new Map<string, Float32Array>();
   private readonly inputTypes = new Map<string, number | undefined>();
+  /** Declared dims of the graph inputs (numbers are fixed; a fixed batch runs that batch only). */
+  private readonly inputDims = new Map<string, readonly (number | string | undefined)[] | undefined>();
   private readonly sessions = new Map<string, Promise<Runner | GradSession>>();
   private readonly opts: OrtEngineOptions;
   private provider: ExecutionProvider;
@@ -103,7 +105,10 @@ export class OrtEngine implements DifferentiableModel {
     const inits = new Set(g.initializers().map((v) => v.name));
     const inputs = g.inputs.filter((v) => !inits.has(v.name));
     this.inputNames = inputs.map((v) => v.name);
-    for (const v of inputs) this.inputTypes.set(v.name, v.elemType);
+    for (const v of inputs) {
+      this.inputTypes.set(v.name, v.elemType);
+      this.inputDims.set(v.name, v.declaredShape);
+    }
     this.outputNames = g.outputs.map((v) => v.name);
     this.params = new Set(parameterNames(model));
     for (const p of trainable) this.host.set(p, this.initialValue(p).slice());
@@ -241,6 +246,11 @@ export class OrtEngine implements DifferentiableModel {
     for (const name of this.inputNames) {
       const h = feeds[name];
       if (!h) throw new UserError('engine-missing-input', `no value given for graph input '${name}'`);
+      const declared = this.inputDims.get(name);
+      if (declared && (declared.length !== h.dims.length || declared.some((d, i) => typeof d === 'number' && d !== h.dims[i]))) {
+        const batch = declared.length === h.dims.length && typeof declared[0] === 'number' && declared[0] !== h.dims[0] ? ` (the model fixes the batch at ${declared[0]}: export it with a dynamic batch to feed others)` : '';
+        throw new UserError('engine-shape', `input '${name}' is declared [${declared.map((d) => d ?? '?').join(',')}], given [${h.dims.join(',')}]${batch}`);
+      }
       out[name] = hostToRuntime(h, this.inputTypes.get(name), `input '${name}'`);
     }
     return out;

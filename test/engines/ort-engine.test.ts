@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import { Adam } from '../../src/differentiable/adam.js';
 import type { DifferentiableModel, HostTensor } from '../../src/differentiable/model.js';
 import { createEngine } from '../../src/engines/factory.js';
+import { UserError } from '../../src/errors.js';
 import type { OrtEngine } from '../../src/engines/ort-engine.js';
 import { Model } from '../../src/ir/model.js';
 import { sessionCount } from '../../src/runtime/index.js';
@@ -163,6 +164,25 @@ describe('engines: the ONNX Runtime engine on the default graph', function () {
       const y2 = (await e.forward({ input: images(2, 3) })).score!;
       expect(sessionCount() - before).to.equal(4);
       expect(Math.abs((y2.data[0] as number) - (y1.data[0] as number))).to.be.greaterThan(1e-6);
+    } finally {
+      e.dispose();
+    }
+  });
+
+  it('a model with a fixed batch runs that batch; another is a UserError saying the batch is fixed', async () => {
+    const e = await createEngine({ model: Model.load('fixtures/models/resnet18_iqa_static.onnx'), engine: 'ort' });
+    try {
+      const x = (n: number): HostTensor => ({ dims: [n, 3, 64, 64], data: new Float32Array(n * 3 * 64 * 64).fill(0.5) });
+      const g = await e.gradients({ input: x(1) }, { kind: 'mean' }, { inputs: ['input'] });
+      expect(g.inputGrads.input!.dims).to.deep.equal([1, 3, 64, 64]);
+      let err: unknown;
+      try {
+        await e.gradients({ input: x(2) }, { kind: 'mean' }, { inputs: ['input'] });
+      } catch (caught) {
+        err = caught;
+      }
+      expect(err).to.be.instanceOf(UserError);
+      expect((err as Error).message).to.include("input 'input' is declared [1,3,64,64], given [2,3,64,64]").and.include('fixes the batch at 1');
     } finally {
       e.dispose();
     }
