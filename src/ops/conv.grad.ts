@@ -32,7 +32,26 @@ function convBackward(g: GradientEmitter, dy: readonly (string | null)[], wanted
   const win = windowOf(node, sp!, kernel);
   const r = sp!.length;
   const out: (string | null)[] = [null, null, null];
-  if (wanted[0]) {
+  const stride1 = win.strides.every((v) => v === 1);
+  const convPads = win.begin.map((b, i) => (win.kernel[i]! - 1) * win.dilations[i]! - b).concat(win.end.map((e, i) => (win.kernel[i]! - 1) * win.dilations[i]! - e));
+  if (wanted[0] && CONV_INPUT_GRAD.form === 'conv' && stride1 && convPads.every((p) => p >= 0)) {
+    // stride 1: dX is a plain Conv of dy with W transposed per group and flipped in space, which
+    // ONNX Runtime runs like the forward (constant-folded and prepacked where W is constant)
+    const Mg = wdims[0]! / group;
+    const Cg = wdims[1]!;
+    let wt2 = wt;
+    if (group === 1) wt2 = g.emit('Transpose', [wt], { perm: [1, 0, ...range(2, 2 + r)] })[0]!;
+    else {
+      const w5 = g.emit('Reshape', [wt, g.constInt64([group, Mg, Cg, ...kernel])])[0]!;
+      const t = g.emit('Transpose', [w5], { perm: [0, 2, 1, ...range(3, 3 + r)] })[0]!;
+      wt2 = g.emit('Reshape', [t, g.constInt64([group * Cg, Mg, ...kernel])])[0]!;
+    }
+    if (kernel.some((k) => k > 1)) {
+      const axes = range(2, 2 + r);
+      wt2 = g.emit('Slice', [wt2, g.constInt64(axes.map(() => -1)), g.constInt64(axes.map(() => -(2 ** 62))), g.constInt64(axes), g.constInt64(axes.map(() => -1))])[0]!;
+    }
+    out[0] = g.emit('Conv', [d, wt2], { dilations: win.dilations, pads: convPads, group, kernel_shape: kernel })[0]!;
+  } else if (wanted[0]) {
     const { pads, outputPadding } = transposeGeometry(win, sp!);
     const attrs: Record<string, number[] | number> = { strides: win.strides, dilations: win.dilations, pads, group, kernel_shape: kernel };
     if (outputPadding.some((p) => p !== 0)) attrs.output_padding = outputPadding;
@@ -147,6 +166,9 @@ function weightGradTaps(g: GradientEmitter, d: string, x: string, wdims: number[
   const w4 = g.emit('Reshape', [gw, g.constInt64([M, ...win.kernel, C])])[0]!;
   return g.emit('Transpose', [w4], { perm: [0, r + 1, ...range(1, 1 + r)] })[0]!;
 }
+
+/** How dX is computed for stride-1 convs ('conv': a Conv with the flipped weight; 'conv-transpose': ConvTranspose as for strided ones). */
+export const CONV_INPUT_GRAD: { form: 'conv' | 'conv-transpose' } = { form: 'conv' };
 
 /**
  * Which dW formulation the rule emits. 'auto' (measured on ONNX Runtime CPU, docs/AUTODIFF.md):

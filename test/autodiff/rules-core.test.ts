@@ -5,7 +5,7 @@
  */
 import { expect } from 'chai';
 import type { AttributeProto, NodeProto } from '../../src/onnx/proto-types.js';
-import { CONV_WEIGHT_GRAD } from '../../src/ops/conv.grad.js';
+import { CONV_INPUT_GRAD, CONV_WEIGHT_GRAD } from '../../src/ops/conv.grad.js';
 import { expectGradientsMatch, expectWrongGradientFails, randn, RELU_STEPS, smallCase, type TVal } from './harness.js';
 
 const ints = (name: string, v: number[]): AttributeProto => ({ name, ints: v, type: 7 });
@@ -31,16 +31,20 @@ describe('autodiff core rules vs finite differences of ORT', function () {
   ];
   for (const form of ['transposed-conv', 'unfold', 'taps'] as const) {
     for (const c of convCases) {
-      it(`Conv ${c.what}: dX, dW (${form}), dB`, async () => {
+      it(`Conv ${c.what}: dX (both forms), dW (${form}), dB`, async () => {
         const vals = [val('x', c.x, 1), val('w', c.w, 2, true, 0.5), ...(c.bias ? [val('b', [c.w[0]!], 3, true)] : [])];
         const kase = smallCase([nd('Conv', vals.map((v) => v.name), c.attrs)], vals, ['y']);
-        const saved = CONV_WEIGHT_GRAD.form;
+        const saved = [CONV_WEIGHT_GRAD.form, CONV_INPUT_GRAD.form] as const;
         CONV_WEIGHT_GRAD.form = form;
         try {
-          const r = await expectGradientsMatch(kase);
-          expect(r.paramGrads.w!.length).to.equal(n(c.w));
+          // dX both ways: a Conv with the flipped weight (stride 1) and ConvTranspose
+          for (const dx of ['conv', 'conv-transpose'] as const) {
+            CONV_INPUT_GRAD.form = dx;
+            const r = await expectGradientsMatch(kase);
+            expect(r.paramGrads.w!.length).to.equal(n(c.w));
+          }
         } finally {
-          CONV_WEIGHT_GRAD.form = saved;
+          [CONV_WEIGHT_GRAD.form, CONV_INPUT_GRAD.form] = saved;
         }
       });
     }
