@@ -6,7 +6,9 @@
  * pass (gigabytes at the paper's position); with the region, the backward reads only C.
  *
  * `splice` records each region in the model metadata under `iqa-surgeon.inverse-regions` as JSON
- * `[{"input": "<B>", "output": "<C>"}]`. A region's nodes are those that depend on B and that C
+ * `[{"input": "<B>", "output": "<C>"}]`; a complex inverse on real and imaginary planes adds
+ * `"inputImag"` and `"outputImag"` (B = input + i inputImag, C = output + i outputImag; backward
+ * dB = -C^H dC C^H on the planes). A region's nodes are those that depend on B and that C
  * depends on. A region is ignored (with a warning, and then differentiated through) when its
  * names are not values of the graph, when C does not depend on B, when one of its nodes reads a
  * differentiated value other than through B, or when a value it computes (other than C) is read
@@ -16,16 +18,61 @@ import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
+import { inverseBackward } from '../ops/microsoft.grad.js';
+import type { GradientEmitter, GradientRule } from '../ops/types.js';
 import type { DiffPath } from './path.js';
 
 export const INVERSE_REGIONS_KEY = 'iqa-surgeon.inverse-regions';
 
 export interface InverseRegion {
-  /** Value name of the batched matrices B. */
+  /** Value name of the batched matrices B (the real plane of a complex B). */
   input: string;
-  /** Value name of C = B^-1. */
+  /** Value name of C = B^-1 (its real plane). */
   output: string;
+  /** Complex regions: the imaginary planes of B and C. */
+  inputImag?: string;
+  outputImag?: string;
 }
+
+const transposeLast = (g: GradientEmitter, x: string, rank: number): string => {
+  const perm = Array.from({ length: rank }, (_, i) => i);
+  perm[rank - 2] = rank - 1;
+  perm[rank - 1] = rank - 2;
+  return g.emit('Transpose', [x], { perm })[0]!;
+};
+
+/** The real inverse's rule (com.microsoft::Inverse): dB = -C^T dC C^T. */
+const REAL_RULE: GradientRule = {
+  backward: (g, dy, wanted) => {
+    if (!wanted[0] || !dy[0]) return [null];
+    const c = g.node.outputs[0]!.name;
+    return [inverseBackward(g, c, dy[0], g.dims(c)?.length ?? g.fail(`the rank of '${c}' is unknown`))];
+  },
+};
+
+/**
+ * The complex inverse on planes: with G = dCr + i dCi, dB = -C^H G C^H, so
+ * P = C^H G = (Cr^T dCr + Ci^T dCi) + i (Cr^T dCi - Ci^T dCr) and
+ * dB = -(P C^H) = -[(Pr Cr^T + Pi Ci^T) + i (Pi Cr^T - Pr Ci^T)].
+ */
+const COMPLEX_RULE: GradientRule = {
+  backward: (g, dy, wanted) => {
+    if (!dy[0] && !dy[1]) return [null, null];
+    const cr = g.node.outputs[0]!.name;
+    const ci = g.node.outputs[1]!.name;
+    const rank = g.dims(cr)?.length ?? g.fail(`the rank of '${cr}' is unknown`);
+    const mm = (a: string, b: string): string => g.emit('MatMul', [a, b])[0]!;
+    const add = (a: string | null, b: string | null): string | null => (a && b ? g.emit('Add', [a, b])[0]! : (a ?? b));
+    const sub = (a: string | null, b: string | null): string | null => (a && b ? g.emit('Sub', [a, b])[0]! : a ?? (b ? g.emit('Neg', [b])[0]! : null));
+    const crT = transposeLast(g, cr, rank);
+    const ciT = transposeLast(g, ci, rank);
+    const pr = add(dy[0] ? mm(crT, dy[0]) : null, dy[1] ? mm(ciT, dy[1]) : null)!;
+    const pi = sub(dy[1] ? mm(crT, dy[1]) : null, dy[0] ? mm(ciT, dy[0]) : null)!;
+    const dbr = wanted[0] ? g.emit('Neg', [add(mm(pr, crT), mm(pi, ciT))!])[0]! : null;
+    const dbi = wanted[1] ? g.emit('Neg', [sub(mm(pi, crT), mm(pr, ciT))!])[0]! : null;
+    return [dbr, dbi];
+  },
+};
 
 /**
  * The region as one node for the gradient rules: op com.microsoft::Inverse reading B and
@@ -33,22 +80,33 @@ export interface InverseRegion {
  * use lists are untouched); the builder only hands it to the Inverse rule.
  */
 export class InverseRegionNode extends Node {
+  /** The rule the builder applies to this node (the real or complex inverse's). */
+  readonly rule: GradientRule;
+
   constructor(
     graph: Graph,
-    private readonly b: Value,
-    private readonly c: Value,
+    private readonly b: readonly Value[],
+    private readonly c: readonly Value[],
     /** The region's nodes (not differentiated). */
     readonly members: ReadonlySet<Node>,
   ) {
-    super(graph, { op_type: 'Inverse', domain: 'com.microsoft', name: `inverse-region(${b.name} -> ${c.name})`, input: [b.name], output: [c.name] });
+    const complex = b.length === 2;
+    super(graph, {
+      op_type: complex ? 'ComplexInverse' : 'Inverse',
+      domain: complex ? 'iqa-surgeon.region' : 'com.microsoft',
+      name: `inverse-region(${b.map((v) => v.name).join(' + i ')} -> ${c.map((v) => v.name).join(' + i ')})`,
+      input: b.map((v) => v.name),
+      output: c.map((v) => v.name),
+    });
+    this.rule = complex ? COMPLEX_RULE : REAL_RULE;
   }
 
   override get inputs(): readonly (Value | null)[] {
-    return [this.b];
+    return this.b;
   }
 
   override get outputs(): readonly (Value | null)[] {
-    return [this.c];
+    return this.c;
   }
 }
 
@@ -67,16 +125,19 @@ export function readInverseRegions(model: Model): { regions: InverseRegion[]; wa
   const warnings: string[] = [];
   parsed.forEach((e: unknown, i) => {
     const r = e as Partial<InverseRegion> | null;
-    if (r && typeof r.input === 'string' && typeof r.output === 'string') regions.push({ input: r.input, output: r.output });
-    else warnings.push(`inverse region ${i} of ${INVERSE_REGIONS_KEY} lacks string 'input' and 'output'; ignored`);
+    const complex = r && typeof r.inputImag === 'string' && typeof r.outputImag === 'string';
+    const halfComplex = r && (r.inputImag !== undefined || r.outputImag !== undefined) && !complex;
+    if (r && typeof r.input === 'string' && typeof r.output === 'string' && !halfComplex) {
+      regions.push({ input: r.input, output: r.output, ...(complex ? { inputImag: r.inputImag!, outputImag: r.outputImag! } : {}) });
+    } else warnings.push(`inverse region ${i} of ${INVERSE_REGIONS_KEY} lacks string 'input' and 'output' (and, when complex, both 'inputImag' and 'outputImag'); ignored`);
   });
   return { regions, warnings };
 }
 
-/** Nodes that (transitively) read `from`. */
-function descendants(from: Value): Set<Node> {
+/** Nodes that (transitively) read one of `from`. */
+function descendants(from: readonly Value[]): Set<Node> {
   const seen = new Set<Node>();
-  const stack = from.uses().map((u) => u.node);
+  const stack = from.flatMap((v) => v.uses().map((u) => u.node));
   while (stack.length > 0) {
     const n = stack.pop()!;
     if (seen.has(n)) continue;
@@ -86,11 +147,10 @@ function descendants(from: Value): Set<Node> {
   return seen;
 }
 
-/** Nodes that `to` (transitively) depends on, its producer included. */
-function ancestors(to: Value): Set<Node> {
+/** Nodes that one of `to` (transitively) depends on, their producers included. */
+function ancestors(to: readonly Value[]): Set<Node> {
   const seen = new Set<Node>();
-  const p0 = to.producer();
-  const stack = p0 ? [p0] : [];
+  const stack = to.flatMap((v) => (v.producer() ? [v.producer()!] : []));
   while (stack.length > 0) {
     const n = stack.pop()!;
     if (seen.has(n)) continue;
@@ -104,21 +164,31 @@ function ancestors(to: Value): Set<Node> {
 }
 
 /** The region's nodes, or why it cannot be used. */
-function regionMembers(graph: Graph, path: DiffPath, r: InverseRegion): { members: Set<Node>; b: Value; c: Value } | string {
-  const b = graph.lookup(r.input);
-  const c = graph.lookup(r.output);
-  if (!b || b.graph !== graph) return `its input '${r.input}' is not a value of the main graph`;
-  if (!c || c.graph !== graph || !c.producer()) return `its output '${r.output}' is not a computed value of the main graph`;
+function regionMembers(graph: Graph, path: DiffPath, r: InverseRegion): { members: Set<Node>; b: Value[]; c: Value[] } | string {
+  const bNames = [r.input, ...(r.inputImag !== undefined ? [r.inputImag] : [])];
+  const cNames = [r.output, ...(r.outputImag !== undefined ? [r.outputImag] : [])];
+  const b: Value[] = [];
+  const c: Value[] = [];
+  for (const name of bNames) {
+    const v = graph.lookup(name);
+    if (!v || v.graph !== graph) return `its input '${name}' is not a value of the main graph`;
+    b.push(v);
+  }
+  for (const name of cNames) {
+    const v = graph.lookup(name);
+    if (!v || v.graph !== graph || !v.producer()) return `its output '${name}' is not a computed value of the main graph`;
+    c.push(v);
+  }
   const down = descendants(b);
   const members = new Set([...ancestors(c)].filter((n) => down.has(n)));
-  if (!members.has(c.producer()!)) return `'${r.output}' does not depend on '${r.input}'`;
+  for (const v of c) if (!members.has(v.producer()!)) return `'${v.name}' does not depend on '${bNames.join("', '")}'`;
   for (const n of members) {
     for (const v of n.inputs) {
-      if (!v || v === b || (v.producer() && members.has(v.producer()!))) continue;
-      if (path.live.has(v.name)) return `node '${n.label}' inside it reads '${v.name}', a differentiated value that does not come through '${r.input}'`;
+      if (!v || b.includes(v) || (v.producer() && members.has(v.producer()!))) continue;
+      if (path.live.has(v.name)) return `node '${n.label}' inside it reads '${v.name}', a differentiated value that does not come through '${bNames.join("', '")}'`;
     }
     for (const o of n.outputs) {
-      if (!o || o === c) continue;
+      if (!o || c.includes(o)) continue;
       if (o.isGraphOutput) return `'${o.name}', computed inside it, is a graph output`;
       const outside = o.uses().find((u) => !members.has(u.node));
       if (outside) return `'${o.name}', computed inside it, is read by node '${outside.node.label}' outside it`;
@@ -140,7 +210,7 @@ export function collapseInverseRegions(model: Model, path: DiffPath, regions: re
   const live = new Set(path.live);
   const taken = new Set<Node>();
   for (const r of regions) {
-    if (!live.has(r.output)) continue;
+    if (!live.has(r.output) && !(r.outputImag !== undefined && live.has(r.outputImag))) continue;
     const found = regionMembers(graph, { nodes, live }, r);
     if (typeof found === 'string') {
       warnings.push(`inverse region ${r.input} -> ${r.output} ignored (differentiated through instead): ${found}`);
@@ -151,12 +221,14 @@ export function collapseInverseRegions(model: Model, path: DiffPath, regions: re
       continue;
     }
     const node = new InverseRegionNode(graph, found.b, found.c, found.members);
-    const producer = found.c.producer()!;
-    nodes = nodes.flatMap((n) => (n === producer ? [node] : found.members.has(n) ? [] : [n]));
-    if (!nodes.includes(node)) continue;
+    // at the place of the last of C's producers on the path
+    const at = Math.max(...found.c.map((v) => nodes.indexOf(v.producer()!)));
+    if (at < 0) continue;
+    const last = nodes[at]!;
+    nodes = nodes.flatMap((n) => (n === last ? [node] : found.members.has(n) ? [] : [n]));
     for (const n of found.members) {
       taken.add(n);
-      for (const o of n.outputs) if (o && o !== found.c) live.delete(o.name);
+      for (const o of n.outputs) if (o && !found.c.includes(o)) live.delete(o.name);
     }
     used.push(node);
   }

@@ -13,7 +13,7 @@ import { opDefinition } from '../ops/registry.js';
 import type { GradientRule } from '../ops/types.js';
 import { lossOutputs } from './loss.js';
 import { chooseOpset, type OpsetChoice } from './opset.js';
-import { collapseInverseRegions, readInverseRegions } from './inverse-regions.js';
+import { collapseInverseRegions, InverseRegionNode, readInverseRegions } from './inverse-regions.js';
 import { checkWrt, differentiablePath, elemTypeOf, isOtherFloat, type DiffPath } from './path.js';
 import type { GradientGraphRequest } from './types.js';
 
@@ -36,7 +36,7 @@ function problems(model: Model, plan: Omit<GradientPlan, 'rules'>, rules: Map<No
   const out: string[] = [];
   for (const n of plan.path.nodes) {
     const op = n.domain ? `${n.domain}::${n.opType}` : n.opType;
-    const rule = opDefinition(n.opType, n.domain).gradient;
+    const rule = n instanceof InverseRegionNode ? n.rule : opDefinition(n.opType, n.domain).gradient;
     if (!rule) {
       out.push(`no gradient rule for op '${op}' (node '${n.label}')`);
       continue;

@@ -21,7 +21,7 @@ export interface GradientGraphRequest {
   /** Forward outputs to return too (default: every graph output). */
   outputs?: readonly string[];
   /** Inverse regions (B -> C = B^-1) to differentiate as one op (compatible extension); default: the model metadata `iqa-surgeon.inverse-regions`. */
-  inverseRegions?: readonly { input: string; output: string }[];
+  inverseRegions?: readonly { input: string; output: string; inputImag?: string; outputImag?: string }[];
 }
 
 export interface GradientGraph {

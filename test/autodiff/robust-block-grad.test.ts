@@ -13,6 +13,7 @@ import { INVERSE_REGIONS_KEY } from '../../src/autodiff/inverse-regions.js';
 import type { HostTensor } from '../../src/differentiable/model.js';
 import { createEngine } from '../../src/engines/factory.js';
 import { Model } from '../../src/ir/model.js';
+import type { AttributeProto, NodeProto } from '../../src/onnx/proto-types.js';
 import { openRunner } from '../../src/runtime/index.js';
 import { spliceRobustBlock, type SpliceOptions } from '../../src/surgery/splice.js';
 import { finiteDifferenceChecks, randn, relL2, RELU_STEPS, runGradientGraph, type GradCase, MAX_REL } from './harness.js';
@@ -143,6 +144,57 @@ describe('autodiff on RobustBlock forms (linearity_r18w16, block at layer3)', fu
     expect(relL2(withRegion.inputGrads.input!, plain.inputGrads.input!)).to.be.at.most(1e-3);
     const { checks } = await finiteDifferenceChecks(gradCase(m, params), { steps: RELU_STEPS, scale: 1.05 }, withRegion);
     expect(Math.max(...checks.map((c) => c.rel)), report(checks)).to.be.greaterThan(MAX_REL);
+  });
+
+  it('a complex region on real and imaginary planes (dB = -C^H dC C^H): same gradients as differentiating through, and FD of ORT', async () => {
+    // B = (xr + 3I) + i xi; C = B^-1 through the real block form and com.microsoft Inverse; y = Cr * a + Ci * b (or Cr only)
+    const n = 3;
+    const eye = Array.from({ length: n * n }, (_, k) => (k % (n + 1) === 0 ? 3 : 0));
+    const t = (name: string, dims: number[], data: ArrayLike<number>) => ({ name, dims, data_type: 1, raw_data: new Uint8Array(Float32Array.from(data).buffer) });
+    const i64 = (name: string, data: number[]) => ({ name, dims: [data.length], data_type: 7, raw_data: new Uint8Array(BigInt64Array.from(data.map(BigInt)).buffer) });
+    const node = (op: string, input: string[], output: string[], attribute: AttributeProto[] = [], domain?: string): NodeProto => ({ op_type: op, input, output, name: output[0], attribute, ...(domain ? { domain } : {}) });
+    for (const both of [true, false]) {
+      const nodes = [
+        node('Add', ['xr', 'eye'], ['br']),
+        node('Identity', ['xi'], ['bi']),
+        node('Neg', ['bi'], ['nbi']),
+        node('Concat', ['br', 'nbi'], ['top'], [{ name: 'axis', i: -1, type: 2 }]),
+        node('Concat', ['bi', 'br'], ['bot'], [{ name: 'axis', i: -1, type: 2 }]),
+        node('Concat', ['top', 'bot'], ['blk'], [{ name: 'axis', i: -2, type: 2 }]),
+        node('Inverse', ['blk'], ['inv'], [], 'com.microsoft'),
+        node('Slice', ['inv', 's0', 's1', 'ax'], ['cr']),
+        node('Slice', ['inv', 's10', 's01', 'ax'], ['ci']),
+        node('Mul', ['cr', 'a'], ['yr']),
+        node('Mul', ['ci', 'b'], ['yi']),
+        node(both ? 'Add' : 'Identity', both ? ['yr', 'yi'] : ['yr'], ['y']),
+      ];
+      const proto = {
+        ir_version: 8,
+        opset_import: [{ domain: '', version: 13 }, { domain: 'com.microsoft', version: 1 }],
+        graph: {
+          name: 'complex-inverse',
+          node: nodes,
+          input: ['xr', 'xi'].map((x) => ({ name: x, type: { tensor_type: { elem_type: 1, shape: { dim: [2, n, n].map((d) => ({ dim_value: d })) } } } })),
+          output: [{ name: 'y', type: { tensor_type: { elem_type: 1 } } }],
+          initializer: [t('eye', [n, n], eye), t('a', [n, n], randn(n * n, 5)), t('b', [n, n], randn(n * n, 6)), i64('s0', [0, 0]), i64('s1', [n, n]), i64('s10', [n, 0]), i64('s01', [2 * n, n]), i64('ax', [-2, -1])],
+        },
+      };
+      const m = new Model(proto);
+      const region = { input: 'br', inputImag: 'bi', output: 'cr', outputImag: 'ci' };
+      m.setMetadata(INVERSE_REGIONS_KEY, JSON.stringify([region]));
+      const kase: GradCase = { model: m, feeds: { xr: { elemType: 1, dims: [2, n, n], data: randn(2 * n * n, 1, 0.5) }, xi: { elemType: 1, dims: [2, n, n], data: randn(2 * n * n, 2, 0.5) } }, inputs: ['xr', 'xi'] };
+      const r = await runGradientGraph(kase);
+      expect(r.graph.inverseRegions, JSON.stringify(r.graph.inverseRegions)).to.deep.include({ used: 1 });
+      const m2 = m.clone();
+      m2.setMetadata(INVERSE_REGIONS_KEY, '[]');
+      const through = await runGradientGraph({ ...kase, model: m2 });
+      expect(through.graph.inverseRegions?.used).to.equal(0);
+      for (const x of ['xr', 'xi']) expect(relL2(r.inputGrads[x]!, through.inputGrads[x]!), x).to.be.at.most(1e-4);
+      const { checks } = await finiteDifferenceChecks(kase, {}, r);
+      for (const ch of checks) expect(ch.rel, report(checks)).to.be.at.most(MAX_REL);
+      const wrong = await finiteDifferenceChecks(kase, { scale: 1.05 }, r);
+      expect(Math.max(...wrong.checks.map((c) => c.rel))).to.be.greaterThan(MAX_REL);
+    }
   });
 
   it('an invalid region (C does not depend on B, or an iterate read outside) is ignored with a warning and differentiated through', async () => {
