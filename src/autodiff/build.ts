@@ -162,6 +162,7 @@ export function buildGradientGraph(model: Model, req: GradientGraphRequest): Gra
     fetch: { loss: lossOut.name, outputs, inputGrads, paramGrads },
     memory: MEMORY_POLICY,
     opset: { version: plan.opset.version, ...(plan.opset.note ? { note: plan.opset.note } : {}) },
+    inverseRegions: { used: plan.inverseRegions, warnings: plan.warnings },
   };
 }
 

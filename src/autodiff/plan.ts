@@ -13,6 +13,7 @@ import { opDefinition } from '../ops/registry.js';
 import type { GradientRule } from '../ops/types.js';
 import { lossOutputs } from './loss.js';
 import { chooseOpset, type OpsetChoice } from './opset.js';
+import { collapseInverseRegions, InverseRegionNode, readInverseRegions } from './inverse-regions.js';
 import { checkWrt, differentiablePath, elemTypeOf, isOtherFloat, type DiffPath } from './path.js';
 import type { GradientGraphRequest } from './types.js';
 
@@ -24,6 +25,10 @@ export interface GradientPlan {
   params: string[];
   lossOutputs: string[];
   rules: Map<Node, GradientRule>;
+  /** Inverse regions ignored (and why), malformed metadata. */
+  warnings: string[];
+  /** How many inverse regions are differentiated as one Inverse op. */
+  inverseRegions: number;
 }
 
 /** The nodes of the path that cannot be differentiated, one phrase each. */
@@ -31,7 +36,7 @@ function problems(model: Model, plan: Omit<GradientPlan, 'rules'>, rules: Map<No
   const out: string[] = [];
   for (const n of plan.path.nodes) {
     const op = n.domain ? `${n.domain}::${n.opType}` : n.opType;
-    const rule = opDefinition(n.opType, n.domain).gradient;
+    const rule = n instanceof InverseRegionNode ? n.rule : opDefinition(n.opType, n.domain).gradient;
     if (!rule) {
       out.push(`no gradient rule for op '${op}' (node '${n.label}')`);
       continue;
@@ -60,8 +65,11 @@ export function planGradient(model: Model, req: GradientGraphRequest): GradientP
   checkWrt(model, shapes, inputs, params);
   const outs = lossOutputs(req.loss);
   for (const o of outs) if (!model.graph.lookup(o)) throw new UserError('no-such-value', `no value named '${o}' in the main graph (the loss reads it)`);
-  const path = differentiablePath(model, shapes, [...inputs, ...params], outs);
-  const base = { opset, shapes, path, inputs, params, lossOutputs: outs };
+  // inverse regions (the RobustBlock's Newton-Schulz inverse): one node each, with the Inverse rule
+  const fromMeta = req.inverseRegions ? { regions: [...req.inverseRegions], warnings: [] } : readInverseRegions(model);
+  const collapsed = collapseInverseRegions(model, differentiablePath(model, shapes, [...inputs, ...params], outs), fromMeta.regions);
+  const path = collapsed.path;
+  const base = { opset, shapes, path, inputs, params, lossOutputs: outs, warnings: [...fromMeta.warnings, ...collapsed.warnings], inverseRegions: collapsed.regions.length };
   const rules = new Map<Node, GradientRule>();
   const found = problems(model, base, rules);
   if (found.length > 0) {

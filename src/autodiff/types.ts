@@ -20,6 +20,8 @@ export interface GradientGraphRequest {
   params?: readonly string[];
   /** Forward outputs to return too (default: every graph output). */
   outputs?: readonly string[];
+  /** Inverse regions (B -> C = B^-1) to differentiate as one op (compatible extension); default: the model metadata `iqa-surgeon.inverse-regions`. */
+  inverseRegions?: readonly { input: string; output: string; inputImag?: string; outputImag?: string }[];
 }
 
 export interface GradientGraph {
@@ -33,4 +35,6 @@ export interface GradientGraph {
   memory: string;
   /** Opset of the default domain the gradient graph imports, and why it is not max(model's, 16) when it is not (compatible extension). */
   opset?: { version: number; note?: string };
+  /** Inverse regions differentiated as one Inverse op, and warnings (regions ignored, malformed metadata) (compatible extension). */
+  inverseRegions?: { used: number; warnings: string[] };
 }
