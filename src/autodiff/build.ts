@@ -29,7 +29,7 @@ export function buildGradientGraph(model: Model, req: GradientGraphRequest): Gra
   clone.graph.toposort();
   const plan = planGradient(clone, req);
   const graph = clone.graph;
-  const w = new BackwardWriter(clone, plan.shapes, plan.opset.version);
+  const w = new BackwardWriter(clone, plan.shapes, plan.opset.version, new Set(plan.params));
 
   // forward outputs the rules need that the forward nodes do not compute yet (MaxPool's Indices)
   for (const [node, rule] of plan.rules) {

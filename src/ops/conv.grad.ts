@@ -34,7 +34,8 @@ function convBackward(g: GradientEmitter, dy: readonly (string | null)[], wanted
   const out: (string | null)[] = [null, null, null];
   const stride1 = win.strides.every((v) => v === 1);
   const convPads = win.begin.map((b, i) => (win.kernel[i]! - 1) * win.dilations[i]! - b).concat(win.end.map((e, i) => (win.kernel[i]! - 1) * win.dilations[i]! - e));
-  if (wanted[0] && CONV_INPUT_GRAD.form === 'conv' && stride1 && convPads.every((p) => p >= 0)) {
+  const flipped = CONV_INPUT_GRAD.form === 'conv' || (CONV_INPUT_GRAD.form === 'auto' && g.isConstant(wt));
+  if (wanted[0] && flipped && stride1 && convPads.every((p) => p >= 0)) {
     // stride 1: dX is a plain Conv of dy with W transposed per group and flipped in space, which
     // ONNX Runtime runs like the forward (constant-folded and prepacked where W is constant)
     const Mg = wdims[0]! / group;
@@ -167,8 +168,13 @@ function weightGradTaps(g: GradientEmitter, d: string, x: string, wdims: number[
   return g.emit('Transpose', [w4], { perm: [0, r + 1, ...range(1, 1 + r)] })[0]!;
 }
 
-/** How dX is computed for stride-1 convs ('conv': a Conv with the flipped weight; 'conv-transpose': ConvTranspose as for strided ones). */
-export const CONV_INPUT_GRAD: { form: 'conv' | 'conv-transpose' } = { form: 'conv' };
+/**
+ * How dX is computed for stride-1 convs: 'conv', a Conv with the flipped weight; 'conv-transpose',
+ * ConvTranspose as for strided ones; 'auto' (measured, docs/AUTODIFF.md): the flipped Conv where
+ * the weight is a constant (ONNX Runtime folds the flip once and runs the Conv like the forward),
+ * ConvTranspose where the weight is trained (a flip at every step costs more than it saves).
+ */
+export const CONV_INPUT_GRAD: { form: 'auto' | 'conv' | 'conv-transpose' } = { form: 'auto' };
 
 /**
  * Which dW formulation the rule emits. 'auto' (measured on ONNX Runtime CPU, docs/AUTODIFF.md):

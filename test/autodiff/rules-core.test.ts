@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import type { AttributeProto, NodeProto } from '../../src/onnx/proto-types.js';
+import { buildGradientGraph } from '../../src/autodiff/index.js';
 import { CONV_INPUT_GRAD, CONV_WEIGHT_GRAD } from '../../src/ops/conv.grad.js';
 import { expectGradientsMatch, expectWrongGradientFails, randn, RELU_STEPS, smallCase, type TVal } from './harness.js';
 
@@ -49,6 +50,15 @@ describe('autodiff core rules vs finite differences of ORT', function () {
       });
     }
   }
+
+  it('Conv dX form auto: the flipped Conv where the weight is constant (attacks), ConvTranspose where it is trained', () => {
+    const vals = [val('x', [1, 2, 5, 5], 1), val('w', [3, 2, 3, 3], 2, true)];
+    const kase = smallCase([nd('Conv', ['x', 'w'], [ints('pads', [1, 1, 1, 1])])], vals, ['y']);
+    const ops = (params: string[]): string[] => buildGradientGraph(kase.model, { loss: { kind: 'mean', output: 'y' }, inputs: ['x'], params }).model.graph.nodes.map((x) => x.opType);
+    expect(CONV_INPUT_GRAD.form).to.equal('auto');
+    expect(ops([])).to.include('Conv').and.not.include('ConvTranspose');
+    expect(ops(['w'])).to.include('ConvTranspose');
+  });
 
   it('a 5% wrong Conv gradient fails the check', async () => {
     const vals = [val('x', [2, 3, 6, 6], 1), val('w', [4, 3, 3, 3], 2, true)];
