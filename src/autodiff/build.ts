@@ -79,12 +79,14 @@ export function buildGradientGraph(model: Model, req: GradientGraphRequest): Gra
     });
   }
 
-  // graph outputs: loss, forward outputs, gradients (renamed where the name is free to take)
+  // graph outputs: loss, forward outputs, gradients. A value a backward node produces takes the
+  // output name itself (renamed everywhere); a forward value, a graph input, or a value already
+  // named gets an Identity.
   const forwardNames = new Set<string>([...graph.values()].map((v) => v.name));
   const produced = new Set(w.nodes.flatMap((n) => n.output ?? []));
   const rename = new Map<string, string>();
   const outputName = (value: string, base: string): { name: string; identity: boolean } => {
-    if (produced.has(value) && !forwardNames.has(value) && !rename.has(value) && !head.seeds.has(value) && ![...head.seeds.values()].includes(value)) {
+    if (produced.has(value) && !forwardNames.has(value) && !rename.has(value)) {
       const name = w.fresh(base);
       rename.set(value, name);
       return { name, identity: false };
