@@ -3,7 +3,8 @@
  *
  * Conv, y = conv(x, W) + B with groups g (depthwise included), any spatial rank:
  * - dx: ConvTranspose(dy, W) with the forward strides/dilations/group; pads and output_padding
- *   chosen so the result has x's extent (transposeGeometry).
+ *   chosen so the result has x's extent (transposeGeometry); for stride-1 convs with a constant
+ *   weight, a plain Conv of dy with W transposed per group and flipped in space (CONV_INPUT_GRAD).
  * - dW (see CONV_WEIGHT_GRAD for which form runs): by unfolding (the kernel taps of x as channels
  *   of a one-hot depthwise Conv, contracted with dy by a batched MatMul), or by a Conv over
  *   batch-transposed tensors: x reshaped to [Cg, g*N, H, W] (batch <- input channel
