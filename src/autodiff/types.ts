@@ -20,6 +20,12 @@ export interface GradientGraphRequest {
   params?: readonly string[];
   /** Forward outputs to return too (default: every graph output). */
   outputs?: readonly string[];
+  /**
+   * Shapes of graph inputs for shape inference where the model declares symbolic dims (e.g.
+   * dynamic height/width): rules bake static dims (Conv geometry, pool divisors) from them, so the
+   * graph is valid for those dims; the graph inputs keep their declared dims (compatible extension).
+   */
+  inputShapes?: Record<string, (number | string)[]>;
 }
 
 export interface GradientGraph {
