@@ -64,6 +64,9 @@ describe('autodiff on whole models vs the tfjs mirror and finite differences of 
         expect(relL2(r.inputGrads[input]!, ref.inputGrads[input]!.data as Float32Array), 'input gradient').to.be.at.most(1e-3);
         const worst = params.map((p) => [p, relL2(r.paramGrads[p]!, ref.paramGrads[p]!.data as Float32Array)] as const).sort((a, b) => b[1] - a[1])[0]!;
         expect(worst[1], `worst parameter ${worst[0]}`).to.be.at.most(1e-3);
+        // the attack graph (every weight constant: stride-1 convs take the flipped-Conv dX)
+        const attack = await runGradientGraph({ ...c, params: [] }, lf);
+        expect(relL2(attack.inputGrads[input]!, ref.inputGrads[input]!.data as Float32Array), 'input gradient, weights constant').to.be.at.most(1e-3);
       } finally {
         engine.dispose();
       }

@@ -44,6 +44,9 @@ describe('autodiff core rules vs finite differences of ORT', function () {
             const r = await expectGradientsMatch(kase);
             expect(r.paramGrads.w!.length).to.equal(n(c.w));
           }
+          // attack graphs: constant weights (auto: the flip is a Slice on a constant)
+          CONV_INPUT_GRAD.form = 'auto';
+          await expectGradientsMatch({ ...kase, params: [] });
         } finally {
           [CONV_WEIGHT_GRAD.form, CONV_INPUT_GRAD.form] = saved;
         }
