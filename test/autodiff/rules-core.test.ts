@@ -5,6 +5,7 @@
  */
 import { expect } from 'chai';
 import type { AttributeProto, NodeProto } from '../../src/onnx/proto-types.js';
+import { buildGradientGraph } from '../../src/autodiff/index.js';
 import { CONV_INPUT_GRAD, CONV_WEIGHT_GRAD } from '../../src/ops/conv.grad.js';
 import { expectGradientsMatch, expectWrongGradientFails, randn, RELU_STEPS, smallCase, type TVal } from './harness.js';
 
@@ -43,12 +44,24 @@ describe('autodiff core rules vs finite differences of ORT', function () {
             const r = await expectGradientsMatch(kase);
             expect(r.paramGrads.w!.length).to.equal(n(c.w));
           }
+          // attack graphs: constant weights (auto: the flip is a Slice on a constant)
+          CONV_INPUT_GRAD.form = 'auto';
+          await expectGradientsMatch({ ...kase, params: [] });
         } finally {
           [CONV_WEIGHT_GRAD.form, CONV_INPUT_GRAD.form] = saved;
         }
       });
     }
   }
+
+  it('Conv dX form auto: the flipped Conv where the weight is constant (attacks), ConvTranspose where it is trained', () => {
+    const vals = [val('x', [1, 2, 5, 5], 1), val('w', [3, 2, 3, 3], 2, true)];
+    const kase = smallCase([nd('Conv', ['x', 'w'], [ints('pads', [1, 1, 1, 1])])], vals, ['y']);
+    const ops = (params: string[]): string[] => buildGradientGraph(kase.model, { loss: { kind: 'mean', output: 'y' }, inputs: ['x'], params }).model.graph.nodes.map((x) => x.opType);
+    expect(CONV_INPUT_GRAD.form).to.equal('auto');
+    expect(ops([])).to.include('Conv').and.not.include('ConvTranspose');
+    expect(ops(['w'])).to.include('ConvTranspose');
+  });
 
   it('a 5% wrong Conv gradient fails the check', async () => {
     const vals = [val('x', [2, 3, 6, 6], 1), val('w', [4, 3, 3, 3], 2, true)];
@@ -98,4 +111,17 @@ describe('autodiff core rules vs finite differences of ORT', function () {
       expect(r.loss).to.be.a('number');
     });
   }
+});
+
+describe('autodiff with dynamic spatial dims', function () {
+  this.timeout(60000);
+
+  it('a model with symbolic H and W is refused for Conv until inputShapes gives them; the graph input keeps its declared dims', async () => {
+    const vals: TVal[] = [{ name: 'x', dims: ['N', 2, 'H', 'W'], feedDims: [2, 2, 7, 6], data: randn(2 * 2 * 42, 1) }, val('w', [3, 2, 3, 3], 2, true)];
+    const kase = smallCase([nd('Conv', ['x', 'w'], [ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1])])], vals, ['y'], { loss: { kind: 'mean', output: 'y' } });
+    expect(() => buildGradientGraph(kase.model, { loss: { kind: 'mean', output: 'y' }, inputs: ['x'] })).to.throw(/spatial dims of 'x' are not known statically/);
+    const withShapes = { ...kase, inputShapes: { x: ['N', 2, 7, 6] } };
+    const r = await expectGradientsMatch(withShapes);
+    expect(r.graph.model.graph.inputs.find((v) => v.name === 'x')!.declaredShape).to.deep.equal(['N', 2, 'H', 'W']);
+  });
 });
