@@ -414,7 +414,12 @@ export async function computeStages(model: Model, opts: StageOptions = {}): Prom
   }
 
   // A dropped group (no convs) speaks for the nearest kept group of its chain.
+  const stageForGroupMemo = new Map<number, number | undefined>();
   const stageForGroup = (gi: number): number | undefined => {
+    if (!stageForGroupMemo.has(gi)) stageForGroupMemo.set(gi, stageForGroupOf(gi));
+    return stageForGroupMemo.get(gi);
+  };
+  const stageForGroupOf = (gi: number): number | undefined => {
     const ch = groups[gi]!.chain;
     for (let j = gi; j >= 0; j--) if (groups[j]!.chain === ch && stageOfGroup.has(j)) return stageOfGroup.get(j);
     for (let j = gi + 1; j < groups.length; j++) if (groups[j]!.chain === ch && stageOfGroup.has(j)) return stageOfGroup.get(j);
@@ -460,6 +465,15 @@ function findJoins(
     if (outs.length === 0) continue;
     const ins = n.inputs.filter((v): v is Value => !!v);
     const dataIns = ins.filter((v) => reach.has(v));
+    if (dataIns.length === 1 && n.opType !== 'Resize' && n.opType !== 'Upsample') {
+      // one data input: nothing meets here; the outputs share its origin
+      for (const o of outs) {
+        const g = groupOfCut.get(o);
+        const s = g === undefined ? undefined : stageForGroup(g);
+        origin.set(o, g === undefined ? originOf(dataIns[0]) : new Set(s === undefined ? [] : [s]));
+      }
+      continue;
+    }
     // a data value's origin comes from its data inputs (a Reshape's target shape is not data)
     const union = new Set<number>();
     for (const i of dataIns.length > 0 ? dataIns : ins) for (const s of originOf(i)) union.add(s);
