@@ -278,6 +278,11 @@ class KonCept512(nn.Module):
             nn.Linear(64, 16), nn.ReLU(inplace=True), nn.BatchNorm1d(16), nn.Dropout(p=0.5),
             nn.Linear(16, 1),
         )
+        # variance-preserving init (PyTorch's default conv init shrinks the signal over this many
+        # layers until the score no longer depends on the image)
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
 
     def forward(self, x):
         x = self.base(x)
