@@ -380,9 +380,10 @@ export async function computeStages(model: Model, opts: StageOptions = {}): Prom
       _path: path,
     };
     if (opts.allEdges) {
-      s.pathConvs = path.map((n, i) => {
-        const input = n.inputs[0]!;
-        const output = n.outputs[0]!;
+      s.pathConvs = path.flatMap((n, i) => {
+        const input = n.inputs[0];
+        const output = n.outputs[0];
+        if (!input || !output) return [];
         return {
           index: i + 1,
           node: n.label,
