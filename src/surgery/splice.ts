@@ -6,7 +6,8 @@
  * size (a Flatten into a fixed-size Gemm, ...) are found by re-inferring shapes and running the
  * result, and the splice is refused with the node named.
  */
-import { computeStages, findStage, resolvePosition } from '../analysis/stages.js';
+import { computeStages, findStage } from '../analysis/stages.js';
+import { resolvePosition } from '../analysis/stage-position.js';
 import { inferShapes } from '../analysis/shapes/infer.js';
 import type { Dim } from '../analysis/shapes/types.js';
 import { UserError } from '../errors.js';
