@@ -7,6 +7,7 @@
  * result, and the splice is refused with the node named.
  */
 import { computeStages, findStage } from '../analysis/stages.js';
+import { resolvePosition } from '../analysis/stage-position.js';
 import { inferShapes } from '../analysis/shapes/infer.js';
 import type { Dim } from '../analysis/shapes/types.js';
 import { UserError } from '../errors.js';
@@ -21,6 +22,9 @@ export interface SpliceOptions extends Partial<RobustBlockOptions> {
   stage?: string;
   /** Tensor name of the edge. */
   edge?: string;
+  /** A position inside a stage (with `stage`, or alone for a module name): see resolvePosition. */
+  before?: string;
+  after?: string;
   inputShapes?: Record<string, Dim[]>;
   compat?: 'paper-code';
 }
@@ -29,6 +33,8 @@ export interface SpliceReport {
   schema: 'iqa-surgeon/splice@1';
   edge: string;
   stage: string | null;
+  /** The named position inside the stage (`before conv3 /features1/features1.28/Conv`), when --before/--after chose it. */
+  position?: string;
   inShape: number[];
   outShape: number[];
   options: RobustBlockOptions;
@@ -63,7 +69,10 @@ function fixInputShapes(model: Model, shapes: Record<string, Dim[]>): Record<str
 }
 
 export async function spliceRobustBlock(model: Model, opts: SpliceOptions): Promise<SpliceReport> {
-  if ((opts.stage === undefined) === (opts.edge === undefined)) throw new UserError('usage', 'give exactly one of --stage or --edge');
+  const positional = opts.before !== undefined || opts.after !== undefined;
+  if (opts.edge !== undefined ? opts.stage !== undefined || positional : opts.stage === undefined && !positional) {
+    throw new UserError('usage', 'give exactly one of --stage (optionally with --before/--after) or --edge');
+  }
   const o = resolveBlockOptions(opts);
   const graph = model.graph;
   const opset = model.opsetVersion('') ?? 1;
@@ -71,7 +80,14 @@ export async function spliceRobustBlock(model: Model, opts: SpliceOptions): Prom
 
   let edgeName: string;
   let stageName: string | null = null;
-  if (opts.stage !== undefined) {
+  let position: string | undefined;
+  if (positional) {
+    const map = await computeStages(model, { ...(opts.inputShapes ? { inputShapes: opts.inputShapes } : {}), allEdges: true });
+    const p = resolvePosition(map, opts.stage, { ...(opts.before !== undefined ? { before: opts.before } : {}), ...(opts.after !== undefined ? { after: opts.after } : {}) });
+    edgeName = p.edge;
+    stageName = p.stage.name;
+    position = p.description;
+  } else if (opts.stage !== undefined) {
     const map = await computeStages(model, opts.inputShapes ? { inputShapes: opts.inputShapes } : {});
     const st = findStage(map, opts.stage);
     edgeName = st.edge;
@@ -127,6 +143,7 @@ export async function spliceRobustBlock(model: Model, opts: SpliceOptions): Prom
     schema: 'iqa-surgeon/splice@1',
     edge: edgeName,
     stage: stageName,
+    ...(position !== undefined ? { position } : {}),
     inShape: [c, h, w],
     outShape: b.outShape,
     options: o,

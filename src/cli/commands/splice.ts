@@ -24,6 +24,8 @@ export function registerSplice(program: Command, io: CliIO): void {
     .requiredOption('-o, --output <file>', 'output model file')
     .option('--stage <k|name>', 'stage index or name (see `stages`)')
     .option('--edge <tensor>', 'tensor name of the edge')
+    .option('--before <conv>', 'splice before a conv of the stage: conv<k> (see `stages --all-edges`), a conv node name or a module (features1.28)')
+    .option('--after <module>', 'splice after a module (base.13, layer3.2) or conv<k> of the stage: the last tensor it produces that every path passes through')
     .option('--orth <kind>', 'orthogonal conv: cayley | aol', oneOf('--orth', ['cayley', 'aol'] as const))
     .option('--form <form>', 'cayley: parametric (Q computed in the graph from W, alpha) | materialized (Q stored)', oneOf('--form', ['parametric', 'materialized'] as const))
     .option('--inverse <method>', 'parametric cayley: newton-schulz (standard ops) | com.microsoft (Inverse op)', oneOf('--inverse', ['newton-schulz', 'com.microsoft'] as const))
@@ -44,7 +46,7 @@ export function registerSplice(program: Command, io: CliIO): void {
       const model = Model.load(file);
       const shapes = parseInputShapes(opts.inputShape, model.graph.inputs.filter((v) => !v.isInitializer).map((v) => v.name));
       const spliceOpts: SpliceOptions = {};
-      const keys = ['stage', 'edge', 'orth', 'form', 'inverse', 'nsIterations', 'reduce', 'orthKernel', 'pool', 'square', 'alpha', 'compat', 'seed', 'prefix'] as const;
+      const keys = ['stage', 'edge', 'before', 'after', 'orth', 'form', 'inverse', 'nsIterations', 'reduce', 'orthKernel', 'pool', 'square', 'alpha', 'compat', 'seed', 'prefix'] as const;
       for (const k of keys) if (opts[k] !== undefined) (spliceOpts as Record<string, unknown>)[k] = opts[k];
       if (opts.kernel !== undefined) spliceOpts.reduceKernel = opts.kernel as 1 | 3;
       if (opts.restoreSize) spliceOpts.restoreSize = true;
@@ -56,7 +58,7 @@ export function registerSplice(program: Command, io: CliIO): void {
         return;
       }
       const paramCount = report.parameters.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
-      io.out(`spliced a RobustBlock (${report.options.orth}${report.options.orth === 'cayley' ? `, ${report.options.form}` : ''}) on '${report.edge}'${report.stage ? ` (stage ${report.stage})` : ''}\n`);
+      io.out(`spliced a RobustBlock (${report.options.orth}${report.options.orth === 'cayley' ? `, ${report.options.form}` : ''}) on '${report.edge}'${report.stage ? ` (stage ${report.stage}${report.position ? `, ${report.position}` : ''})` : ''}\n`);
       io.out(`  [${report.inShape.join(',')}] -> [${report.outShape.join(',')}]; ${report.nodes.length} nodes, ${report.parameters.length} initializers (${formatCount(paramCount)} values)\n`);
       for (const [k, v] of Object.entries(report.fixedInputs)) io.out(`  input '${k}' fixed to [${v.join(',')}]\n`);
       const mem = report.sessionMemory;
