@@ -11,6 +11,8 @@ export const DEBIAN_ONNX_TESTDATA = '/usr/share/libonnx-testdata/data';
 /** Real graphs shared beside the checkout (tests run from the repo root). */
 export const REALDATA_ONNX = path.resolve('../shared/realdata/onnx');
 export const FIXTURE_MODELS = path.resolve('fixtures/models');
+/** Seed-style exports of the paper's four IQA models (scripts/make-seed-fixtures.py). */
+export const SEED_MODELS = path.resolve('fixtures/seed-models');
 
 export const onCI = (): boolean => process.env.CI === 'true';
 
