@@ -33,19 +33,6 @@ function downstream(graph: Graph, roots: readonly Value[]): Set<Value> {
   return out;
 }
 
-/** Values `v` is computed from (including itself). */
-function upstream(roots: readonly Value[]): Set<Value> {
-  const seen = new Set<Value>();
-  const stack = [...roots];
-  while (stack.length > 0) {
-    const v = stack.pop()!;
-    if (seen.has(v)) continue;
-    seen.add(v);
-    for (const i of v.producer()?.inputs ?? []) if (i) stack.push(i);
-  }
-  return seen;
-}
-
 const isConstant = (v: Value): boolean => v.isInitializer || v.producer()?.opType === 'Constant';
 
 /** The node an inference or ONNX Runtime error names (`node 'label'`, or `Name:'name'`), if any. */
@@ -55,8 +42,9 @@ export function namedNode(graph: Graph, message: string): Node | undefined {
 
 /**
  * The join that a resizing splice breaks: `failed` (the node whose shape check failed) when it
- * reads both a value computed from a resized block output and an activation of rank >= 2 from
- * another branch; without `failed`, the first such node in graph order. `before` holds the shapes
+ * reads both a value computed from a resized block output and a value computed on another branch
+ * (an activation, or a shape taken from one); without `failed`, the first node in graph order
+ * that reads a resized value and an activation of rank >= 2 from another branch. `before` holds the shapes
  * of the model before the splice (by value name).
  */
 export function findBrokenJoin(graph: Graph, resized: readonly ResizedBlock[], before: ShapeMap, failed?: Node): BrokenJoin | undefined {
@@ -65,11 +53,12 @@ export function findBrokenJoin(graph: Graph, resized: readonly ResizedBlock[], b
   for (const node of failed ? [failed] : graph.nodes) {
     const ins = node.inputs.filter((v): v is Value => v !== null);
     if (!ins.some((v) => tainted.has(v))) continue;
-    const sibling = ins.find((v) => !tainted.has(v) && !isConstant(v) && rankOf(v) >= 2 && !v.isGraphInput && v.producer() !== undefined);
+    // the failed node may read the sibling's size (a Reshape's shape computed from it); elsewhere an activation
+    const sibling = ins.find((v) => !tainted.has(v) && !isConstant(v) && (failed !== undefined || rankOf(v) >= 2) && !v.isGraphInput && v.producer() !== undefined);
     if (!sibling) continue;
     const block = resized.find((b) => ins.some((v) => downstream(graph, [b.output]).has(v))) ?? resized[0]!;
-    // the sibling branch's value at the edge's resolution: walk up from the sibling input, off the spliced edges' ancestry
-    const mine = upstream(resized.map((b) => b.edge));
+    // the sibling branch's value at the edge's resolution: the nearest one up from the sibling input
+    const mine = new Set(resized.map((b) => b.edge));
     const seen = new Set<Value>();
     const queue = [sibling];
     let siblingEdge: Value | undefined;
@@ -78,7 +67,7 @@ export function findBrokenJoin(graph: Graph, resized: readonly ResizedBlock[], b
       if (seen.has(v) || mine.has(v)) continue;
       seen.add(v);
       const s = before.get(v.name)?.shape;
-      if (s?.length === 4 && s[2] === block.size[0] && s[3] === block.size[1]) siblingEdge = v;
+      if (s?.length === 4 && s[2] === block.size[0] && s[3] === block.size[1] && !v.isGraphInput) siblingEdge = v;
       for (const i of v.producer()?.inputs ?? []) if (i && !isConstant(i)) queue.push(i);
     }
     return { block, node, sibling, ...(siblingEdge ? { siblingEdge } : {}) };
