@@ -1,15 +1,23 @@
 /**
  * The conv-stage map: a model's convolutions grouped into stages of equal spatial resolution
- * along its trunk, each with the edge where a block can be spliced (the stage's output tensor),
- * its [C,H,W] shape for the given input size, parameters, MACs and residual joins.
+ * along each of its branches, each with the edge where a block can be spliced (the stage's output
+ * tensor), its [C,H,W] shape for the given input size, parameters, MACs and residual joins; and
+ * the join points where branches (or features of different stages) meet.
  *
- * Method. Take the image input X and the deepest spatial (rank-4) tensor T. The trunk's cut
- * points are the tensors every path from X to T passes through (T's dominator chain in the
- * dataflow DAG): block outputs in a ResNet, every tensor in a VGG. Consecutive cut points with the
- * same H x W form a stage; the last of them is the stage's splice edge. A node on the trunk
- * between two cut points belongs to the stage of the later one (so a ResNet-50 block's first 1x1
- * conv, still at the previous resolution, belongs to its own layer); a node on a side branch
- * (a detection head, a pooled-feature head) belongs to the stage of the cut point it hangs from.
+ * Method. Dataflow from the image input X (shape computations, e.g. Shape -> Gather -> Resize
+ * sizes, are not dataflow). A spatial sink is a rank-4 tensor from which no dataflow reaches
+ * another rank-4 tensor (the map before a flatten, a pooled [N,C,1,1] head, the last map of a
+ * branch before bilinear pooling). Each sink's dominator chain (the tensors every path from X to
+ * it passes through) is a candidate trunk: block outputs in a ResNet, every tensor in a VGG. The
+ * longest chain is the trunk (so a multi-scale model whose layers also feed a projection and a
+ * transformer keeps its residual layers on the trunk); another sink's chain is a branch of its
+ * own where, after it leaves the chains already taken, it has convs at two or more resolutions
+ * (DBCNN's S-CNN beside VGG-16); shorter divergences are side heads. The cut points of a chain
+ * with the same H x W form a stage; the last of them is the stage's splice edge. A node between
+ * two cut points of a chain belongs to the stage of the later one (so a ResNet-50 block's first
+ * 1x1 conv, still at the previous resolution, belongs to its own layer; an Inception module's
+ * parallel towers belong to the module's stage); a node on a side path (a head, a multi-scale
+ * tap) belongs to the stage of the deepest cut point it descends from.
  */
 import { UserError } from '../errors.js';
 import type { Graph } from '../ir/graph.js';
@@ -20,10 +28,38 @@ import { nodeMacs, nodeParams } from './stats.js';
 import { inferShapes } from './shapes/infer.js';
 import type { Dim, ShapeInfo } from './shapes/types.js';
 
+/** A conv on a stage's path, as a named splice position (`--before conv3`). */
+export interface StageConv {
+  /** 1-based position among the stage's path convs, in graph order (`conv3`). */
+  index: number;
+  /** The conv node's label. */
+  node: string;
+  /** Its innermost module (from the PyTorch node name), e.g. `features1.28`; '' when unnamed. */
+  module: string;
+  /** The conv's data input (splice here for "before this conv"). */
+  input: string;
+  /** True when every path through the stage passes through `input` (not inside one tower). */
+  inputIsCut: boolean;
+  /** The conv's output tensor. */
+  output: string;
+  /** [C,H,W] of the output. */
+  shape: Dim[];
+}
+
+/** A tensor inside a stage every path through the stage passes through: a splice position. */
+export interface StageCut {
+  edge: string;
+  shape: Dim[];
+  /** The label of the node producing it. */
+  producer: string;
+}
+
 export interface StageInfo {
   index: number;
-  /** Readable name: the PyTorch module of its convs (`layer3`), `stem`, `block<k>`, or `stage<k>`. */
+  /** Readable name: the PyTorch module of its convs (`layer3`), `stem`, `block<k>`, or `<branch>.block<k>`. */
   name: string;
+  /** The branch the stage belongs to: `main` for a single-branch model, else the branch's module (`features1`) or `branch<k>`. */
+  branch: string;
   /** The tensor at the stage's output: where a block is spliced "after this stage". */
   edge: string;
   /** [C,H,W] at the edge for the given input size. */
@@ -33,21 +69,43 @@ export interface StageInfo {
   macs: number;
   /** Add/Sum nodes joining two trunk paths (residual connections) inside the stage. */
   residualJoins: string[];
-  /** The first tensor of the stage's trunk (the previous stage's edge, or the model input). */
+  /** The first tensor of the stage's path (the previous stage's edge, the branch point, or the model input). */
   inputEdge: string;
+  /** With `allEdges`: the convs on the stage's path, in order (candidate splice positions). */
+  pathConvs?: StageConv[];
+  /** With `allEdges`: every cut tensor inside the stage, in order (the last one is `edge`). */
+  cuts?: StageCut[];
+}
+
+/** Where data of different stages (or branches) meet. */
+export interface StageJoin {
+  /** The join node's label. */
+  node: string;
+  op: string;
+  /** `concat`, `add`, `mul`, `matmul` (bilinear pooling), `resize-to-sibling` (a resize to another stage's size), or the op type. */
+  kind: string;
+  /** The stages whose outputs meet here (names), in stage order. */
+  stages: string[];
+  /** The branches involved. */
+  branches: string[];
 }
 
 export interface StageMap {
   schema: 'iqa-surgeon/stages@1';
   input: string;
   inputShape: Dim[];
+  /** The branches, trunk first: name, the tensor it starts from, and its stages' indices. */
+  branches: { name: string; from: string; stages: number[] }[];
   stages: StageInfo[];
+  joins: StageJoin[];
 }
 
 export interface StageOptions {
   inputShapes?: Record<string, Dim[]>;
   /** Fall back to ONNX Runtime for shapes no static rule gives (default true). */
   probe?: boolean;
+  /** Add every stage's path convs and cut tensors (`pathConvs`, `cuts`). */
+  allEdges?: boolean;
 }
 
 function spatial(s: ShapeInfo | undefined): [Dim, Dim] | undefined {
@@ -55,7 +113,7 @@ function spatial(s: ShapeInfo | undefined): [Dim, Dim] | undefined {
   return [s.shape[2]!, s.shape[3]!];
 }
 
-/** Module path of a node from its PyTorch-style name (`/layer2/layer2.0/conv1/Conv`) or its weight name. */
+/** Module path of a node from its PyTorch-style name (`/r/layer2/layer2.0/conv1/Conv`) or its weight name. */
 function modulePath(node: Node): string[] {
   if (node.name.startsWith('/')) {
     const parts = node.name.split('/').filter(Boolean);
@@ -77,18 +135,47 @@ function imageInput(graph: Graph, shapes: Map<Value, ShapeInfo | undefined>): Va
   return candidates[0]!;
 }
 
+const isConv = (n: Node): boolean => n.opType === 'Conv' || n.opType === 'ConvTranspose';
+/** Ops whose outputs describe a tensor's shape, not its data. */
+const SHAPE_OPS = new Set(['Shape', 'Size']);
+
+interface Chain {
+  /** The branch's cut points in order; for a branch, only those after it leaves the chains before it. */
+  cuts: Value[];
+  /** The tensor the chain starts from (X for the trunk, the branch point for a branch). */
+  from: Value;
+}
+
+interface Group {
+  chain: number;
+  cuts: Value[];
+  res: string;
+}
+
 export async function computeStages(model: Model, opts: StageOptions = {}): Promise<StageMap> {
   const graph = model.graph;
   const shapeMap = await inferShapes(model, { ...(opts.inputShapes ? { inputShapes: opts.inputShapes } : {}), probe: opts.probe ?? true });
   const shapes = new Map<Value, ShapeInfo | undefined>();
   for (const v of graph.values()) shapes.set(v, shapeMap.get(v));
   const X = imageInput(graph, shapes);
+  const resOf = (v: Value): string | undefined => {
+    const sp = spatial(shapes.get(v));
+    return sp ? `${sp[0]}x${sp[1]}` : undefined;
+  };
 
-  // Values reachable from X, in topological order of their producers.
+  // Values reached by dataflow from X (not through shape computations), in topological order.
   const order: Value[] = [X];
   const reach = new Set<Value>([X]);
+  const dataConsumers = new Map<Value, Node[]>();
   for (const n of graph.nodes) {
-    if (!n.inputs.some((v) => v && reach.has(v))) continue;
+    if (SHAPE_OPS.has(n.opType)) continue;
+    const ins = n.inputs.filter((v): v is Value => !!v && reach.has(v));
+    if (ins.length === 0) continue;
+    for (const i of ins) {
+      const l = dataConsumers.get(i);
+      if (l) l.push(n);
+      else dataConsumers.set(i, [n]);
+    }
     for (const o of n.outputs) {
       if (o) {
         reach.add(o);
@@ -99,7 +186,7 @@ export async function computeStages(model: Model, opts: StageOptions = {}): Prom
   const pos = new Map<Value, number>(order.map((v, i) => [v, i]));
   const preds = (v: Value): Value[] => {
     const p = v.producer();
-    if (!p) return [];
+    if (!p || SHAPE_OPS.has(p.opType)) return [];
     const out: Value[] = [];
     for (const i of p.inputs) if (i && reach.has(i)) out.push(i);
     return out;
@@ -125,114 +212,280 @@ export async function computeStages(model: Model, opts: StageOptions = {}): Prom
     if (d) idom.set(v, d);
   }
 
-  // T: the deepest spatial tensor (longest path from X).
-  const depth = new Map<Value, number>([[X, 0]]);
-  let T: Value = X;
-  for (const v of order) {
-    if (v === X) continue;
-    const d = Math.max(0, ...preds(v).map((p) => depth.get(p) ?? 0)) + 1;
-    depth.set(v, d);
-    if (spatial(shapes.get(v)) && d >= (depth.get(T) ?? 0)) T = v;
-  }
-
-  // Cut points: T's dominator chain, from X to T.
-  const cuts: Value[] = [];
-  for (let v: Value = T; ; v = idom.get(v)!) {
-    cuts.push(v);
-    if (v === X || !idom.has(v)) break;
-  }
-  cuts.reverse();
-  const cutIndex = new Map<Value, number>(cuts.map((v, i) => [v, i]));
-
-  // Values that reach T (the trunk, with the inner paths of residual blocks).
-  const toT = new Set<Value>([T]);
+  // Spatial sinks: rank-4 tensors from which dataflow reaches no other rank-4 tensor.
+  const reachesSpatial = new Set<Value>();
   for (let i = order.length - 1; i >= 0; i--) {
     const v = order[i]!;
-    if (!toT.has(v)) continue;
-    for (const p of preds(v)) toT.add(p);
-  }
-
-  // Group cut points into stages by resolution.
-  const groupOfCut: number[] = [];
-  const groups: { cuts: Value[]; res: string }[] = [];
-  for (const c of cuts) {
-    const sp = spatial(shapes.get(c));
-    const res = sp ? `${sp[0]}x${sp[1]}` : '?';
-    const last = groups[groups.length - 1];
-    if (last && last.res === res) last.cuts.push(c);
-    else groups.push({ cuts: [c], res });
-    groupOfCut.push(groups.length - 1);
-  }
-
-  const cutOf = (v: Value): number => {
-    let u: Value = v;
-    while (!cutIndex.has(u)) {
-      const d = idom.get(u);
-      if (!d || d === u) return 0;
-      u = d;
+    for (const n of dataConsumers.get(v) ?? []) {
+      if (n.outputs.some((o) => o && (reachesSpatial.has(o) || spatial(shapes.get(o))))) {
+        reachesSpatial.add(v);
+        break;
+      }
     }
-    const i = cutIndex.get(u)!;
-    if (u !== v && toT.has(v) && i + 1 < cuts.length) return i + 1;
-    return i;
+  }
+  const sinks = order.filter((v) => spatial(shapes.get(v)) && !reachesSpatial.has(v) && idom.has(v));
+  if (sinks.length === 0) sinks.push(X);
+  const domChain = (t: Value): Value[] => {
+    const c: Value[] = [];
+    for (let v: Value = t; ; v = idom.get(v)!) {
+      c.push(v);
+      if (v === X || !idom.has(v)) break;
+    }
+    return c.reverse();
+  };
+  const sinkChains = sinks.map((t) => domChain(t)).sort((a, b) => b.length - a.length || pos.get(b[b.length - 1]!)! - pos.get(a[a.length - 1]!)!);
+
+  // The trunk, then branches: chains that leave the taken ones and have convs at >= 2 resolutions.
+  const cutSet = new Set<Value>(sinkChains[0]);
+  const chains: Chain[] = [{ cuts: sinkChains[0]!, from: X }];
+  for (const c of sinkChains.slice(1)) {
+    let k = 0;
+    while (k < c.length && cutSet.has(c[k]!)) k++;
+    if (k === 0 || k === c.length) continue;
+    const rest = c.slice(k);
+    const convRes = new Set(rest.filter((v) => v.producer() && isConv(v.producer()!)).map((v) => resOf(v)));
+    if (convRes.size < 2) continue;
+    for (const v of rest) cutSet.add(v);
+    chains.push({ cuts: rest, from: c[k - 1]! });
+  }
+
+  // Group each chain's cut points into stages by resolution.
+  const groups: Group[] = [];
+  const groupOfCut = new Map<Value, number>();
+  chains.forEach((ch, ci) => {
+    let last: Group | undefined;
+    for (const c of ch.cuts) {
+      const res = resOf(c) ?? '?';
+      if (!last || last.res !== res) {
+        last = { chain: ci, cuts: [], res };
+        groups.push(last);
+      }
+      last.cuts.push(c);
+      groupOfCut.set(c, groups.length - 1);
+    }
+  });
+
+  // Path values between consecutive cuts of a chain belong to the later cut's group.
+  const regionOf = new Map<Value, number>();
+  for (const ch of chains) {
+    let prev = ch.from;
+    for (const c of ch.cuts) {
+      if (c === prev) continue;
+      const g = groupOfCut.get(c)!;
+      const stack = preds(c);
+      while (stack.length > 0) {
+        const v = stack.pop()!;
+        if (v === prev || cutSet.has(v) || regionOf.has(v)) continue;
+        regionOf.set(v, g);
+        stack.push(...preds(v));
+      }
+      prev = c;
+    }
+  }
+  // Side values belong to the group of the deepest cut they descend from.
+  const ancestorCut = new Map<Value, Value>();
+  for (const v of order) {
+    if (cutSet.has(v)) {
+      ancestorCut.set(v, v);
+      continue;
+    }
+    let best: Value | undefined;
+    for (const p of preds(v)) {
+      const a = ancestorCut.get(p);
+      if (a && (!best || pos.get(a)! > pos.get(best)!)) best = a;
+    }
+    if (best) ancestorCut.set(v, best);
+  }
+  const groupOf = (v: Value): number | undefined => {
+    const c = groupOfCut.get(v);
+    if (c !== undefined) return c;
+    const r = regionOf.get(v);
+    if (r !== undefined) return r;
+    const a = ancestorCut.get(v);
+    return a ? groupOfCut.get(a) : undefined;
   };
 
   const members: Node[][] = groups.map(() => []);
+  const onPath: Set<Node>[] = groups.map(() => new Set());
   for (const n of graph.nodes) {
     const out = n.outputs.find((o) => o && reach.has(o));
     if (!out) continue;
-    members[groupOfCut[cutOf(out)]!]!.push(n);
+    const g = groupOf(out);
+    if (g === undefined) continue;
+    members[g]!.push(n);
+    if (cutSet.has(out) || regionOf.has(out)) onPath[g]!.add(n);
   }
 
-  const raw = groups
-    .map((g, gi) => ({ g, nodes: members[gi]!, gi }))
-    .filter((s) => s.nodes.some((n) => n.opType === 'Conv' || n.opType === 'ConvTranspose'));
-
-  const stages: StageInfo[] = raw.map((s, k) => {
-    const edge = s.g.cuts[s.g.cuts.length - 1]!;
-    const shape = shapes.get(edge)?.shape ?? [];
-    const prevGroup = groups[s.gi - 1];
-    const inputEdge = prevGroup ? prevGroup.cuts[prevGroup.cuts.length - 1]! : X;
-    const convs = s.nodes.filter((n) => n.opType === 'Conv' || n.opType === 'ConvTranspose');
-    const residualJoins = s.nodes
-      .filter((n) => (n.opType === 'Add' || n.opType === 'Sum') && n.inputs.filter((v) => v && toT.has(v)).length >= 2)
+  // Stages: the groups with convs.
+  const kept = groups.map((_, gi) => gi).filter((gi) => members[gi]!.some(isConv));
+  const stageOfGroup = new Map<number, number>();
+  kept.forEach((gi, k) => stageOfGroup.set(gi, k));
+  const inPath = (v: Value): boolean => cutSet.has(v) || regionOf.has(v);
+  const stages: (StageInfo & { _path: Node[] })[] = kept.map((gi, k) => {
+    const g = groups[gi]!;
+    const edge = g.cuts[g.cuts.length - 1]!;
+    const prev = groups[gi - 1];
+    const inputEdge = prev && prev.chain === g.chain ? prev.cuts[prev.cuts.length - 1]! : chains[g.chain]!.from;
+    const nodes = members[gi]!;
+    const convs = nodes.filter(isConv);
+    const path = convs.filter((n) => onPath[gi]!.has(n));
+    const residualJoins = nodes
+      .filter((n) => (n.opType === 'Add' || n.opType === 'Sum') && n.inputs.filter((v) => v && inPath(v)).length >= 2)
       .map((n) => n.label);
-    return {
+    const s: StageInfo & { _path: Node[] } = {
       index: k,
       name: '',
+      branch: '',
       edge: edge.name,
-      shape: shape.slice(1),
+      shape: (shapes.get(edge)?.shape ?? []).slice(1),
       convs: convs.map((n) => n.label),
-      params: s.nodes.reduce((a, n) => a + nodeParams(n), 0),
-      macs: s.nodes.reduce((a, n) => a + nodeMacs(n, shapeMap), 0),
+      params: nodes.reduce((a, n) => a + nodeParams(n), 0),
+      macs: nodes.reduce((a, n) => a + nodeMacs(n, shapeMap), 0),
       residualJoins,
       inputEdge: inputEdge.name,
-      _convNodes: convs,
-    } as StageInfo & { _convNodes: Node[] };
+      _path: path,
+    };
+    if (opts.allEdges) {
+      s.pathConvs = path.map((n, i) => {
+        const input = n.inputs[0]!;
+        const output = n.outputs[0]!;
+        return {
+          index: i + 1,
+          node: n.label,
+          module: modulePath(n).at(-1) ?? '',
+          input: input.name,
+          inputIsCut: cutSet.has(input) || input === inputEdge,
+          output: output.name,
+          shape: (shapes.get(output)?.shape ?? []).slice(1),
+        };
+      });
+      s.cuts = g.cuts.filter((c) => c !== X).map((c) => ({ edge: c.name, shape: (shapes.get(c)?.shape ?? []).slice(1), producer: c.producer()?.label ?? '' }));
+    }
+    return s;
   });
-  nameStages(stages as (StageInfo & { _convNodes: Node[] })[]);
-  for (const s of stages) delete (s as Partial<StageInfo & { _convNodes: Node[] }>)._convNodes;
-  return { schema: 'iqa-surgeon/stages@1', input: X.name, inputShape: shapes.get(X)?.shape ?? [], stages };
+
+  const branchNames = nameBranches(chains.map((_, ci) => stages.filter((s) => groups[kept[s.index]!]!.chain === ci)));
+  stages.forEach((s) => (s.branch = branchNames[groups[kept[s.index]!]!.chain]!));
+  nameStages(stages, chains.length > 1);
+
+  // A dropped group (no convs) speaks for the nearest kept group of its chain.
+  const stageForGroup = (gi: number): number | undefined => {
+    const ch = groups[gi]!.chain;
+    for (let j = gi; j >= 0; j--) if (groups[j]!.chain === ch && stageOfGroup.has(j)) return stageOfGroup.get(j);
+    for (let j = gi + 1; j < groups.length; j++) if (groups[j]!.chain === ch && stageOfGroup.has(j)) return stageOfGroup.get(j);
+    return undefined;
+  };
+  const joins = findJoins(graph, reach, groupOfCut, stageForGroup, stages);
+
+  for (const s of stages) delete (s as Partial<typeof s>)._path;
+  return {
+    schema: 'iqa-surgeon/stages@1',
+    input: X.name,
+    inputShape: shapes.get(X)?.shape ?? [],
+    branches: chains.map((ch, ci) => ({ name: branchNames[ci]!, from: ch.from.name, stages: stages.filter((s) => groups[kept[s.index]!]!.chain === ci).map((s) => s.index) })),
+    stages,
+    joins,
+  };
 }
 
-function nameStages(stages: (StageInfo & { _convNodes: Node[] })[]): void {
-  const top = stages.map((s) => {
-    const counts = new Map<string, number>();
-    for (const n of s._convNodes) {
-      const m = modulePath(n)[0];
-      if (m) counts.set(m, (counts.get(m) ?? 0) + 1);
+/**
+ * Joins: nodes whose data inputs descend from different stages' outputs (bilinear pooling of two
+ * branches, a concat of multi-scale features, heads combined), and Resize nodes whose output size
+ * comes from another stage's tensor. Origins change only at cut points, so paths inside a stage
+ * (residual blocks, Inception towers) are never joins.
+ */
+function findJoins(
+  graph: Graph,
+  reach: Set<Value>,
+  groupOfCut: Map<Value, number>,
+  stageForGroup: (gi: number) => number | undefined,
+  stages: StageInfo[],
+): StageJoin[] {
+  const key = (s: Set<number>): string => [...s].sort((a, b) => a - b).join(',');
+  // origin: the stages a value's data comes from; a shape computation's values take the origin of
+  // the tensor whose shape they read (so a Resize to another stage's size is seen).
+  const origin = new Map<Value, Set<number>>();
+  const originOf = (v: Value | undefined): Set<number> => (v ? origin.get(v) ?? new Set() : new Set());
+  const joins: StageJoin[] = [];
+  for (const n of graph.nodes) {
+    const outs = n.outputs.filter((o): o is Value => !!o);
+    if (outs.length === 0) continue;
+    const ins = n.inputs.filter((v): v is Value => !!v);
+    const dataIns = ins.filter((v) => reach.has(v));
+    // a data value's origin comes from its data inputs (a Reshape's target shape is not data)
+    const union = new Set<number>();
+    for (const i of dataIns.length > 0 ? dataIns : ins) for (const s of originOf(i)) union.add(s);
+    const involved = new Set(union);
+    const dataOrigins = dataIns.map((v) => originOf(v)).filter((s) => s.size > 0);
+    let kind: string | undefined;
+    if ((n.opType === 'Resize' || n.opType === 'Upsample') && dataIns[0] === n.inputs[0]) {
+      const own = originOf(n.inputs[0]);
+      const sizeFrom = new Set<number>();
+      for (const v of n.inputs.slice(1)) if (v) for (const s of originOf(v)) if (!own.has(s)) sizeFrom.add(s);
+      if (sizeFrom.size > 0 && own.size > 0) {
+        kind = 'resize-to-sibling';
+        for (const x of sizeFrom) involved.add(x);
+      }
+    } else if (dataOrigins.length >= 2) {
+      const distinct = new Set(dataOrigins.map(key));
+      const dataUnion = key(new Set(dataOrigins.flatMap((s) => [...s])));
+      if (distinct.size >= 2 && !distinct.has(dataUnion)) kind = ({ Concat: 'concat', Add: 'add', Sum: 'add', Mul: 'mul', MatMul: 'matmul', Gemm: 'matmul', Einsum: 'matmul' } as Record<string, string>)[n.opType] ?? n.opType;
     }
-    return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
+    if (kind) {
+      const st = [...involved].sort((a, b) => a - b);
+      joins.push({ node: n.label, op: n.opType, kind, stages: st.map((s) => stages[s]!.name), branches: [...new Set(st.map((s) => stages[s]!.branch))] });
+    }
+    for (const o of outs) {
+      const g = groupOfCut.get(o);
+      const s = g === undefined ? undefined : stageForGroup(g);
+      origin.set(o, g === undefined ? union : new Set(s === undefined ? [] : [s]));
+    }
+  }
+  return joins;
+}
+
+function nameBranches(byChain: (StageInfo & { _path: Node[] })[][]): string[] {
+  if (byChain.length === 1) return ['main'];
+  const comps = byChain.map((ss) => {
+    const paths = ss.flatMap((s) => s._path.map(modulePath));
+    return paths;
   });
-  const unique = top.every((t, i) => t !== undefined && top.indexOf(t) === i);
-  const blockStyle = !unique && top.every((t) => t !== undefined);
+  return byChain.map((_, ci) => {
+    const mine = comps[ci]!;
+    if (mine.length === 0) return ci === 0 ? 'trunk' : `branch${ci}`;
+    const others = new Set(comps.filter((_, cj) => cj !== ci).flatMap((ps) => ps.flat()));
+    const cand = mine[0]!.find((m) => !others.has(m) && mine.every((p) => p.includes(m)));
+    return cand ?? (ci === 0 ? 'trunk' : `branch${ci}`);
+  });
+}
+
+/**
+ * A stage is named by the shallowest module its path convs (two or more) all share and no other
+ * stage's path convs have (`layer3`, wherever it sits in the node names: `/r/layer3/...`); else
+ * `block<k>` (`<branch>.block<k>` in a multi-branch model), k counting within the branch.
+ */
+function nameStages(stages: (StageInfo & { _path: Node[] })[], multiBranch: boolean): void {
+  const paths = stages.map((s) => s._path.map(modulePath));
+  const count = new Map<string, number>();
+  paths.forEach((ps) => {
+    for (const m of new Set(ps.flat())) count.set(m, (count.get(m) ?? 0) + 1);
+  });
+  const kInBranch = new Map<string, number>();
+  const used = new Set<string>();
   stages.forEach((s, i) => {
-    if (unique) s.name = top[i]!;
-    else if (blockStyle) s.name = `block${i + 1}`;
-    else s.name = `stage${i}`;
+    const k = (kInBranch.get(s.branch) ?? 0) + 1;
+    kInBranch.set(s.branch, k);
+    const ps = paths[i]!;
+    const own = ps.length >= 2 ? ps[0]!.find((m) => count.get(m) === 1 && ps.every((p) => p.includes(m))) : undefined;
+    let name = own && !used.has(own) ? own : multiBranch ? `${s.branch}.block${k}` : `block${k}`;
+    if (used.has(name)) name = `${name}.${i}`;
+    used.add(name);
+    s.name = name;
   });
   // ResNet-style: a single-conv first stage before residual stages is the stem
-  if (stages.length > 1 && stages[0]!.residualJoins.length === 0 && stages[0]!.convs.length === 1 && stages.slice(1).some((s) => s.residualJoins.length > 0)) {
-    stages[0]!.name = 'stem';
+  const trunk = stages.filter((s) => s.branch === stages[0]?.branch);
+  if (trunk.length > 1 && trunk[0]!.residualJoins.length === 0 && trunk[0]!.convs.length === 1 && trunk.slice(1).some((s) => s.residualJoins.length > 0) && !used.has('stem')) {
+    trunk[0]!.name = 'stem';
   }
 }
 
@@ -243,4 +496,61 @@ export function findStage(map: StageMap, key: string): StageInfo {
     throw new UserError('no-such-stage', `no stage '${key}'; stages: ${map.stages.map((x) => `${x.index}:${x.name}`).join(', ')}`);
   }
   return s;
+}
+
+/** A named position inside a stage: before one of its convs, or after a module or conv. */
+export interface StagePosition {
+  /** `conv<k>` (k-th path conv of the stage), a conv's node name, or a module (`features1.28`, `layer3.2`): the input of its first conv. */
+  before?: string;
+  /** `conv<k>`, a conv's node name, or a module (`base.13`, `layer3.2`): the last tensor it produces that every path passes through. */
+  after?: string;
+}
+
+export interface ResolvedPosition {
+  edge: string;
+  stage: StageInfo;
+  /** E.g. `before conv3 (/features1/features1.28/Conv)`. */
+  description: string;
+}
+
+const moduleParts = (label: string): string[] => (label.startsWith('/') ? label.split('/').filter(Boolean).slice(0, -1) : []);
+
+/**
+ * Resolve `--stage S --before X` / `--after X` (S optional when X names a module or node) to an edge.
+ * `map` must come from computeStages with `allEdges`.
+ */
+export function resolvePosition(map: StageMap, stageKey: string | undefined, pos: StagePosition): ResolvedPosition {
+  if ((pos.before === undefined) === (pos.after === undefined)) throw new UserError('usage', 'give one of --before or --after');
+  const key = (pos.before ?? pos.after)!;
+  const where = pos.before !== undefined ? 'before' : 'after';
+  const stages = stageKey !== undefined ? [findStage(map, stageKey)] : map.stages;
+  const convK = /^conv(\d+)$/.exec(key);
+  if (convK && stageKey === undefined) throw new UserError('usage', `--${where} ${key} counts convs inside a stage: give --stage too`);
+  const matches = (c: StageConv): boolean => (convK ? c.index === Number(convK[1]) : c.node === key || moduleParts(c.node).includes(key));
+  const found: { stage: StageInfo; conv: StageConv }[] = [];
+  for (const s of stages) {
+    if (!s.pathConvs) throw new Error('resolvePosition needs a stage map computed with allEdges');
+    for (const c of s.pathConvs) if (matches(c)) found.push({ stage: s, conv: c });
+  }
+  const listConvs = (s: StageInfo): string => s.pathConvs!.map((c) => `conv${c.index} ${c.node}`).join(', ');
+  if (where === 'before') {
+    if (found.length === 0) {
+      const hint = stageKey !== undefined ? `; convs of stage ${stages[0]!.name}: ${listConvs(stages[0]!)}` : '; see `stages --all-edges`';
+      throw new UserError('no-such-position', `no conv '${key}'${stageKey !== undefined ? ` in stage ${stages[0]!.name}` : ''}${hint}`);
+    }
+    const { stage, conv } = found[0]!;
+    return { edge: conv.input, stage, description: `before ${convK ? `conv${conv.index} ` : ''}${conv.node}` };
+  }
+  // after: a conv's output (conv<k> or its node name), else the last cut a module produces
+  if (convK || (found.length === 1 && found[0]!.conv.node === key)) {
+    if (found.length === 0) throw new UserError('no-such-position', `no conv '${key}' in stage ${stages[0]!.name}; convs: ${listConvs(stages[0]!)}`);
+    const { stage, conv } = found[0]!;
+    return { edge: conv.output, stage, description: `after ${convK ? `conv${conv.index} ` : ''}${conv.node}` };
+  }
+  let best: { stage: StageInfo; cut: StageCut } | undefined;
+  for (const s of stages) for (const c of s.cuts!) if (c.producer === key || moduleParts(c.producer).includes(key)) best = { stage: s, cut: c };
+  if (!best) {
+    throw new UserError('no-such-position', `no tensor that every path passes through is produced by '${key}'${stageKey !== undefined ? ` in stage ${stages[0]!.name}` : ''}; see \`stages --all-edges\` for each stage's cut tensors and convs`);
+  }
+  return { edge: best.cut.edge, stage: best.stage, description: `after ${key} (${best.cut.producer})` };
 }

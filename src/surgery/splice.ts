@@ -11,7 +11,7 @@
  * the splice is refused unless `postActivation` says what to do (issue 12, item 4).
  */
 import { domainChecks, valueSigns } from '../analysis/sign-domain.js';
-import { computeStages, findStage, type StageMap } from '../analysis/stages.js';
+import { computeStages, findStage, resolvePosition, type StageMap } from '../analysis/stages.js';
 import { inferShapes, type ShapeMap } from '../analysis/shapes/infer.js';
 import type { Dim } from '../analysis/shapes/types.js';
 import { UserError } from '../errors.js';
@@ -28,6 +28,9 @@ export interface SpliceOptions extends Partial<RobustBlockOptions> {
   stage?: string;
   /** Tensor name of the edge. */
   edge?: string;
+  /** A position inside a stage (with `stage`, or alone for a module name): see resolvePosition. */
+  before?: string;
+  after?: string;
   inputShapes?: Record<string, Dim[]>;
   compat?: 'paper-code';
   /**
@@ -42,6 +45,9 @@ export interface SpliceOptions extends Partial<RobustBlockOptions> {
 export interface SpliceSite {
   stage?: string;
   edge?: string;
+  /** A position inside the stage (or, alone, a module name): `conv<k>`, a conv node or a module (see resolvePosition). */
+  before?: string;
+  after?: string;
   /** Default: the options' prefix (default `robust_block`) with `_<k>` (k = 1, 2, ...) when there are several sites. */
   prefix?: string;
   /** Default: the options' seed (default 0) plus the site's index. */
@@ -52,6 +58,8 @@ export interface SpliceReport {
   schema: 'iqa-surgeon/splice@1';
   edge: string;
   stage: string | null;
+  /** The named position inside the stage (`before conv3 /features1/features1.28/Conv`), when --before/--after chose it. */
+  position?: string;
   inShape: number[];
   outShape: number[];
   options: RobustBlockOptions;
@@ -89,9 +97,18 @@ function fixInputShapes(model: Model, shapes: Record<string, Dim[]>): Record<str
 
 /** Splice one block on `opts.stage` or `opts.edge`. */
 export async function spliceRobustBlock(model: Model, opts: SpliceOptions): Promise<SpliceReport> {
-  if ((opts.stage === undefined) === (opts.edge === undefined)) throw new UserError('usage', 'give exactly one of --stage or --edge');
-  const site: SpliceSite = opts.stage !== undefined ? { stage: opts.stage } : { edge: opts.edge! };
+  const site: SpliceSite = {};
+  for (const k of ['stage', 'edge', 'before', 'after'] as const) if (opts[k] !== undefined) site[k] = opts[k];
+  checkSite(site);
   return (await spliceRobustBlocks(model, [site], opts))[0]!;
+}
+
+/** A site is an edge, or a stage, optionally with a position inside it (or a position alone, a module name). */
+function checkSite(s: SpliceSite): void {
+  const positional = s.before !== undefined || s.after !== undefined;
+  if (s.edge !== undefined ? s.stage !== undefined || positional : s.stage === undefined && !positional) {
+    throw new UserError('usage', 'give exactly one of --stage (optionally with --before/--after) or --edge');
+  }
 }
 
 const formatDims = (d: readonly (Dim | undefined)[]): string => `[${d.join(',')}]`;
@@ -102,8 +119,8 @@ const formatDims = (d: readonly (Dim | undefined)[]): string => `[${d.join(',')}
  */
 export async function spliceRobustBlocks(model: Model, sites: readonly SpliceSite[], opts: SpliceOptions = {}): Promise<SpliceReport[]> {
   if (sites.length === 0) throw new UserError('usage', 'give at least one --stage or --edge');
-  for (const s of sites) if ((s.stage === undefined) === (s.edge === undefined)) throw new UserError('usage', 'each splice site is exactly one of a stage or an edge');
-  const { stage: _stage, edge: _edge, postActivation, ...blockOpts } = opts;
+  for (const s of sites) checkSite(s);
+  const { stage: _stage, edge: _edge, before: _before, after: _after, postActivation, ...blockOpts } = opts;
   const base = resolveBlockOptions(blockOpts);
   const graph = model.graph;
   const opset = model.opsetVersion('') ?? 1;
@@ -112,12 +129,20 @@ export async function spliceRobustBlocks(model: Model, sites: readonly SpliceSit
 
   // resolve every site before editing anything
   let map: StageMap | undefined;
+  let fullMap: StageMap | undefined;
   const shapes = await inferShapes(model, shapeOpts);
-  const resolved: { edge: Value; stage: string | null; c: number; h: number; w: number; o: RobustBlockOptions }[] = [];
+  const resolved: { edge: Value; stage: string | null; position?: string; c: number; h: number; w: number; o: RobustBlockOptions }[] = [];
   for (const [k, site] of sites.entries()) {
     let edgeName: string;
     let stageName: string | null = null;
-    if (site.stage !== undefined) {
+    let position: string | undefined;
+    if (site.before !== undefined || site.after !== undefined) {
+      fullMap ??= await computeStages(model, { ...shapeOpts, allEdges: true });
+      const p = resolvePosition(fullMap, site.stage, { ...(site.before !== undefined ? { before: site.before } : {}), ...(site.after !== undefined ? { after: site.after } : {}) });
+      edgeName = p.edge;
+      stageName = p.stage.name;
+      position = p.description;
+    } else if (site.stage !== undefined) {
       map ??= await computeStages(model, shapeOpts);
       const st = findStage(map, site.stage);
       edgeName = st.edge;
@@ -143,7 +168,7 @@ export async function spliceRobustBlocks(model: Model, sites: readonly SpliceSit
     const seed = site.seed ?? (several ? base.seed + k : base.seed);
     if (resolved.some((r) => r.o.prefix === prefix)) throw new UserError('usage', `two blocks would share the name prefix '${prefix}': give each its own`);
     const o = resolveBlockOptions({ ...blockOpts, prefix, seed });
-    resolved.push({ edge, stage: stageName, c, h, w, o });
+    resolved.push({ edge, stage: stageName, ...(position !== undefined ? { position } : {}), c, h, w, o });
   }
   const fixedInputs = opts.inputShapes ? fixInputShapes(model, opts.inputShapes) : {};
   if (resolved.some(({ o }) => o.orth === 'cayley' && o.form === 'parametric' && o.inverse === 'com.microsoft') && model.opsetVersion('com.microsoft') === undefined) {
@@ -216,11 +241,12 @@ export async function spliceRobustBlocks(model: Model, sites: readonly SpliceSit
   const prev = model.metadata().get(SPLICE_METADATA_KEY);
   const entries: Record<string, unknown>[] = [];
   const reports = blocks.map(({ built: b, output }, i): SpliceReport => {
-    const { edge, stage, c, h, w, o } = resolved[i]!;
+    const { edge, stage, position, c, h, w, o } = resolved[i]!;
     const report: SpliceReport = {
       schema: 'iqa-surgeon/splice@1',
       edge: edge.name,
       stage,
+      ...(position !== undefined ? { position } : {}),
       inShape: [c, h, w],
       outShape: b.outShape,
       options: o,

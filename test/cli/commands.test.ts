@@ -68,7 +68,9 @@ describe('cli', () => {
       const j = JSON.parse(r.out);
       expect(j.schema).to.equal('iqa-surgeon/stages@1');
       expect(j.stages.map((s: { name: string }) => s.name)).to.deep.equal(['stem', 'layer1', 'layer2', 'layer3', 'layer4']);
-      expect(Object.keys(j.stages[0]).sort()).to.deep.equal(['convs', 'edge', 'index', 'inputEdge', 'macs', 'name', 'params', 'residualJoins', 'shape']);
+      expect(Object.keys(j.stages[0]).sort()).to.deep.equal(['branch', 'convs', 'edge', 'index', 'inputEdge', 'macs', 'name', 'params', 'residualJoins', 'shape']);
+      expect(j.branches).to.deep.equal([{ name: 'main', from: 'input', stages: [0, 1, 2, 3, 4] }]);
+      expect(j.joins).to.deep.equal([]);
     });
 
     it('refuses an input shape that contradicts the model', async () => {

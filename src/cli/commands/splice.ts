@@ -17,7 +17,7 @@ function oneOf<T extends string>(option: string, allowed: readonly T[]) {
 
 function printBlock(io: CliIO, report: SpliceReport): void {
   const paramCount = report.parameters.reduce((a, p) => a + p.shape.reduce((x, y) => x * y, 1), 0);
-  io.out(`spliced a RobustBlock (${report.options.orth}${report.options.orth === 'cayley' ? `, ${report.options.form}` : ''}) on '${report.edge}'${report.stage ? ` (stage ${report.stage})` : ''}\n`);
+  io.out(`spliced a RobustBlock (${report.options.orth}${report.options.orth === 'cayley' ? `, ${report.options.form}` : ''}) on '${report.edge}'${report.stage ? ` (stage ${report.stage}${report.position ? `, ${report.position}` : ''})` : ''}\n`);
   io.out(`  [${report.inShape.join(',')}] -> [${report.outShape.join(',')}]; ${report.nodes.length} nodes, ${report.parameters.length} initializers (${formatCount(paramCount)} values), prefix ${report.options.prefix}${report.postActivation ? `, post-activation ${report.postActivation}` : ''}\n`);
 }
 
@@ -29,6 +29,8 @@ export function registerSplice(program: Command, io: CliIO): void {
     .requiredOption('-o, --output <file>', 'output model file')
     .option('--stage <k|name>', 'stage index or name (see `stages`); repeat for a block on each of several stages', collect)
     .option('--edge <tensor>', 'tensor name of the edge; repeat for a block on each of several edges (both branches of a join)', collect)
+    .option('--before <conv>', 'splice before a conv of the stage: conv<k> (see `stages --all-edges`), a conv node name or a module (features1.28); applies to the one --stage')
+    .option('--after <module>', 'splice after a module (base.13, layer3.2) or conv<k> of the stage: the last tensor it produces that every path passes through; applies to the one --stage')
     .option('--orth <kind>', 'orthogonal conv: cayley | aol', oneOf('--orth', ['cayley', 'aol'] as const))
     .option('--form <form>', 'cayley: parametric (Q computed in the graph from W, alpha) | materialized (Q stored)', oneOf('--form', ['parametric', 'materialized'] as const))
     .option('--inverse <method>', 'parametric cayley: newton-schulz (standard ops) | com.microsoft (Inverse op)', oneOf('--inverse', ['newton-schulz', 'com.microsoft'] as const))
@@ -55,7 +57,10 @@ export function registerSplice(program: Command, io: CliIO): void {
       if (opts.kernel !== undefined) spliceOpts.reduceKernel = opts.kernel as 1 | 3;
       if (opts.restoreSize) spliceOpts.restoreSize = true;
       if (shapes) spliceOpts.inputShapes = shapes;
-      const sites: SpliceSite[] = [...(opts.stage ?? []).map((stage) => ({ stage })), ...(opts.edge ?? []).map((edge) => ({ edge }))];
+      const position = { ...(opts.before !== undefined ? { before: opts.before as string } : {}), ...(opts.after !== undefined ? { after: opts.after as string } : {}) };
+      const stages = opts.stage ?? [];
+      if (Object.keys(position).length > 0 && stages.length > 1) throw new UsageError('--before/--after choose a position inside one stage: give one --stage with them (other blocks by --edge)');
+      const sites: SpliceSite[] = [...stages.map((stage) => ({ stage, ...position })), ...(stages.length === 0 && Object.keys(position).length > 0 ? [position] : []), ...(opts.edge ?? []).map((edge) => ({ edge }))];
       if (sites.length === 0) throw new UsageError('give --stage or --edge (repeat either for several blocks)');
       const reports = await spliceRobustBlocks(model, sites, spliceOpts);
       const saved = model.save(opts.output);
