@@ -21,9 +21,9 @@ import { spliceRobustBlocks, type SpliceSite } from '../src/surgery/splice.js';
 
 const POSITIONS: [string, SpliceSite[], [number, number]][] = [
   ['linearity_r50', [{ stage: 'features.6' }], [96, 128]],
-  ['koncept_irv2', [{ edge: '/base/base.13/Add_output_0' }], [192, 256]],
-  ['dbcnn_vgg16_scnn', [{ edge: '/features1/features1.27/Relu_output_0' }], [100, 132]],
-  ['tres_r50_transformer', [{ edge: '/model/layer3/layer3.5/relu_2/Relu_output_0' }], [192, 192]],
+  ['koncept_irv2', [{ after: 'base.13' }], [192, 256]],
+  ['dbcnn_vgg16_scnn', [{ stage: 'features1.block5', before: 'conv3' }], [100, 132]],
+  ['tres_r50_transformer', [{ stage: 'layer3' }], [192, 192]],
 ];
 
 const median = (xs: number[]): number => {

@@ -75,22 +75,22 @@ describe('surgery: the four seed-style models spliced at the paper positions (is
     expect(blocks.map((b) => [b.edge, b.inShape, b.outShape])).to.deep.equal([['/features.6/features.6.5/relu_2/Relu_output_0', [96, 6, 8], [96, 6, 6]]]);
   });
 
-  it('KonCept512 (Inception-ResNet-v2): after block8 (the output of base.13, before conv2d_7b), after set-shape', async () => {
+  it('KonCept512 (Inception-ResNet-v2): after block8 (--after base.13, before conv2d_7b), after set-shape', async () => {
     const dir = tmp.make('koncept-shape');
     const fixed = path.join(dir, 'koncept_static.onnx');
     ok(await cli('set-shape', file('koncept_irv2'), '--input', 'input=1,3,192,256', '-o', fixed));
-    const blocks = await spliceAndCheck('koncept_irv2', fixed, ['--edge', '/base/base.13/Add_output_0'], 1);
-    expect(blocks.map((b) => [b.inShape, b.outShape])).to.deep.equal([[[260, 4, 6], [260, 4, 4]]]);
+    const blocks = await spliceAndCheck('koncept_irv2', fixed, ['--after', 'base.13'], 1);
+    expect(blocks.map((b) => [b.edge, b.inShape, b.outShape])).to.deep.equal([['/base/base.13/Add_output_0', [260, 4, 6], [260, 4, 4]]]);
   });
 
-  it('TReS (ResNet-50 + transformer): after layer3, whose output also feeds the multi-scale tap', async () => {
-    const blocks = await spliceAndCheck('tres_r50_transformer', file('tres_r50_transformer'), ['--edge', '/model/layer3/layer3.5/relu_2/Relu_output_0'], 2);
-    expect(blocks.map((b) => [b.inShape, b.outShape])).to.deep.equal([[[96, 12, 12], [96, 12, 12]]]);
+  it('TReS (ResNet-50 + transformer): after layer3 (--stage layer3), whose output also feeds the multi-scale tap', async () => {
+    const blocks = await spliceAndCheck('tres_r50_transformer', file('tres_r50_transformer'), ['--stage', 'layer3'], 2);
+    expect(blocks.map((b) => [b.edge, b.inShape, b.outShape])).to.deep.equal([['/model/layer3/layer3.5/relu_2/Relu_output_0', [96, 12, 12], [96, 12, 12]]]);
   });
 
-  it('DBCNN (VGG-16 + S-CNN, bilinear): before conv5_3 needs nothing more (conv5_3 and its ReLU follow, the S-CNN map is resized to the VGG size)', async () => {
-    const blocks = await spliceAndCheck('dbcnn_vgg16_scnn', file('dbcnn_vgg16_scnn'), ['--edge', '/features1/features1.27/Relu_output_0'], 2);
-    expect(blocks.map((b) => [b.inShape, b.outShape])).to.deep.equal([[[64, 6, 8], [64, 6, 6]]]);
+  it('DBCNN (VGG-16 + S-CNN, bilinear): before conv5_3 (--stage features1.block5 --before conv3) needs nothing more (conv5_3 and its ReLU follow, the S-CNN map is resized to the VGG size)', async () => {
+    const blocks = await spliceAndCheck('dbcnn_vgg16_scnn', file('dbcnn_vgg16_scnn'), ['--stage', 'features1.block5', '--before', 'conv3'], 2);
+    expect(blocks.map((b) => [b.edge, b.inShape, b.outShape])).to.deep.equal([['/features1/features1.27/Relu_output_0', [64, 6, 8], [64, 6, 6]]]);
   });
 
   it('DBCNN: the S-CNN edge alone breaks the join (named, with the VGG edge); both branches need --post-activation (sqrt); relu works, none gives NaN that equiv fails', async () => {
@@ -99,9 +99,11 @@ describe('surgery: the four seed-style models spliced at the paper positions (is
     const vgg = '/features1/features1.29/Relu_output_0';
     const alone = oneLineError(await cli('splice', dbcnn, '-o', path.join(dir, 'x.onnx'), '--edge', '/Resize_output_0'));
     expect(alone).to.contain("join node '/Reshape_1'").and.contain(`--edge '${vgg}'`).and.contain('--restore-size');
-    const domain = oneLineError(await cli('splice', dbcnn, '-o', path.join(dir, 'x.onnx'), '--edge', vgg, '--edge', '/Resize_output_0'));
+    // the VGG branch's last stage is that edge
+    const domain = oneLineError(await cli('splice', dbcnn, '-o', path.join(dir, 'x.onnx'), '--stage', 'features1.block5', '--edge', '/Resize_output_0'));
     expect(domain).to.contain("node '/Sqrt' (Sqrt)").and.contain('--post-activation relu');
-    const blocks = await spliceAndCheck('dbcnn_vgg16_scnn', dbcnn, ['--edge', vgg, '--edge', '/Resize_output_0', '--post-activation', 'relu'], 2);
+    const blocks = await spliceAndCheck('dbcnn_vgg16_scnn', dbcnn, ['--stage', 'features1.block5', '--edge', '/Resize_output_0', '--post-activation', 'relu'], 2);
+    expect(blocks.map((b) => b.edge)).to.deep.equal([vgg, '/Resize_output_0']);
     expect(blocks.map((b) => [b.inShape, b.outShape])).to.deep.equal([
       [
         [64, 6, 8],
