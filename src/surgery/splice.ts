@@ -120,6 +120,7 @@ const formatDims = (d: readonly (Dim | undefined)[]): string => `[${d.join(',')}
 export async function spliceRobustBlocks(model: Model, sites: readonly SpliceSite[], opts: SpliceOptions = {}): Promise<SpliceReport[]> {
   if (sites.length === 0) throw new UserError('usage', 'give at least one --stage or --edge');
   for (const s of sites) checkSite(s);
+  if (opts.postActivation !== undefined && !['relu', 'none'].includes(opts.postActivation)) throw new UserError('usage', `post-activation '${String(opts.postActivation)}' must be relu or none`);
   const { stage: _stage, edge: _edge, before: _before, after: _after, postActivation, ...blockOpts } = opts;
   const base = resolveBlockOptions(blockOpts);
   const graph = model.graph;
