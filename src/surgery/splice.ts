@@ -206,8 +206,14 @@ export async function spliceRobustBlocks(model: Model, sites: readonly SpliceSit
   for (const i of order) {
     const r = resolved[i]!;
     if (resized.length > 0 && reaches(graph, resized.map((x) => x.output), r.edge)) {
-      const now = (await reinfer(true)).get(r.edge)?.shape ?? [];
-      [r.c, r.h, r.w] = now.slice(1).map(Number) as [number, number, number];
+      // static rules first: the probe would run the blocks already spliced (at full cost in their trainable form)
+      const ruled = await reinfer(false);
+      const now = (ruled.isComplete(r.edge) ? ruled : await reinfer(!memory().skipped)).get(r.edge)?.shape ?? [];
+      const chw = now.slice(1);
+      if (chw.length !== 3 || !chw.every((d) => typeof d === 'number')) {
+        throw new UserError('dynamic-size', `the size at edge '${r.edge.name}' after the block(s) upstream of it is ${formatDims(chw)}, not known: splice it in a separate command`);
+      }
+      [r.c, r.h, r.w] = chw as [number, number, number];
     }
     let built: ReturnType<typeof buildRobustBlock> | undefined;
     const output = graph.insertOnEdge(r.edge, (x) => {
