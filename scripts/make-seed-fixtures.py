@@ -278,6 +278,11 @@ class KonCept512(nn.Module):
             nn.Linear(64, 16), nn.ReLU(inplace=True), nn.BatchNorm1d(16), nn.Dropout(p=0.5),
             nn.Linear(16, 1),
         )
+        # variance-preserving init (PyTorch's default conv init shrinks the signal over this many
+        # layers until the score no longer depends on the image)
+        for m in self.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                nn.init.kaiming_normal_(m.weight, mode="fan_in", nonlinearity="relu")
 
     def forward(self, x):
         x = self.base(x)
@@ -384,10 +389,12 @@ class TReS(nn.Module):
     run through nn.TransformerEncoder (pre-norm); the mean token goes through fc2 and is
     concatenated with the average-pooled layer4 features; fc gives the score."""
 
-    def __init__(self, base_width=8, d_model=64, nhead=4, layers=2, ff=128, tokens=(3, 3)):
+    def __init__(self, base_width=8, d_model=64, nhead=4, layers=2, ff=128, tokens=(3, 3),
+                 block=Bottleneck, blocks=(3, 4, 6, 3), layer4_head=True):
         super().__init__()
-        self.model = ResNetTaps(Bottleneck, [3, 4, 6, 3], base_width, head=False)
-        chans = [base_width * k * 4 for k in (1, 2, 4, 8)]
+        self.model = ResNetTaps(block, list(blocks), base_width, head=False)
+        chans = [base_width * k * block.expansion for k in (1, 2, 4, 8)]
+        self.layer4_head = layer4_head
         self.L2pooling_l1 = L2pooling(chans[0])
         self.L2pooling_l2 = L2pooling(chans[1])
         self.L2pooling_l3 = L2pooling(chans[2])
@@ -400,7 +407,7 @@ class TReS(nn.Module):
         self.transformer = nn.TransformerEncoder(layer, layers, norm=nn.LayerNorm(d_model), enable_nested_tensor=False)
         self.fc2 = nn.Linear(d_model, chans[3])
         self.avg7 = nn.AdaptiveAvgPool2d(1)
-        self.fc = nn.Linear(chans[3] * 2, 1)
+        self.fc = nn.Linear(chans[3] * (2 if layer4_head else 1), 1)
 
     def forward(self, x):
         l1, l2, l3, l4 = self.model(x)
@@ -416,6 +423,8 @@ class TReS(nn.Module):
         seq = torch.flatten(t, start_dim=2).permute(2, 0, 1)  # (HW, N, C)
         out = self.transformer(seq + self.pos)
         out_t = self.fc2(out.mean(dim=0))
+        if not self.layer4_head:
+            return self.fc(out_t)
         l4_o = torch.flatten(self.avg7(l4), start_dim=1)
         return self.fc(torch.cat((out_t, l4_o), dim=1))
 
@@ -496,6 +505,12 @@ MODELS = [
      "to 64, flattened to 9 tokens + learned positional embedding, nn.TransformerEncoder (2 pre-norm layers, "
      "4 heads, ff 128); fc2(mean token) concatenated with GAP(layer4); fc -> score",
      "after layer3 = stage `layer3` ([96,12,12]); layer3's output also feeds the multi-scale tap"),
+    ("tres_r18_taps_only", lambda: TReS(4, d_model=32, nhead=2, layers=1, ff=64, block=BasicBlock, blocks=(2, 2, 2, 2),
+                                        layer4_head=False), 1005, [1, 3, 192, 192], 13,
+     "TReS-style variant whose layers reach the score only through the multi-scale taps: ResNet-18 trunk `model` "
+     "(widths 4/8/16/32), taps as in `tres_r50_transformer` (60 ch -> `projection` 32), one transformer layer "
+     "(2 heads), fc(fc2(mean token)) -> score; no GAP(layer4) head, so no tensor after layer1 lies on every path",
+     "after layer3 = stage `layer3` ([16,12,12])"),
 ]
 
 

@@ -225,28 +225,62 @@ export async function computeStages(model: Model, opts: StageOptions = {}): Prom
   }
   const sinks = order.filter((v) => spatial(shapes.get(v)) && !reachesSpatial.has(v) && idom.has(v));
   if (sinks.length === 0) sinks.push(X);
-  const domChain = (t: Value): Value[] => {
+  // Dominator-tree depth: the length of each value's dominator chain.
+  const domDepth = new Map<Value, number>([[X, 0]]);
+  for (const v of order) if (v !== X && idom.has(v)) domDepth.set(v, domDepth.get(idom.get(v)!)! + 1);
+  sinks.sort((a, b) => domDepth.get(b)! - domDepth.get(a)! || pos.get(b)! - pos.get(a)!);
+  /** t's dominators up to (not including) the first value `stop` accepts, in dataflow order; and that value. */
+  const chainUpTo = (t: Value, stop: (v: Value) => boolean): { from: Value | undefined; cuts: Value[] } => {
     const c: Value[] = [];
-    for (let v: Value = t; ; v = idom.get(v)!) {
+    let v: Value = t;
+    while (!stop(v)) {
       c.push(v);
-      if (v === X || !idom.has(v)) break;
+      const d = idom.get(v);
+      if (!d || d === v) return { from: undefined, cuts: c.reverse() };
+      v = d;
     }
-    return c.reverse();
+    return { from: v, cuts: c.reverse() };
   };
-  const sinkChains = sinks.map((t) => domChain(t)).sort((a, b) => b.length - a.length || pos.get(b[b.length - 1]!)! - pos.get(a[a.length - 1]!)!);
+  const convResolutions = (vs: Value[]): Set<string | undefined> => new Set(vs.filter((v) => v.producer() && isConv(v.producer()!)).map((v) => resOf(v)));
+
+  // A stretch between two trunk cuts whose convs span three or more resolutions is a trunk whose
+  // layers all feed a later join (multi-scale taps into a projection): its deepest chain joins the trunk.
+  const refine = (chain: Value[], levels: number): Value[] => {
+    const out: Value[] = [chain[0]!];
+    for (let i = 1; i < chain.length; i++) {
+      const u = chain[i - 1]!;
+      const c = chain[i]!;
+      if (levels > 0) {
+        const region: Value[] = [];
+        const seen = new Set<Value>([u]);
+        const stack = preds(c);
+        while (stack.length > 0) {
+          const v = stack.pop()!;
+          if (seen.has(v)) continue;
+          seen.add(v);
+          region.push(v);
+          stack.push(...preds(v));
+        }
+        if (convResolutions([...region, c]).size >= 3) {
+          let w: Value | undefined;
+          for (const v of region) if (spatial(shapes.get(v)) && (!w || domDepth.get(v)! > domDepth.get(w)!)) w = v;
+          if (w) out.push(...refine([u, ...chainUpTo(w, (v) => v === u).cuts], levels - 1).slice(1));
+        }
+      }
+      out.push(c);
+    }
+    return out;
+  };
 
   // The trunk, then branches: chains that leave the taken ones and have convs at >= 2 resolutions.
-  const cutSet = new Set<Value>(sinkChains[0]);
-  const chains: Chain[] = [{ cuts: sinkChains[0]!, from: X }];
-  for (const c of sinkChains.slice(1)) {
-    let k = 0;
-    while (k < c.length && cutSet.has(c[k]!)) k++;
-    if (k === 0 || k === c.length) continue;
-    const rest = c.slice(k);
-    const convRes = new Set(rest.filter((v) => v.producer() && isConv(v.producer()!)).map((v) => resOf(v)));
-    if (convRes.size < 2) continue;
+  const trunk = refine(chainUpTo(sinks[0]!, () => false).cuts, 2);
+  const cutSet = new Set<Value>(trunk);
+  const chains: Chain[] = [{ cuts: trunk, from: X }];
+  for (const t of sinks.slice(1)) {
+    const { from, cuts: rest } = chainUpTo(t, (v) => cutSet.has(v));
+    if (!from || rest.length === 0 || convResolutions(rest).size < 2) continue;
     for (const v of rest) cutSet.add(v);
-    chains.push({ cuts: rest, from: c[k - 1]! });
+    chains.push({ cuts: rest, from });
   }
 
   // Group each chain's cut points into stages by resolution.
@@ -321,7 +355,7 @@ export async function computeStages(model: Model, opts: StageOptions = {}): Prom
   const stageOfGroup = new Map<number, number>();
   kept.forEach((gi, k) => stageOfGroup.set(gi, k));
   const inPath = (v: Value): boolean => cutSet.has(v) || regionOf.has(v);
-  const stages: (StageInfo & { _path: Node[] })[] = kept.map((gi, k) => {
+  const stages: (StageInfo & { _path: Node[]; _module?: string })[] = kept.map((gi, k) => {
     const g = groups[gi]!;
     const edge = g.cuts[g.cuts.length - 1]!;
     const prev = groups[gi - 1];
@@ -332,7 +366,7 @@ export async function computeStages(model: Model, opts: StageOptions = {}): Prom
     const residualJoins = nodes
       .filter((n) => (n.opType === 'Add' || n.opType === 'Sum') && n.inputs.filter((v) => v && inPath(v)).length >= 2)
       .map((n) => n.label);
-    const s: StageInfo & { _path: Node[] } = {
+    const s: StageInfo & { _path: Node[]; _module?: string } = {
       index: k,
       name: '',
       branch: '',
@@ -346,9 +380,10 @@ export async function computeStages(model: Model, opts: StageOptions = {}): Prom
       _path: path,
     };
     if (opts.allEdges) {
-      s.pathConvs = path.map((n, i) => {
-        const input = n.inputs[0]!;
-        const output = n.outputs[0]!;
+      s.pathConvs = path.flatMap((n, i) => {
+        const input = n.inputs[0];
+        const output = n.outputs[0];
+        if (!input || !output) return [];
         return {
           index: i + 1,
           node: n.label,
@@ -367,9 +402,25 @@ export async function computeStages(model: Model, opts: StageOptions = {}): Prom
   const branchNames = nameBranches(chains.map((_, ci) => stages.filter((s) => groups[kept[s.index]!]!.chain === ci)));
   stages.forEach((s) => (s.branch = branchNames[groups[kept[s.index]!]!.chain]!));
   nameStages(stages, chains.length > 1);
+  // A stage named by its module ends at the last cut that module produces (not at a tap's
+  // normalisation that follows it at the same resolution).
+  for (const s of stages) {
+    if (!s._module) continue;
+    const cuts = groups[kept[s.index]!]!.cuts;
+    const last = [...cuts].reverse().find((c) => { const p = c.producer(); return p !== undefined && modulePath(p).includes(s._module!); });
+    if (last && last.name !== s.edge) {
+      s.edge = last.name;
+      s.shape = (shapes.get(last)?.shape ?? []).slice(1);
+    }
+  }
 
   // A dropped group (no convs) speaks for the nearest kept group of its chain.
+  const stageForGroupMemo = new Map<number, number | undefined>();
   const stageForGroup = (gi: number): number | undefined => {
+    if (!stageForGroupMemo.has(gi)) stageForGroupMemo.set(gi, stageForGroupOf(gi));
+    return stageForGroupMemo.get(gi);
+  };
+  const stageForGroupOf = (gi: number): number | undefined => {
     const ch = groups[gi]!.chain;
     for (let j = gi; j >= 0; j--) if (groups[j]!.chain === ch && stageOfGroup.has(j)) return stageOfGroup.get(j);
     for (let j = gi + 1; j < groups.length; j++) if (groups[j]!.chain === ch && stageOfGroup.has(j)) return stageOfGroup.get(j);
@@ -377,7 +428,10 @@ export async function computeStages(model: Model, opts: StageOptions = {}): Prom
   };
   const joins = findJoins(graph, reach, groupOfCut, stageForGroup, stages);
 
-  for (const s of stages) delete (s as Partial<typeof s>)._path;
+  for (const s of stages) {
+    delete (s as Partial<typeof s>)._path;
+    delete s._module;
+  }
   return {
     schema: 'iqa-surgeon/stages@1',
     input: X.name,
@@ -412,6 +466,15 @@ function findJoins(
     if (outs.length === 0) continue;
     const ins = n.inputs.filter((v): v is Value => !!v);
     const dataIns = ins.filter((v) => reach.has(v));
+    if (dataIns.length === 1 && n.opType !== 'Resize' && n.opType !== 'Upsample') {
+      // one data input: nothing meets here; the outputs share its origin
+      for (const o of outs) {
+        const g = groupOfCut.get(o);
+        const s = g === undefined ? undefined : stageForGroup(g);
+        origin.set(o, g === undefined ? originOf(dataIns[0]) : new Set(s === undefined ? [] : [s]));
+      }
+      continue;
+    }
     // a data value's origin comes from its data inputs (a Reshape's target shape is not data)
     const union = new Set<number>();
     for (const i of dataIns.length > 0 ? dataIns : ins) for (const s of originOf(i)) union.add(s);
@@ -464,7 +527,7 @@ function nameBranches(byChain: (StageInfo & { _path: Node[] })[][]): string[] {
  * stage's path convs have (`layer3`, wherever it sits in the node names: `/r/layer3/...`); else
  * `block<k>` (`<branch>.block<k>` in a multi-branch model), k counting within the branch.
  */
-function nameStages(stages: (StageInfo & { _path: Node[] })[], multiBranch: boolean): void {
+function nameStages(stages: (StageInfo & { _path: Node[]; _module?: string })[], multiBranch: boolean): void {
   const paths = stages.map((s) => s._path.map(modulePath));
   const count = new Map<string, number>();
   paths.forEach((ps) => {
@@ -478,6 +541,7 @@ function nameStages(stages: (StageInfo & { _path: Node[] })[], multiBranch: bool
     const ps = paths[i]!;
     const own = ps.length >= 2 ? ps[0]!.find((m) => count.get(m) === 1 && ps.every((p) => p.includes(m))) : undefined;
     let name = own && !used.has(own) ? own : multiBranch ? `${s.branch}.block${k}` : `block${k}`;
+    if (name === own) s._module = own;
     if (used.has(name)) name = `${name}.${i}`;
     used.add(name);
     s.name = name;

@@ -116,6 +116,19 @@ describe('analysis/stages', () => {
       expect(cat?.stages).to.deep.equal(['layer1', 'layer2', 'layer3', 'layer4']);
     });
 
+    it('TReS-style with the layers reaching the score only through the taps: layer2..layer4 still stages of their own', async () => {
+      // no tensor after layer1 lies on every path to the projection: the stretch from layer1 to the
+      // taps' concat spans convs at four resolutions, so its deepest chain joins the trunk
+      const map = await computeStages(seed('tres_r18_taps_only.onnx'));
+      expect(map.stages.map((s) => s.name)).to.deep.equal(['stem', 'layer1', 'layer2', 'layer3', 'layer4', 'block6']);
+      expect(map.stages.map((s) => s.shape)).to.deep.equal([[4, 96, 96], [4, 48, 48], [8, 24, 24], [16, 12, 12], [32, 6, 6], [32, 3, 3]]);
+      expect(findStage(map, 'layer3').edge).to.equal('/model/layer3/layer3.1/relu_1/Relu_output_0');
+      // layer4 ends at its own output, not at the tap's normalisation that follows at 6x6
+      expect(findStage(map, 'layer4').edge).to.equal('/model/layer4/layer4.1/relu_1/Relu_output_0');
+      expect(map.stages.slice(1, 5).map((s) => s.residualJoins.length)).to.deep.equal([2, 2, 2, 2]);
+      expect(findStage(map, 'block6').convs).to.include('/projection/Conv');
+    });
+
     it('DBCNN-style: VGG-16\'s five blocks and the S-CNN\'s blocks, the Resize to the sibling\'s size and the bilinear MatMul as joins', async () => {
       const map = await computeStages(seed('dbcnn_vgg16_scnn.onnx'), { allEdges: true });
       expect(map.branches.map((b) => [b.name, b.from, b.stages])).to.deep.equal([

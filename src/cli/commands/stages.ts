@@ -38,7 +38,7 @@ export function registerStages(program: Command, io: CliIO): void {
         for (const s of map.stages) {
           io.out(`stage ${s.index} ${s.name}: ${s.inputEdge} -> ${s.edge}\n`);
           const convRows = [['  conv', 'node', '[C,H,W] out', 'input (--before)', 'output']];
-          for (const c of s.pathConvs ?? []) convRows.push([`  conv${c.index}`, c.node, `[${c.shape.join(',')}]`, `${c.input}${c.inputIsCut ? '' : ' (one tower)'}`, c.output]);
+          for (const c of s.pathConvs ?? []) convRows.push([`  conv${c.index}`, c.node, `[${c.shape.join(',')}]`, `${c.input}${c.inputIsCut ? '' : ' (not on every path)'}`, c.output]);
           io.out(table(convRows, ''));
           const cutRows = [['  cut tensor (--after)', '[C,H,W]', 'producer']];
           for (const c of s.cuts ?? []) cutRows.push([`  ${c.edge}`, `[${c.shape.join(',')}]`, c.producer]);
