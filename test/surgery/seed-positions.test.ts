@@ -1,11 +1,12 @@
 /**
- * Issue 12, item 5: the seed-style exports of the paper's four IQA models (fixtures/seed-models)
- * spliced at the paper's positions from the command line, as a user would: `set-shape` or
- * `--input-shape` where wanted, `splice`, `materialize`, then ONNX Runtime (the original output
- * shape, finite scores that the block changed), `equiv` of the trainable and the materialized file,
- * and `equiv --mirror` of the materialized one. DBCNN also: the S-CNN edge alone breaks the bilinear
- * join (named, with the VGG edge to splice too), both branches need `--post-activation` because of
- * DBCNN's sqrt(x + 1e-8), and `none` there gives NaN scores that `equiv` fails.
+ * Issue 12, item 5, beyond the plain positions (test/cli/seed-paper-positions.test.ts splices each
+ * seed-style export at the paper's position by name): the ways a user fixes the input first
+ * (`--input-shape` with a batch, `set-shape`), then `splice`, `materialize`, ONNX Runtime (the
+ * original output shape, finite scores that the block changed), `equiv` of the trainable and the
+ * materialized file, and `equiv --mirror` of the materialized one. DBCNN with both branches: the
+ * S-CNN edge alone breaks the bilinear join (named, with the VGG edge to splice too), both branches
+ * need `--post-activation` because of DBCNN's sqrt(x + 1e-8), and `none` there gives NaN scores
+ * that `equiv` fails.
  */
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
@@ -81,16 +82,6 @@ describe('surgery: the four seed-style models spliced at the paper positions (is
     ok(await cli('set-shape', file('koncept_irv2'), '--input', 'input=1,3,192,256', '-o', fixed));
     const blocks = await spliceAndCheck('koncept_irv2', fixed, ['--after', 'base.13'], 1);
     expect(blocks.map((b) => [b.edge, b.inShape, b.outShape])).to.deep.equal([['/base/base.13/Add_output_0', [260, 4, 6], [260, 4, 4]]]);
-  });
-
-  it('TReS (ResNet-50 + transformer): after layer3 (--stage layer3), whose output also feeds the multi-scale tap', async () => {
-    const blocks = await spliceAndCheck('tres_r50_transformer', file('tres_r50_transformer'), ['--stage', 'layer3'], 2);
-    expect(blocks.map((b) => [b.edge, b.inShape, b.outShape])).to.deep.equal([['/model/layer3/layer3.5/relu_2/Relu_output_0', [96, 12, 12], [96, 12, 12]]]);
-  });
-
-  it('DBCNN (VGG-16 + S-CNN, bilinear): before conv5_3 (--stage features1.block5 --before conv3) needs nothing more (conv5_3 and its ReLU follow, the S-CNN map is resized to the VGG size)', async () => {
-    const blocks = await spliceAndCheck('dbcnn_vgg16_scnn', file('dbcnn_vgg16_scnn'), ['--stage', 'features1.block5', '--before', 'conv3'], 2);
-    expect(blocks.map((b) => [b.edge, b.inShape, b.outShape])).to.deep.equal([['/features1/features1.27/Relu_output_0', [64, 6, 8], [64, 6, 6]]]);
   });
 
   it('DBCNN: the S-CNN edge alone breaks the join (named, with the VGG edge); both branches need --post-activation (sqrt); relu works, none gives NaN that equiv fails', async () => {
