@@ -308,7 +308,7 @@ function sizeError(
   blocks: readonly ({ built: { outShape: number[] } } | undefined)[],
   map: StageMap | undefined,
 ): Error {
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.trim();
   const join = findBrokenJoin(graph, resized, shapes, namedNode(graph, msg));
   const block = join?.block ?? resized[resized.length - 1]!;
   const i = resolved.findIndex((x) => x.edge === block.edge);
