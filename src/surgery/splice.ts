@@ -308,8 +308,10 @@ function sizeError(
   blocks: readonly ({ built: { outShape: number[] } } | undefined)[],
   map: StageMap | undefined,
 ): Error {
-  const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.trim();
-  const join = findBrokenJoin(graph, resized, shapes, namedNode(graph, msg));
+  const first = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.trim();
+  // ONNX Runtime's messages run long: the node, the ways out and the start of the reason are what matter
+  const msg = (first.length > 120 ? `${first.slice(0, 120)}...` : first).replace(/'/g, '"');
+  const join = findBrokenJoin(graph, resized, shapes, namedNode(graph, first));
   const block = join?.block ?? resized[resized.length - 1]!;
   const i = resolved.findIndex((x) => x.edge === block.edge);
   const r = resolved[i]!;
