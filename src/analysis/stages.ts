@@ -24,6 +24,7 @@ import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
+import { findJoins } from './stage-joins.js';
 import { nodeMacs, nodeParams } from './stats.js';
 import { inferShapes } from './shapes/infer.js';
 import type { Dim, ShapeInfo } from './shapes/types.js';
@@ -442,71 +443,6 @@ export async function computeStages(model: Model, opts: StageOptions = {}): Prom
   };
 }
 
-/**
- * Joins: nodes whose data inputs descend from different stages' outputs (bilinear pooling of two
- * branches, a concat of multi-scale features, heads combined), and Resize nodes whose output size
- * comes from another stage's tensor. Origins change only at cut points, so paths inside a stage
- * (residual blocks, Inception towers) are never joins.
- */
-function findJoins(
-  graph: Graph,
-  reach: Set<Value>,
-  groupOfCut: Map<Value, number>,
-  stageForGroup: (gi: number) => number | undefined,
-  stages: StageInfo[],
-): StageJoin[] {
-  const key = (s: Set<number>): string => [...s].sort((a, b) => a - b).join(',');
-  // origin: the stages a value's data comes from; a shape computation's values take the origin of
-  // the tensor whose shape they read (so a Resize to another stage's size is seen).
-  const origin = new Map<Value, Set<number>>();
-  const originOf = (v: Value | undefined): Set<number> => (v ? origin.get(v) ?? new Set() : new Set());
-  const joins: StageJoin[] = [];
-  for (const n of graph.nodes) {
-    const outs = n.outputs.filter((o): o is Value => !!o);
-    if (outs.length === 0) continue;
-    const ins = n.inputs.filter((v): v is Value => !!v);
-    const dataIns = ins.filter((v) => reach.has(v));
-    if (dataIns.length === 1 && n.opType !== 'Resize' && n.opType !== 'Upsample') {
-      // one data input: nothing meets here; the outputs share its origin
-      for (const o of outs) {
-        const g = groupOfCut.get(o);
-        const s = g === undefined ? undefined : stageForGroup(g);
-        origin.set(o, g === undefined ? originOf(dataIns[0]) : new Set(s === undefined ? [] : [s]));
-      }
-      continue;
-    }
-    // a data value's origin comes from its data inputs (a Reshape's target shape is not data)
-    const union = new Set<number>();
-    for (const i of dataIns.length > 0 ? dataIns : ins) for (const s of originOf(i)) union.add(s);
-    const involved = new Set(union);
-    const dataOrigins = dataIns.map((v) => originOf(v)).filter((s) => s.size > 0);
-    let kind: string | undefined;
-    if ((n.opType === 'Resize' || n.opType === 'Upsample') && dataIns[0] === n.inputs[0]) {
-      const own = originOf(n.inputs[0]);
-      const sizeFrom = new Set<number>();
-      for (const v of n.inputs.slice(1)) if (v) for (const s of originOf(v)) if (!own.has(s)) sizeFrom.add(s);
-      if (sizeFrom.size > 0 && own.size > 0) {
-        kind = 'resize-to-sibling';
-        for (const x of sizeFrom) involved.add(x);
-      }
-    } else if (dataOrigins.length >= 2) {
-      const distinct = new Set(dataOrigins.map(key));
-      const dataUnion = key(new Set(dataOrigins.flatMap((s) => [...s])));
-      if (distinct.size >= 2 && !distinct.has(dataUnion)) kind = ({ Concat: 'concat', Add: 'add', Sum: 'add', Mul: 'mul', MatMul: 'matmul', Gemm: 'matmul', Einsum: 'matmul' } as Record<string, string>)[n.opType] ?? n.opType;
-    }
-    if (kind) {
-      const st = [...involved].sort((a, b) => a - b);
-      joins.push({ node: n.label, op: n.opType, kind, stages: st.map((s) => stages[s]!.name), branches: [...new Set(st.map((s) => stages[s]!.branch))] });
-    }
-    for (const o of outs) {
-      const g = groupOfCut.get(o);
-      const s = g === undefined ? undefined : stageForGroup(g);
-      origin.set(o, g === undefined ? union : new Set(s === undefined ? [] : [s]));
-    }
-  }
-  return joins;
-}
-
 function nameBranches(byChain: (StageInfo & { _path: Node[] })[][]): string[] {
   if (byChain.length === 1) return ['main'];
   const comps = byChain.map((ss) => {
@@ -560,61 +496,4 @@ export function findStage(map: StageMap, key: string): StageInfo {
     throw new UserError('no-such-stage', `no stage '${key}'; stages: ${map.stages.map((x) => `${x.index}:${x.name}`).join(', ')}`);
   }
   return s;
-}
-
-/** A named position inside a stage: before one of its convs, or after a module or conv. */
-export interface StagePosition {
-  /** `conv<k>` (k-th path conv of the stage), a conv's node name, or a module (`features1.28`, `layer3.2`): the input of its first conv. */
-  before?: string;
-  /** `conv<k>`, a conv's node name, or a module (`base.13`, `layer3.2`): the last tensor it produces that every path passes through. */
-  after?: string;
-}
-
-export interface ResolvedPosition {
-  edge: string;
-  stage: StageInfo;
-  /** E.g. `before conv3 (/features1/features1.28/Conv)`. */
-  description: string;
-}
-
-const moduleParts = (label: string): string[] => (label.startsWith('/') ? label.split('/').filter(Boolean).slice(0, -1) : []);
-
-/**
- * Resolve `--stage S --before X` / `--after X` (S optional when X names a module or node) to an edge.
- * `map` must come from computeStages with `allEdges`.
- */
-export function resolvePosition(map: StageMap, stageKey: string | undefined, pos: StagePosition): ResolvedPosition {
-  if ((pos.before === undefined) === (pos.after === undefined)) throw new UserError('usage', 'give one of --before or --after');
-  const key = (pos.before ?? pos.after)!;
-  const where = pos.before !== undefined ? 'before' : 'after';
-  const stages = stageKey !== undefined ? [findStage(map, stageKey)] : map.stages;
-  const convK = /^conv(\d+)$/.exec(key);
-  if (convK && stageKey === undefined) throw new UserError('usage', `--${where} ${key} counts convs inside a stage: give --stage too`);
-  const matches = (c: StageConv): boolean => (convK ? c.index === Number(convK[1]) : c.node === key || moduleParts(c.node).includes(key));
-  const found: { stage: StageInfo; conv: StageConv }[] = [];
-  for (const s of stages) {
-    if (!s.pathConvs) throw new Error('resolvePosition needs a stage map computed with allEdges');
-    for (const c of s.pathConvs) if (matches(c)) found.push({ stage: s, conv: c });
-  }
-  const listConvs = (s: StageInfo): string => s.pathConvs!.map((c) => `conv${c.index} ${c.node}`).join(', ');
-  if (where === 'before') {
-    if (found.length === 0) {
-      const hint = stageKey !== undefined ? `; convs of stage ${stages[0]!.name}: ${listConvs(stages[0]!)}` : '; see `stages --all-edges`';
-      throw new UserError('no-such-position', `no conv '${key}'${stageKey !== undefined ? ` in stage ${stages[0]!.name}` : ''}${hint}`);
-    }
-    const { stage, conv } = found[0]!;
-    return { edge: conv.input, stage, description: `before ${convK ? `conv${conv.index} ` : ''}${conv.node}` };
-  }
-  // after: a conv's output (conv<k> or its node name), else the last cut a module produces
-  if (convK || (found.length === 1 && found[0]!.conv.node === key)) {
-    if (found.length === 0) throw new UserError('no-such-position', `no conv '${key}' in stage ${stages[0]!.name}; convs: ${listConvs(stages[0]!)}`);
-    const { stage, conv } = found[0]!;
-    return { edge: conv.output, stage, description: `after ${convK ? `conv${conv.index} ` : ''}${conv.node}` };
-  }
-  let best: { stage: StageInfo; cut: StageCut } | undefined;
-  for (const s of stages) for (const c of s.cuts!) if (c.producer === key || moduleParts(c.producer).includes(key)) best = { stage: s, cut: c };
-  if (!best) {
-    throw new UserError('no-such-position', `no tensor that every path passes through is produced by '${key}'${stageKey !== undefined ? ` in stage ${stages[0]!.name}` : ''}; see \`stages --all-edges\` for each stage's cut tensors and convs`);
-  }
-  return { edge: best.cut.edge, stage: best.stage, description: `after ${key} (${best.cut.producer})` };
 }

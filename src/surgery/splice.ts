@@ -11,7 +11,8 @@
  * the splice is refused unless `postActivation` says what to do (issue 12, item 4).
  */
 import { domainChecks, valueSigns } from '../analysis/sign-domain.js';
-import { computeStages, findStage, resolvePosition, type StageMap } from '../analysis/stages.js';
+import { computeStages, findStage, type StageMap } from '../analysis/stages.js';
+import { resolvePosition } from '../analysis/stage-position.js';
 import { inferShapes, type ShapeMap } from '../analysis/shapes/infer.js';
 import type { Dim } from '../analysis/shapes/types.js';
 import { UserError } from '../errors.js';

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { computeStages, findStage, resolvePosition } from '../../src/analysis/stages.js';
+import { computeStages, findStage } from '../../src/analysis/stages.js';
+import { resolvePosition } from '../../src/analysis/stage-position.js';
 import { UserError } from '../../src/errors.js';
 import { Model } from '../../src/ir/model.js';
 import { FIXTURE_MODELS, REALDATA_ONNX, requireOrSkip, SEED_MODELS } from '../helpers/test-data.js';

@@ -60,6 +60,7 @@ export function registerSplice(program: Command, io: CliIO): void {
       const position = { ...(opts.before !== undefined ? { before: opts.before as string } : {}), ...(opts.after !== undefined ? { after: opts.after as string } : {}) };
       const stages = opts.stage ?? [];
       if (Object.keys(position).length > 0 && stages.length > 1) throw new UsageError('--before/--after choose a position inside one stage: give one --stage with them (other blocks by --edge)');
+      if (Object.keys(position).length > 0 && stages.length === 0 && opts.edge) throw new UsageError('give exactly one of --stage (optionally with --before/--after) or --edge for each block: --before/--after need no --edge');
       const sites: SpliceSite[] = [...stages.map((stage) => ({ stage, ...position })), ...(stages.length === 0 && Object.keys(position).length > 0 ? [position] : []), ...(opts.edge ?? []).map((edge) => ({ edge }))];
       if (sites.length === 0) throw new UsageError('give --stage or --edge (repeat either for several blocks)');
       const reports = await spliceRobustBlocks(model, sites, spliceOpts);
