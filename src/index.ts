@@ -35,7 +35,7 @@ export { openRunner, withRunner, sessionSource, RuntimeError, setMaxMemoryBytes,
 export { estimateMemory } from './analysis/memory-estimate.js';
 export { cleanup as cleanupPass } from './ir/passes/cleanup.js';
 export type { PassResult } from './ir/passes/pass.js';
-export { spliceRobustBlock, SPLICE_METADATA_KEY, type SpliceOptions, type SpliceReport } from './surgery/splice.js';
+export { spliceRobustBlock, spliceRobustBlocks, SPLICE_METADATA_KEY, type SpliceOptions, type SpliceReport, type SpliceSite } from './surgery/splice.js';
 export { materialize, type MaterializeReport } from './surgery/materialize.js';
 export { resolveBlockOptions, type RobustBlockOptions } from './surgery/robust-block/options.js';
 export * from './equiv/index.js';

@@ -2,7 +2,8 @@
  * The equivalence check: structural (graph isomorphism, `structural.ts`) or numeric (both models
  * run by ONNX Runtime on the same seeded inputs, every graph output compared, `numeric.ts`, and
  * optionally every common intermediate value, `per-layer.ts`). With one model, the numeric check
- * runs it twice in two sessions and compares the runs (a determinism check).
+ * runs it twice in two sessions and compares the runs (a determinism check). An output with NaN or
+ * Inf values fails the check, even when both runs give the same NaN.
  */
 import type { Dim } from '../analysis/shapes/types.js';
 import { UsageError } from '../errors.js';
@@ -59,6 +60,24 @@ function checkTolerance(name: string, v: number | undefined): void {
 }
 
 const asTensor = (v: RunValue | undefined): { dims: number[]; data: Float64Array } | undefined => (v && v.data ? { dims: v.dims, data: v.data } : undefined);
+
+function nonFinite(v: RunValue | undefined): number {
+  let k = 0;
+  if (v?.data) for (const x of v.data) if (!Number.isFinite(x)) k++;
+  return k;
+}
+
+/**
+ * A model output with NaN or Inf values is a failure even where both sides agree on it (a NaN score
+ * is never a result): the comparison fails with the count named.
+ */
+function failNonFinite(c: TensorComparison, a: RunValue | undefined, b: RunValue | undefined): TensorComparison {
+  if (c.problem) return c;
+  const [na, nb] = [nonFinite(a), nonFinite(b)];
+  if (na === 0 && nb === 0) return c;
+  const side = na > 0 && nb > 0 ? `${na} NaN/Inf values in A and ${nb} in B` : na > 0 ? `${na} NaN/Inf values in A` : `${nb} NaN/Inf values in B`;
+  return { ...c, pass: false, failing: Math.max(c.failing, na, nb), problem: `has ${side} of ${c.elements} (a NaN or Inf output is a failure, not a number)` };
+}
 
 /** Compare two models (or one model with itself run twice); never throws for "not equivalent". */
 export async function compareModels(aRef: ModelRef, bRef?: ModelRef, opts: EquivOptions = {}): Promise<EquivReport> {
@@ -126,7 +145,7 @@ export async function compareModels(aRef: ModelRef, bRef?: ModelRef, opts: Equiv
     return r.values;
   };
   const rb = await runB([]);
-  const outputs: TensorComparison[] = outNames.map((n) => compareTensors(n, asTensor(ra.get(n)), asTensor(rb.get(n)), tol));
+  const outputs: TensorComparison[] = outNames.map((n) => failNonFinite(compareTensors(n, asTensor(ra.get(n)), asTensor(rb.get(n)), tol), ra.get(n), rb.get(n)));
   const perLayer = opts.perLayer ? await comparePerLayer(a, b, feeds, tol, mirrorBackend ? feeds : feedsB, runB) : null;
   const failed = outputs.filter((c) => !c.pass);
   const equivalent = failed.length === 0 && (!perLayer || perLayer.failing === 0);

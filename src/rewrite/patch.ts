@@ -72,6 +72,7 @@ const SPLICE_OPTIONS: Record<string, 'string' | 'number' | 'boolean' | 'alpha'> 
   restoreSize: 'boolean',
   seed: 'number',
   prefix: 'string',
+  postActivation: 'string',
 };
 
 /** fold's largest folded tensor: 1 byte to 8 GiB (the default model-file cap). */
