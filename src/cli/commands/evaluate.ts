@@ -14,7 +14,7 @@ import { Model } from '../../ir/model.js';
 import { seedSpreadText, table4Text } from '../../report/table.js';
 import { writeReport } from '../../report/write.js';
 import type { CliIO } from '../main.js';
-import { addScoreOptions, scoreSpecFor, type ScoreFlags } from '../score-options.js';
+import { addScoreOptions, scoreLine, scoreSpecFor, type ScoreFlags } from '../score-options.js';
 import { addPreprocessOptions, describePreprocess, preprocessFor } from '../preprocess-options.js';
 import { makeProgress } from '../progress.js';
 import { parseChoice, parseInteger, parseNumberIn, parseSeed } from '../options.js';
@@ -102,10 +102,10 @@ export function registerEvaluate(program: Command, io: CliIO): void {
     const attacks = parseAttackList(opts.attacks);
     const eps = parseEps(opts.eps);
     const seeds = opts.seeds !== undefined ? parseSeeds(opts.seeds, opts.seed) : undefined;
-    const describe = (f: string): EvaluatedModel & { fromMetadata: boolean } => {
+    const describe = (f: string): EvaluatedModel & { fromMetadata: boolean; scoreText: string } => {
       const model = Model.load(f);
       const score: ScoreSpec = scoreSpecFor(model, opts);
-      return { file: f, name: path.basename(f).replace(/\.onnx$/i, ''), role: '', preprocess: preprocessFor(model, opts), score, fromMetadata: readPreprocess(model) !== undefined };
+      return { file: f, name: path.basename(f).replace(/\.onnx$/i, ''), role: '', preprocess: preprocessFor(model, opts), score, fromMetadata: readPreprocess(model) !== undefined, scoreText: scoreLine(model, opts) };
     };
     const main = { ...describe(file), role: opts.baseline ? 'patched' : 'evaluated' };
     const models = opts.baseline ? [{ ...describe(opts.baseline), role: 'original' }, main] : [main];
@@ -117,7 +117,7 @@ export function registerEvaluate(program: Command, io: CliIO): void {
     const mosSpec = opts.mosData ?? (images.every((i) => i.mos !== undefined) ? opts.data : null);
     const mosImages = mosSpec === null ? null : mosSpec === opts.data ? images : items(mosSpec, opts.split, opts.splitSeed, 100000);
     const progress = makeProgress({ json: opts.json, err: io.err });
-    for (const m of models) progress.line(`${m.name}: ${describePreprocess(m.preprocess, m.fromMetadata)}`);
+    for (const m of models) progress.line(`${m.name}: ${describePreprocess(m.preprocess, m.fromMetadata)}\n${m.name}: ${m.scoreText}`);
     progress.line(`attacking ${images.length} images; scores from ONNX Runtime (${opts.ep}); ${opts.quantize ? '8-bit' : 'float'} attacked images scored`);
     const runs = planRuns(attacks, eps, opts.randomStart === true);
     if (seeds && seeds.length > 1) progress.line(`randomised attacks (${runs.filter((r) => r.randomised).map((r) => r.runKey).join(', ') || 'none'}) repeated for seeds ${seeds.join(', ')}`);
