@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only io,block,convgrad,mirror,structural,shrink,finetune]`: every benchmark, as ratios against a baseline measured in
+ * `npm run bench [-- --only io,block,convgrad,mirror,structural,shrink,finetune,attacks]`: every benchmark, as ratios against a baseline measured in
  * the same process, printed and written to docs/benchmarks/latest.json (docs/BENCHMARKS.md
  * records the runs that matter, with the machine).
  */
@@ -13,6 +13,7 @@ import { runIoBench } from './io-bench.js';
 import { runMirrorBench } from './mirror-bench.js';
 import { runStructuralBench } from './structural-bench.js';
 import { runFinetuneBench, runShrinkBench } from './prune-train-bench.js';
+import { runAttackBench } from './attack-bench.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -77,6 +78,11 @@ if (want('shrink')) {
 if (want('finetune')) {
   console.log('== fine-tuning: step throughput vs ONNX Runtime forward; 5 epochs end to end on the embedded dataset');
   results.finetune = await runFinetuneBench(repoRoot, (s) => console.log(s));
+}
+
+if (want('attacks')) {
+  console.log('== attacks: PGD-8 and UAP images/s per gradient engine, and a clean + PGD-1 + PGD-8 evaluation, vs ONNX Runtime forward');
+  results.attacks = await runAttackBench(repoRoot, (s) => console.log(s));
 }
 
 if (want('structural')) {
