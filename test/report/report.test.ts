@@ -185,7 +185,7 @@ describe('report: the HTML page in a headless browser', function () {
   it('opens from disk with no console errors, and every plot renders non-blank', async function () {
     requireOrSkip(this, CHROMIUM !== undefined, "Debian's chromium (apt-get install chromium)");
     const dir = temps.make('html');
-    const written = await writeReport(makeResult(), dir);
+    const written = await writeReport(withSeeds(), dir);
     expect(written.files).to.include.members(['report.json', 'schema.json', 'report.md', 'index.html', 'plots/abs-gain-vs-eps.svg']);
     const run = (url: string, extra: string[]): ReturnType<typeof spawnSync> =>
       spawnSync(CHROMIUM!, ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--enable-logging=stderr', '--v=0', `--user-data-dir=${temps.make('chrome')}`, ...extra, url], { encoding: 'utf8', timeout: 240_000 });
@@ -193,6 +193,7 @@ describe('report: the HTML page in a headless browser', function () {
     expect(page.status, String(page.stderr)).to.equal(0);
     expect(String(page.stdout)).to.include('Robustness evaluation');
     expect(String(page.stdout)).to.include('<svg');
+    expect(String(page.stdout)).to.include('Spread over seeds');
     expect(String(page.stderr)).to.not.match(/CONSOLE|Uncaught|ERR_FILE_NOT_FOUND/);
     for (const file of written.files.filter((f) => f.endsWith('.svg'))) {
       const png = path.join(dir, `${path.basename(file)}.png`);
