@@ -367,8 +367,8 @@ describe('prune: depthwise and grouped consumers', function () {
     const report = pruneModel(m, { criterion: 'l2', ratio: 0.25 });
     expect(report.pruned.map((c) => c.node)).to.deep.equal(['pw']);
     expect(report.leftOut).to.deep.equal([
-      { node: 'c1', reason: "it feeds the grouped conv Conv 'dw' (group 2, not depthwise: its input channels could only be removed in whole groups)" },
-      { node: 'dw', reason: 'grouped conv (group 2, not depthwise): its filters are not independent of its input channels (only whole groups could be removed)' },
+      { node: 'c1', reason: "it feeds the grouped conv Conv 'dw' (group 2, not depthwise with one filter per channel: its input channels could only be removed in whole groups)" },
+      { node: 'dw', reason: 'grouped conv (group 2, not depthwise with one filter per channel): its filters are not independent of its input channels (only whole groups could be removed)' },
     ]);
   });
 });

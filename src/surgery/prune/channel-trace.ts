@@ -82,7 +82,7 @@ export function traceConvOutput(conv: Node, channelsOf: (v: Value) => number | u
           depthwise.push({ node: n, offset });
           next = { channelAxis, viaFeatures };
         } else if (n.attrInt('group', 1) !== 1) {
-          return `it feeds the grouped conv ${where(n)} (group ${n.attrInt('group', 1)}, not depthwise: its input channels could only be removed in whole groups)`;
+          return `it feeds the grouped conv ${where(n)} (group ${n.attrInt('group', 1)}, not depthwise with one filter per channel: its input channels could only be removed in whole groups)`;
         } else continue; // a linear consumer: zero channels contribute nothing
       } else if (op === 'Gemm' || op === 'MatMul') {
         if (!viaFeatures || index !== 0) return `it reaches ${where(n)} other than as pooled/flattened features`;

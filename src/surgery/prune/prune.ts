@@ -121,7 +121,7 @@ export function planPrune(model: Model, scope: PruneScope = 'all'): PrunePlan {
       continue;
     }
     if (node.attrInt('group', 1) !== 1) {
-      plan.leftOut.push({ node: label, reason: `grouped conv (group ${node.attrInt('group', 1)}, not depthwise): its filters are not independent of its input channels (only whole groups could be removed)` });
+      plan.leftOut.push({ node: label, reason: `grouped conv (group ${node.attrInt('group', 1)}, not depthwise with one filter per channel): its filters are not independent of its input channels (only whole groups could be removed)` });
       continue;
     }
     if (w.dims[0]! < 2) continue;
