@@ -252,6 +252,7 @@ async function evaluateModel(m: EvaluatedModel, mi: number, o: EvaluateOptions, 
         const k = Math.min(ATTACK_BATCH, n - start);
         let rec = store.get(id);
         const resumed = rec !== undefined;
+        if (rec && (!Array.isArray(rec.scores) || rec.scores.length !== k || !rec.scores.every(Number.isFinite) || !Number.isFinite(rec.linf))) throw new UserError('state', `the saved unit ${id} does not hold ${k} finite scores: the state is damaged (pass --fresh to start over)`);
         if (!rec) {
           const obj = await objectiveNow();
           const uap = async (): Promise<Perturbation> => {
