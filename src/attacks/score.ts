@@ -34,30 +34,70 @@ export function parseScoreReduce(s: string): ScoreReduce {
   throw new ScoreError(`--score-reduce must be none, mean or expectation:<bins> with 2..1000 bins (got '${s}')`);
 }
 
-/**
- * The score spec from, in order: explicit choices, the model's metadata, and the model itself
- * (its only output, reduced with `none`).
- */
-export function resolveScoreSpec(outputNames: readonly string[], metadata: ReadonlyMap<string, string>, flags: Partial<ScoreSpec> = {}): ScoreSpec {
-  let stored: Partial<ScoreSpec> = {};
+/** Where each field of a resolved score spec came from. */
+export type ScoreSource = 'flag' | 'metadata' | 'only output' | 'default';
+
+export interface ScoreChoice {
+  spec: ScoreSpec;
+  from: { output: ScoreSource; reduce: ScoreSource; lowerIsBetter: ScoreSource };
+}
+
+/** The spec stored in a model's `iqa-surgeon.score` metadata (fields it lacks are absent). */
+export function readScoreMetadata(metadata: ReadonlyMap<string, string>): Partial<ScoreSpec> | undefined {
   const raw = metadata.get(SCORE_KEY);
-  if (raw !== undefined) {
-    try {
-      const v = JSON.parse(raw) as { output?: unknown; reduce?: unknown; lowerIsBetter?: unknown };
-      stored = {
-        ...(typeof v.output === 'string' ? { output: v.output } : {}),
-        ...(typeof v.reduce === 'string' ? { reduce: parseScoreReduce(v.reduce) } : {}),
-        ...(typeof v.lowerIsBetter === 'boolean' ? { lowerIsBetter: v.lowerIsBetter } : {}),
-      };
-    } catch (e) {
-      if (e instanceof ScoreError) throw new ScoreError(`metadata ${SCORE_KEY}: ${e.message}`);
-      throw new ScoreError(`metadata ${SCORE_KEY} is not valid JSON`);
-    }
+  if (raw === undefined) return undefined;
+  try {
+    const v = JSON.parse(raw) as { output?: unknown; reduce?: unknown; lowerIsBetter?: unknown };
+    if (typeof v !== 'object' || v === null) throw new ScoreError('not a JSON object');
+    return {
+      ...(typeof v.output === 'string' ? { output: v.output } : {}),
+      ...(typeof v.reduce === 'string' ? { reduce: parseScoreReduce(v.reduce) } : {}),
+      ...(typeof v.lowerIsBetter === 'boolean' ? { lowerIsBetter: v.lowerIsBetter } : {}),
+    };
+  } catch (e) {
+    if (e instanceof ScoreError) throw new ScoreError(`metadata ${SCORE_KEY}: ${e.message}`);
+    throw new ScoreError(`metadata ${SCORE_KEY} is not valid JSON`);
   }
-  const output = flags.output ?? stored.output ?? (outputNames.length === 1 ? outputNames[0] : undefined);
-  if (output === undefined) throw new ScoreError(`the model has ${outputNames.length} outputs (${outputNames.map((n) => `'${n}'`).join(', ')}): choose the score with --score-output <name>`);
-  if (!outputNames.includes(output)) throw new ScoreError(`--score-output '${output}' is not an output of the model (outputs: ${outputNames.map((n) => `'${n}'`).join(', ')})`);
-  return { output, reduce: flags.reduce ?? stored.reduce ?? { kind: 'none' }, lowerIsBetter: flags.lowerIsBetter ?? stored.lowerIsBetter ?? false };
+}
+
+/**
+ * The score spec from, in order: explicit choices (flags), the model's metadata, and the model
+ * itself (its only output, reduced with `none`, higher is better), with where each field came from.
+ */
+export function resolveScoreChoice(outputNames: readonly string[], metadata: ReadonlyMap<string, string>, flags: Partial<ScoreSpec> = {}): ScoreChoice {
+  const stored = readScoreMetadata(metadata) ?? {};
+  const pick = <K extends keyof ScoreSpec>(k: K): [ScoreSpec[K] | undefined, ScoreSource] => (flags[k] !== undefined ? [flags[k], 'flag'] : stored[k] !== undefined ? [stored[k] as ScoreSpec[K], 'metadata'] : [undefined, 'default']);
+  let [output, outputFrom] = pick('output');
+  if (output === undefined && outputNames.length === 1) [output, outputFrom] = [outputNames[0], 'only output'];
+  if (output === undefined) throw new ScoreError(`the model has ${outputNames.length} outputs (${outputNames.map((n) => `'${n}'`).join(', ')}): choose the score with --score-output <name> (or store it once with 'iqa-surgeon score <model> --score-output <name> -o <out>')`);
+  if (!outputNames.includes(output)) throw new ScoreError(`${outputFrom === 'metadata' ? `the output '${output}' named by metadata ${SCORE_KEY}` : `--score-output '${output}'`} is not an output of the model (outputs: ${outputNames.map((n) => `'${n}'`).join(', ')})`);
+  const [reduce, reduceFrom] = pick('reduce');
+  const [lower, lowerFrom] = pick('lowerIsBetter');
+  return { spec: { output, reduce: reduce ?? { kind: 'none' }, lowerIsBetter: lower ?? false }, from: { output: outputFrom, reduce: reduceFrom, lowerIsBetter: lowerFrom } };
+}
+
+/** `resolveScoreChoice` without the provenance. */
+export function resolveScoreSpec(outputNames: readonly string[], metadata: ReadonlyMap<string, string>, flags: Partial<ScoreSpec> = {}): ScoreSpec {
+  return resolveScoreChoice(outputNames, metadata, flags).spec;
+}
+
+/** One line saying which score is used and where each part came from. */
+export function describeScoreChoice(c: ScoreChoice): string {
+  const from = (s: ScoreSource): string => (s === 'flag' ? 'flag' : s === 'metadata' ? `metadata ${SCORE_KEY}` : s);
+  return `score: output '${c.spec.output}' (${from(c.from.output)}), reduce ${formatScoreReduce(c.spec.reduce)} (${from(c.from.reduce)}), ${c.spec.lowerIsBetter ? 'lower' : 'higher'} is better (${from(c.from.lowerIsBetter)})`;
+}
+
+/**
+ * Check a spec against the declared shape of its output where the per-image size is static
+ * (throws ScoreError on a mismatch); returns the per-image value count, or undefined when unknown.
+ */
+export function checkScoreShape(spec: ScoreSpec, declared: readonly (number | string | undefined)[] | undefined): number | undefined {
+  if (!declared || declared.length === 0) return undefined;
+  const rest = declared.slice(1);
+  if (!rest.every((d): d is number => typeof d === 'number' && d > 0)) return undefined;
+  const per = rest.reduce((a, b) => a * b, 1);
+  weights(spec, [1, per]);
+  return per;
 }
 
 export function formatScoreReduce(r: ScoreReduce): string {

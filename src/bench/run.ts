@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only io,block,convgrad,mirror,structural,shrink,finetune,ortgrad]`: every benchmark, as ratios against a baseline measured in
+ * `npm run bench [-- --only io,block,convgrad,mirror,structural,shrink,finetune,ortgrad,attacks]`: every benchmark, as ratios against a baseline measured in
  * the same process, printed and written to docs/benchmarks/latest.json (docs/BENCHMARKS.md
  * records the runs that matter, with the machine).
  */
@@ -14,6 +14,7 @@ import { runMirrorBench } from './mirror-bench.js';
 import { runStructuralBench } from './structural-bench.js';
 import { runFinetuneBench, runShrinkBench } from './prune-train-bench.js';
 import { runOrtGradBench } from './ortgrad-bench.js';
+import { runAttackBench } from './attack-bench.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -83,6 +84,11 @@ if (want('finetune')) {
 if (want('ortgrad')) {
   console.log('== ONNX Runtime gradient engine (CPU): forward+backward vs forward of the unmodified file, PGD-8 end to end, ort vs tfjs');
   results.ortgrad = await runOrtGradBench(repoRoot, (s) => console.log(s));
+}
+
+if (want('attacks')) {
+  console.log('== attacks: PGD-8 and UAP images/s per gradient engine, and a clean + PGD-1 + PGD-8 evaluation, vs ONNX Runtime forward');
+  results.attacks = await runAttackBench(repoRoot, (s) => console.log(s));
 }
 
 if (want('structural')) {

@@ -21,6 +21,7 @@ import { registerPrune } from './commands/prune.js';
 import { registerFinetune } from './commands/finetune.js';
 import { registerEvaluate } from './commands/evaluate.js';
 import { registerAttack } from './commands/attack.js';
+import { registerScore } from './commands/score.js';
 import { VERSION } from '../version.js';
 import { escapeControls, safeStdout } from './format.js';
 
@@ -76,6 +77,7 @@ export function buildProgram(rawIO: CliIO = defaultIO): Command {
   registerFinetune(program, io);
   registerEvaluate(program, io);
   registerAttack(program, io);
+  registerScore(program, io);
   for (const c of program.commands) c.exitOverride().configureOutput(program.configureOutput());
   return program;
 }

@@ -6,7 +6,7 @@
 import { VERSION } from '../version.js';
 import type { Plot } from './plots.js';
 import { attackKey, type EvaluateResult, type Interval } from './schema.js';
-import { formatCell, table4Rows } from './table.js';
+import { formatCell, seedSpreadRows, table4Rows } from './table.js';
 
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -27,12 +27,20 @@ table{border-collapse:collapse;margin:1em 0;font-size:14px}th,td{border:1px soli
 th:first-child,td:first-child{text-align:left}figure{display:inline-block;margin:1em}figcaption{font-size:13px;color:#555}
 .examples img{width:220px;image-rendering:pixelated;border:1px solid #ccc}dl{display:grid;grid-template-columns:max-content auto;gap:2px 12px}dt{font-weight:600}`;
 
+function spreadSection(result: EvaluateResult): string {
+  const rows = seedSpreadRows(result);
+  if (rows.length === 1) return '';
+  return `<h2>Spread over seeds</h2>\n<p>Randomised attacks repeated for seeds ${escapeHtml(result.seeds?.join(', ') ?? '')}: mean, sample standard deviation, minimum and maximum of the per-seed values.</p>\n${htmlTable(rows, 'spread')}`;
+}
+
 export function reportHtml(result: EvaluateResult, plots: readonly Plot[]): string {
   const settings: [string, string][] = [
     ['attacked images', `${result.data.attacked} (${result.data.images})`],
     ['MOS images', result.data.mos === null ? 'none (SROCC/PLCC not computed)' : `${result.data.mos} (${result.data.mosImages})`],
     ['scored images', result.scored === 'uint8' ? '8-bit (quantized) attacked images' : 'float attacked images'],
     ['R-score variant', result.rScoreVariant],
+    ...(result.seeds ? [['seeds (randomised attacks)', result.seeds.join(', ')] as [string, string]] : []),
+    ...(result.randomStart ? [['PGD start', 'seeded uniform point in the eps ball'] as [string, string]] : []),
     ['ONNX Runtime provider', result.provider],
     ['preprocessing', result.preprocessing],
     ...result.models.map((m): [string, string] => [`score range: ${m.name}`, `[${m.range.min.toPrecision(5)}, ${m.range.max.toPrecision(5)}] (${m.range.source})`]),
@@ -54,6 +62,7 @@ export function reportHtml(result: EvaluateResult, plots: readonly Plot[]): stri
 <p>iqa-surgeon ${escapeHtml(VERSION)} · schema ${escapeHtml(result.schema)} · numbers in <a href="report.json">report.json</a>, table in <a href="report.md">report.md</a></p>
 <h2>Summary (shaped like the paper's Table 4)</h2>
 ${htmlTable(table4Rows(result), 'summary')}
+${spreadSection(result)}
 <h2>Settings</h2>
 <dl>${settings.map(([k, v]) => `<dt>${escapeHtml(k)}</dt><dd>${escapeHtml(v)}</dd>`).join('')}</dl>
 <h2>Plots</h2>

@@ -23,10 +23,27 @@ export interface AttackResult {
   n: number;
   /** Spread over `--seeds` repeats of a randomised attack (standard deviation of the mean gain). */
   absGainSeedStd?: number;
+  /** The seeds a randomised attack was repeated with (present with two or more). */
+  seeds?: number[];
+  /** Mean, sample std, min and max over the seeds of the per-seed mean gain and R-score. */
+  seedSpread?: SeedSpread;
   /** Largest L-infinity change of any attacked image, in 1/255 units (checked against eps). */
   linf?: number;
   /** stAdv: mean per-pixel flow magnitude in pixels. */
   flowMean?: number;
+}
+
+/** A metric's spread over seeds: mean, sample standard deviation (n - 1), minimum, maximum. */
+export interface Spread {
+  mean: number;
+  std: number;
+  min: number;
+  max: number;
+}
+
+export interface SeedSpread {
+  absGain: Spread;
+  rScore: Spread;
 }
 
 export interface ModelResult {
@@ -46,7 +63,7 @@ export interface ModelResult {
   range: { min: number; max: number; source: string };
   attacks: AttackResult[];
   /** Per attack key ('pgd-1', 'pgd-8', ...): area under the metric-vs-eps curve. */
-  auc: Record<string, { absGain: number; rScore: number }>;
+  auc: Record<string, { absGain: number; rScore: number; seedSpread?: SeedSpread }>;
   /** Per-image raw scores for plots: clean, and per attack run key (e.g. 'pgd-8-eps4'). */
   scores?: { images: string[]; clean: number[]; attacked: Record<string, number[]> };
 }
@@ -63,6 +80,10 @@ export interface EvaluateResult {
   provider: string;
   /** Preprocessing used for each model, as printed. */
   preprocessing: string;
+  /** Seeds the randomised attacks were repeated with (`--seeds`, two or more). */
+  seeds?: number[];
+  /** PGD started from a seeded random point in the eps ball. */
+  randomStart?: boolean;
   models: ModelResult[];
   /** A few attacked images beside their originals, paths relative to the report folder. */
   examples?: { model: string; attack: string; clean: string; attacked: string; cleanScore: number; attackedScore: number }[];
@@ -75,6 +96,8 @@ export function attackKey(a: Pick<AttackResult, 'attack' | 'iters'>): string {
 
 const num = { type: 'number' } as const;
 const nullableNum = { type: ['number', 'null'] } as const;
+const spreadSchema = { type: 'object', required: ['mean', 'std', 'min', 'max'], properties: { mean: num, std: { type: 'number', minimum: 0 }, min: num, max: num } } as const;
+const seedSpreadSchema = { type: 'object', required: ['absGain', 'rScore'], properties: { absGain: spreadSchema, rScore: spreadSchema } } as const;
 const interval = { oneOf: [{ type: 'array', items: num, minItems: 2, maxItems: 2 }, { type: 'null' }] } as const;
 
 export const EVALUATE_SCHEMA = {
@@ -95,6 +118,8 @@ export const EVALUATE_SCHEMA = {
     rScoreVariant: { enum: ['msu', 'paper'] },
     provider: { type: 'string' },
     preprocessing: { type: 'string' },
+    seeds: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 2 },
+    randomStart: { type: 'boolean' },
     models: {
       type: 'array',
       minItems: 1,
@@ -125,13 +150,15 @@ export const EVALUATE_SCHEMA = {
                 rScore: num,
                 rScoreCi95: interval,
                 n: { type: 'integer', minimum: 1 },
-                absGainSeedStd: num,
+                absGainSeedStd: { type: 'number', minimum: 0 },
+                seeds: { type: 'array', items: { type: 'integer', minimum: 0 }, minItems: 2 },
+                seedSpread: seedSpreadSchema,
                 linf: num,
                 flowMean: num,
               },
             },
           },
-          auc: { type: 'object', additionalProperties: { type: 'object', required: ['absGain', 'rScore'], properties: { absGain: num, rScore: num } } },
+          auc: { type: 'object', additionalProperties: { type: 'object', required: ['absGain', 'rScore'], properties: { absGain: num, rScore: num, seedSpread: seedSpreadSchema } } },
           scores: {
             type: 'object',
             required: ['images', 'clean', 'attacked'],

@@ -3,7 +3,7 @@
  * absolute-gain and R-score AUC over eps for PGD-1 and PGD-8, and absolute gain and R-score for
  * UAP and stAdv. A missing value (attack not run, no MOS) prints as an em dash.
  */
-import { attackKey, type EvaluateResult, type ModelResult } from './schema.js';
+import { attackKey, type EvaluateResult, type ModelResult, type SeedSpread } from './schema.js';
 
 export interface TableColumn {
   readonly header: string;
@@ -57,4 +57,35 @@ export function table4Text(result: EvaluateResult): string {
   const rows = table4Rows(result);
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
   return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')).join('\n') + '\n';
+}
+
+/**
+ * The spread over `--seeds` of every randomised run and AUC (mean, sample std, min, max of the
+ * per-seed values): header row, then one row per model and run; only the header when none.
+ */
+export function seedSpreadRows(result: EvaluateResult): string[][] {
+  const header = ['model', 'attack', 'seeds', 'AbsGain mean', 'AbsGain std', 'AbsGain min', 'AbsGain max', 'R-score mean', 'R-score std', 'R-score min', 'R-score max'];
+  const rows = [header];
+  const cells = (s: SeedSpread): string[] => [s.absGain.mean, s.absGain.std, s.absGain.min, s.absGain.max, s.rScore.mean, s.rScore.std, s.rScore.min, s.rScore.max].map((v) => v.toFixed(4));
+  for (const m of result.models) {
+    for (const a of m.attacks) if (a.seedSpread) rows.push([m.name, `${attackKey(a)}${a.eps === null ? '' : ` eps ${a.eps}`}`, String(a.seeds?.length ?? ''), ...cells(a.seedSpread)]);
+    for (const [key, v] of Object.entries(m.auc)) if (v.seedSpread) rows.push([m.name, `${key} AUC`, String(result.seeds?.length ?? ''), ...cells(v.seedSpread)]);
+  }
+  return rows;
+}
+
+/** The spread table as Markdown, or '' when no run was repeated over seeds. */
+export function seedSpreadMarkdown(result: EvaluateResult): string {
+  const [header, ...rows] = seedSpreadRows(result);
+  if (rows.length === 0) return '';
+  const line = (c: string[]): string => `| ${c.map(escapeCell).join(' | ')} |`;
+  return [line(header!), line(header!.map((_, i) => (i < 2 ? '---' : '---:'))), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** The spread table as plain text, or '' when no run was repeated over seeds. */
+export function seedSpreadText(result: EvaluateResult): string {
+  const rows = seedSpreadRows(result);
+  if (rows.length === 1) return '';
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  return rows.map((r) => r.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ')).join('\n') + '\n';
 }

@@ -69,6 +69,9 @@ describe('cli: finetune and evaluate', function () {
     [['evaluate', 'graphs/linearity_r18w16.onnx', '--attacks', 'pgd-0'], /PGD iterations must be in \[1, 1000\]/],
     [['evaluate', 'graphs/linearity_r18w16.onnx', '--attacks', 'cw'], /unknown attack 'cw'/],
     [['evaluate', 'graphs/linearity_r18w16.onnx', '--eps', '2,300'], /--eps '2,300' must be comma-separated numbers in \[0, 255\]/],
+    [['evaluate', 'graphs/linearity_r18w16.onnx', '--seeds', '0'], /--seeds 0: a count must be in \[1, 1000\]/],
+    [['evaluate', 'graphs/linearity_r18w16.onnx', '--seeds', '3,3'], /--seeds '3,3' lists a seed twice/],
+    [['evaluate', 'graphs/linearity_r18w16.onnx', '--seeds', 'a,b'], /--seeds 'a,b' must be a count/],
   ] as const) {
     it(`refuses ${args.slice(2).join(' ')} with one line and exit 1`, async () => {
       const extra = args[0] === 'finetune' ? ['--data', data, '-o', path.join(temps.make('x'), 'x.onnx')] : ['--data', data, '--report', temps.make('r')];

@@ -14,7 +14,8 @@ import { absGain, aucOverEps, cleanScoreRange, rScore } from '../../src/metrics/
 import { srocc, plcc } from '../../src/metrics/correlation.js';
 import { renderPlots } from '../../src/report/plots.js';
 import { EVALUATE_SCHEMA, type AttackResult, type EvaluateResult, type ModelResult } from '../../src/report/schema.js';
-import { table4Markdown, table4Rows } from '../../src/report/table.js';
+import { seedSpreadMarkdown, seedSpreadRows, table4Markdown, table4Rows } from '../../src/report/table.js';
+import { spread } from '../../src/metrics/spread.js';
 import { writeReport } from '../../src/report/write.js';
 import { mulberry32 } from '../../src/util/random.js';
 import { TempDirs } from '../helpers/temp-dir.js';
@@ -89,6 +90,57 @@ describe('report: evaluate@1 schema', () => {
   });
 });
 
+/** makeResult() with its noise runs repeated over three seeds (what `--seeds 3` produces). */
+function withSeeds(): EvaluateResult {
+  const r = makeResult();
+  r.seeds = [0, 1, 2];
+  for (const m of r.models) {
+    for (const eps of [2, 4]) {
+      const perSeed = [0.01 * eps, 0.012 * eps, 0.008 * eps];
+      const s = spread(perSeed);
+      m.attacks.push({ attack: 'noise', iters: null, eps, absGain: s.mean, absGainCi95: null, rScore: 2 - s.mean, rScoreCi95: null, n: 12, seeds: [0, 1, 2], seedSpread: { absGain: s, rScore: spread(perSeed.map((v) => 2 - v)) }, absGainSeedStd: s.std });
+    }
+    m.auc.noise = { absGain: 0.06, rScore: 3.9, seedSpread: { absGain: spread([0.06, 0.072, 0.048]), rScore: spread([3.9, 3.8, 4.0]) } };
+  }
+  return r;
+}
+
+describe('report: spread over seeds', () => {
+  const Ajv = (ajv2020 as unknown as { default: typeof ajv2020.default }).default ?? ajv2020;
+  const validate = new Ajv({ allErrors: true, strict: false }).compile(EVALUATE_SCHEMA);
+
+  it('spread() is the mean, sample std, min and max', () => {
+    expect(spread([1, 2, 6])).to.deep.equal({ mean: 3, std: Math.sqrt(7), min: 1, max: 6 });
+    expect(spread([4])).to.deep.equal({ mean: 4, std: 0, min: 4, max: 4 });
+    expect(() => spread([])).to.throw(RangeError);
+    expect(() => spread([1, NaN])).to.throw(/value 1 is NaN/);
+  });
+
+  it('a result with seed spreads validates; a spread without std or with a negative std does not', () => {
+    const r = JSON.parse(JSON.stringify(withSeeds()));
+    expect(validate(r), JSON.stringify(validate.errors)).to.equal(true);
+    const a = JSON.parse(JSON.stringify(r));
+    delete a.models[0].attacks.at(-1).seedSpread.absGain.std;
+    expect(validate(a)).to.equal(false);
+    const b = JSON.parse(JSON.stringify(r));
+    b.models[1].auc.noise.seedSpread.rScore.std = -1;
+    expect(validate(b)).to.equal(false);
+  });
+
+  it('the spread table lists every repeated run and AUC; none without seeds', async () => {
+    const r = withSeeds();
+    const rows = seedSpreadRows(r);
+    expect(rows.slice(1).map((x) => `${x[0]} ${x[1]}`)).to.deep.equal(['linearity noise eps 2', 'linearity noise eps 4', 'linearity noise AUC', 'linearity+block noise eps 2', 'linearity+block noise eps 4', 'linearity+block noise AUC']);
+    expect(rows[2]!.slice(2, 7)).to.deep.equal(['3', (0.04).toFixed(4), (0.008).toFixed(4), (0.032).toFixed(4), (0.048).toFixed(4)]);
+    expect(seedSpreadMarkdown(r).split('\n')).to.have.length(9);
+    expect(seedSpreadMarkdown(makeResult())).to.equal('');
+    const dir = temps.make('spread');
+    await writeReport(r, dir);
+    expect(readFileSync(path.join(dir, 'report.md'), 'utf8')).to.include('## Spread over seeds 0, 1, 2');
+    expect(readFileSync(path.join(dir, 'index.html'), 'utf8')).to.match(/<h2>Spread over seeds<\/h2>[^]*<table class="spread">/);
+  });
+});
+
 describe('report: table and plots', () => {
   it('the Markdown table has the paper Table 4 columns, one row per model, em dashes for what was not measured', () => {
     const r = makeResult();
@@ -133,7 +185,7 @@ describe('report: the HTML page in a headless browser', function () {
   it('opens from disk with no console errors, and every plot renders non-blank', async function () {
     requireOrSkip(this, CHROMIUM !== undefined, "Debian's chromium (apt-get install chromium)");
     const dir = temps.make('html');
-    const written = await writeReport(makeResult(), dir);
+    const written = await writeReport(withSeeds(), dir);
     expect(written.files).to.include.members(['report.json', 'schema.json', 'report.md', 'index.html', 'plots/abs-gain-vs-eps.svg']);
     const run = (url: string, extra: string[]): ReturnType<typeof spawnSync> =>
       spawnSync(CHROMIUM!, ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--enable-logging=stderr', '--v=0', `--user-data-dir=${temps.make('chrome')}`, ...extra, url], { encoding: 'utf8', timeout: 240_000 });
@@ -141,6 +193,7 @@ describe('report: the HTML page in a headless browser', function () {
     expect(page.status, String(page.stderr)).to.equal(0);
     expect(String(page.stdout)).to.include('Robustness evaluation');
     expect(String(page.stdout)).to.include('<svg');
+    expect(String(page.stdout)).to.include('Spread over seeds');
     expect(String(page.stderr)).to.not.match(/CONSOLE|Uncaught|ERR_FILE_NOT_FOUND/);
     for (const file of written.files.filter((f) => f.endsWith('.svg'))) {
       const png = path.join(dir, `${path.basename(file)}.png`);

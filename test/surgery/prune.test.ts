@@ -9,7 +9,8 @@ import { selectTrainable } from '../../src/differentiable/parameters.js';
 import { UserError } from '../../src/errors.js';
 import { Model } from '../../src/ir/model.js';
 import type { Node } from '../../src/ir/node.js';
-import { tensorTypedData } from '../../src/onnx/tensor-data.js';
+import { tensorDims, tensorTypedData } from '../../src/onnx/tensor-data.js';
+import { assertEquivalent } from '../../src/equiv/assert.js';
 import { filterNorms, prunedCount, smallest } from '../../src/surgery/prune/criteria.js';
 import { PRUNE_METADATA_KEY, pruneMaskNames, pruneModel, type PruneReport } from '../../src/surgery/prune/prune.js';
 import { shrinkPruned } from '../../src/surgery/prune/shrink.js';
@@ -276,5 +277,98 @@ describe('prune: shrink (physical removal) is equivalent to the masked model', f
     pruneModel(m, { criterion: 'l2', ratio: 0.25 });
     shrink(m);
     expect(() => shrink(m)).to.throw(UserError, /already shrunk/);
+  });
+});
+
+/**
+ * MobileNet-style block: x -> Conv(3->8) -> BN -> Relu -> depthwise Conv(8, group 8, bias) -> BN ->
+ * Relu -> pointwise Conv(8->12) -> BN -> Relu -> GAP -> Flatten -> Gemm; `group` > 1 and not
+ * depthwise (group 2 over 8 channels) when `grouped`.
+ */
+function mobileNetBlock(opts: { grouped?: boolean } = {}): Model {
+  const f = (name: string, dims: number[], seed: number, lo = -1, hi = 1) => floatTensor(name, dims, randomFloats(seed, dims.reduce((a, b) => a * b, 1), lo, hi));
+  const bn = (p: string, c: number, seed: number) => [f(`${p}.s`, [c], seed, 0.5, 1.5), f(`${p}.b`, [c], seed + 1), f(`${p}.m`, [c], seed + 2), f(`${p}.v`, [c], seed + 3, 0.5, 2)];
+  const pads = { name: 'pads', ints: [1, 1, 1, 1], type: 7 };
+  const group = opts.grouped ? 2 : 8;
+  return new Model(
+    buildModel({
+      inputs: [tensorInfo('x', FLOAT, [2, 3, 12, 12])],
+      outputs: [tensorInfo('score', FLOAT, [2, 1])],
+      initializers: [f('c1.w', [8, 3, 3, 3], 1), ...bn('bn1', 8, 2), f('dw.w', [8, 8 / group, 3, 3], 10), f('dw.b', [8], 11), ...bn('bn2', 8, 12), f('pw.w', [12, 8, 1, 1], 20), ...bn('bn3', 12, 21), f('fc.w', [1, 12], 30), f('fc.b', [1], 31)],
+      nodes: [
+        node('Conv', ['x', 'c1.w'], ['a1'], 'c1', { attribute: [pads] }),
+        node('BatchNormalization', ['a1', 'bn1.s', 'bn1.b', 'bn1.m', 'bn1.v'], ['n1'], 'bn1'),
+        node('Relu', ['n1'], ['r1'], 'relu1'),
+        node('Conv', ['r1', 'dw.w', 'dw.b'], ['a2'], 'dw', { attribute: [pads, { name: 'group', i: group, type: 2 }] }),
+        node('BatchNormalization', ['a2', 'bn2.s', 'bn2.b', 'bn2.m', 'bn2.v'], ['n2'], 'bn2'),
+        node('Relu', ['n2'], ['r2'], 'relu2'),
+        node('Conv', ['r2', 'pw.w'], ['a3'], 'pw'),
+        node('BatchNormalization', ['a3', 'bn3.s', 'bn3.b', 'bn3.m', 'bn3.v'], ['n3'], 'bn3'),
+        node('Relu', ['n3'], ['r3'], 'relu3'),
+        node('GlobalAveragePool', ['r3'], ['g'], 'gap'),
+        node('Flatten', ['g'], ['fl'], 'flat'),
+        node('Gemm', ['fl', 'fc.w', 'fc.b'], ['score'], 'fc', { attribute: [{ name: 'transB', i: 1, type: 2 }] }),
+      ],
+    }),
+  );
+}
+
+describe('prune: depthwise and grouped consumers', function () {
+  this.timeout(300_000);
+
+  it('a depthwise conv follows its producer: its weight and bias are masked, the channel is zero after its BN and ReLU; shrink removes it from both (equiv)', async () => {
+    const masked = mobileNetBlock();
+    const report = pruneModel(masked, { criterion: 'l2', ratio: 0.25 });
+    expect(report.pruned.map((c) => [c.node, c.pruned.length, c.depthwise, c.batchNorms])).to.deep.equal([
+      ['c1', 2, ['dw'], ['bn1', 'bn2']],
+      ['pw', 3, [], ['bn3']],
+    ]);
+    expect(report.pruned[0]!.masks.map((k) => k.parameter)).to.deep.equal(['c1.w', 'dw.w', 'dw.b', 'bn1.s', 'bn1.b', 'bn2.s', 'bn2.b']);
+    expect(report.leftOut).to.deep.equal([{ node: 'dw', reason: 'depthwise conv (group 8): not pruned on its own; its channels follow the conv that feeds it (masked and removed with that conv\'s)' }]);
+    // c1's pruned channels are exactly zero after c1's BN+ReLU and after the depthwise conv's BN+ReLU
+    const c1 = report.pruned[0]!;
+    const feed = { x: randomInput([2, 3, 12, 12], 3) };
+    const v = await runValues(masked, feed, ['r1', 'r2']);
+    for (const name of ['r1', 'r2']) {
+      const t = v[name]!;
+      for (let b = 0; b < 2; b++) {
+        for (let ch = 0; ch < 8; ch++) {
+          const plane = t.data.subarray((b * 8 + ch) * 144, (b * 8 + ch + 1) * 144);
+          if (c1.pruned.includes(ch)) expect(plane.every((x) => x === 0), `${name} channel ${ch}`).to.equal(true);
+          else expect(plane.some((x) => x !== 0), `${name} channel ${ch} (kept)`).to.equal(true);
+        }
+      }
+    }
+    const shrunk = Model.fromBytes(masked.toBytes());
+    const s = shrinkPruned(shrunk);
+    expect(s.keptMasked).to.deep.equal([]);
+    expect(s.touched).to.include.members(['c1', 'dw', 'bn1', 'bn2', 'pw', 'bn3', 'fc']);
+    const dw = shrunk.graph.node('dw')!;
+    expect(dw.attrInt('group', 1)).to.equal(6);
+    expect(tensorDims(dw.input(1)!.initializer!)).to.deep.equal([6, 1, 3, 3]);
+    expect(tensorDims(shrunk.graph.value('dw.b').initializer!)).to.deep.equal([6]);
+    expect(tensorDims(shrunk.graph.value('pw.w').initializer!)).to.deep.equal([9, 6, 1, 1]);
+    const eq = await assertEquivalent(masked, Model.fromBytes(shrunk.toBytes()), { atol: 1e-5, rtol: 1e-5, perLayer: false });
+    expect(eq.equivalent).to.equal(true);
+  });
+
+  it('without masking the depthwise bias, the channel would not be zero after it (the check can fail)', async () => {
+    const masked = mobileNetBlock();
+    const report = pruneModel(masked, { criterion: 'l2', ratio: 0.25 });
+    masked.graph.value('dw.b.prune_mask').initializer = floatTensor('dw.b.prune_mask', [8], new Array(8).fill(1));
+    masked.graph.value('dw.b').initializer = floatTensor('dw.b', [8], new Array(8).fill(5));
+    const t = (await runValues(masked, { x: randomInput([2, 3, 12, 12], 3) }, ['a2']))['a2']!;
+    const ch = report.pruned[0]!.pruned[0]!;
+    expect(t.data.subarray(ch * 144, (ch + 1) * 144).every((x) => x === 0)).to.equal(false);
+  });
+
+  it('a grouped conv that is not depthwise: its producer and itself are left out with the reason', () => {
+    const m = mobileNetBlock({ grouped: true });
+    const report = pruneModel(m, { criterion: 'l2', ratio: 0.25 });
+    expect(report.pruned.map((c) => c.node)).to.deep.equal(['pw']);
+    expect(report.leftOut).to.deep.equal([
+      { node: 'c1', reason: "it feeds the grouped conv Conv 'dw' (group 2, not depthwise with one filter per channel: its input channels could only be removed in whole groups)" },
+      { node: 'dw', reason: 'grouped conv (group 2, not depthwise with one filter per channel): its filters are not independent of its input channels (only whole groups could be removed)' },
+    ]);
   });
 });

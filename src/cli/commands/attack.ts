@@ -19,7 +19,7 @@ import { writeFileAtomic } from '../../util/atomic-write.js';
 import { readRegularFile } from '../../util/safe-read.js';
 import type { CliIO } from '../main.js';
 import { parseChoice, parseInteger, parseNumberIn, parseSeed } from '../options.js';
-import { addScoreOptions, scoreSpecFor, type ScoreFlags } from '../score-options.js';
+import { addScoreOptions, scoreLine, scoreSpecFor, type ScoreFlags } from '../score-options.js';
 import { addPreprocessOptions, describePreprocess, preprocessFor } from '../preprocess-options.js';
 import { makeProgress } from '../progress.js';
 
@@ -101,6 +101,8 @@ export function registerAttack(program: Command, io: CliIO): void {
     const items = (opts.split === 'all' ? all : selectSplit(all, opts.split, { seed: opts.splitSeed })).slice(0, opts.maxImages);
     const progress = makeProgress({ json: opts.json, err: io.err });
     progress.line(describePreprocess(preprocess, readPreprocess(model) !== undefined));
+    progress.line(scoreLine(model, opts));
+    if (opts.source) progress.line(scoreLine(srcModel, opts, '--source'));
     const clean = await loadPixelBatch(items, preprocess);
     const n = items.length;
     for (let i = 0; i < n; i++) await savePixelsPng(clean.data, i, h, w, path.join(opts.out, 'clean', `${stem(items[i]!)}.png`));

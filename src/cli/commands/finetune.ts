@@ -11,7 +11,7 @@ import type { LossKind } from '../../train/losses.js';
 import { validateModel } from '../../validation/validate.js';
 import type { CliIO } from '../main.js';
 import { collect, parseChoice, parseInteger, parseNumberIn } from '../options.js';
-import { addScoreOptions, scoreSpecFor, type ScoreFlags } from '../score-options.js';
+import { addScoreOptions, scoreLine, scoreSpecFor, type ScoreFlags } from '../score-options.js';
 import { addPreprocessOptions, describePreprocess, preprocessFor } from '../preprocess-options.js';
 import { makeProgress } from '../progress.js';
 
@@ -71,7 +71,7 @@ export function registerFinetune(program: Command, io: CliIO): void {
     const train = selectSplit(ds.items, 'train', split);
     const val = selectSplit(ds.items, 'val', split);
     const progress = makeProgress({ json: opts.json, err: io.err });
-    if (!opts.json) io.err(`${describePreprocess(preprocess, readPreprocess(model) !== undefined)}\n`);
+    if (!opts.json) io.err(`${describePreprocess(preprocess, readPreprocess(model) !== undefined)}\n${scoreLine(model, opts)}\n`);
     let started = Date.now();
     let images = 0;
     const result = await finetune(model, {

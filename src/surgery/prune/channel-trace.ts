@@ -2,15 +2,33 @@
  * Whether a conv's output channels can be pruned by masking: follow its output forward through
  * ops that keep a zero channel exactly zero until every path ends in a consumer that only sums
  * channels linearly (a conv, or a Gemm/MatMul on pooled or flattened features). Along the way a
- * BatchNormalization directly on the channels must have its gamma and beta masked too. Anything
- * else — a residual Add joining another path, an op with f(0) != 0 (Sigmoid, Softmax, Exp, a Clip
- * whose range excludes 0), a graph output, a grouped conv — leaves the conv out, with the reason.
+ * BatchNormalization on the channels must have its gamma and beta masked too, and a depthwise conv
+ * (group = input channels, one filter per channel) reading them follows its producer: its weight
+ * and bias for the channel are masked, so the channel stays exactly zero through it. A Concat along
+ * the channel axis moves the channels to an offset (later masks are placed there). Anything else,
+ * e.g. a residual Add joining another path, an op with f(0) != 0 (Sigmoid, Softmax, Exp, a Clip
+ * whose range excludes 0), a graph output, a grouped conv that is not depthwise (only whole groups
+ * could go), leaves the conv out, with the reason.
  */
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
-import { tensorTypedData } from '../../onnx/tensor-data.js';
+import { tensorDims, tensorTypedData } from '../../onnx/tensor-data.js';
 
-export type Trace = { ok: true; batchNorms: Node[] } | { ok: false; reason: string };
+/** A node whose per-channel parameters are masked with the conv's: channel c at index c + offset. */
+export interface Follower {
+  node: Node;
+  offset: number;
+}
+
+export type Trace = { ok: true; batchNorms: Follower[]; depthwise: Follower[] } | { ok: false; reason: string };
+
+/** Depthwise conv with multiplier 1: group = input channels = output channels, weight [C, 1, k, k]. */
+export function isDepthwise(n: Node, weight: Value | null | undefined = n.input(1)): boolean {
+  const group = n.attrInt('group', 1);
+  const t = weight?.initializer;
+  const dims = t ? tensorDims(t) : undefined;
+  return n.opType === 'Conv' && group > 1 && !!dims && dims[0] === group && dims[1] === 1;
+}
 
 /** Ops for which f(0) = 0 elementwise and channels keep their positions. */
 const ZERO_PRESERVING_UNARY = new Set(['Relu', 'LeakyRelu', 'Elu', 'Selu', 'Celu', 'Tanh', 'HardSwish', 'Mish', 'Gelu', 'Softsign', 'Identity', 'Dropout', 'Neg', 'Abs', 'Sign', 'Sin', 'Erf', 'Asinh', 'Atan', 'ThresholdedRelu', 'Shrink']);
@@ -44,21 +62,28 @@ function isInitializer(v: Value | null | undefined): boolean {
  * may follow), and `viaFeatures` turns true after global pooling or flattening (a Gemm/MatMul may
  * then consume the channels as features).
  */
-export function traceConvOutput(conv: Node): Trace {
-  const batchNorms: Node[] = [];
+export function traceConvOutput(conv: Node, channelsOf: (v: Value) => number | undefined = () => undefined): Trace {
+  const batchNorms: Follower[] = [];
+  const depthwise: Follower[] = [];
   const seen = new Set<Value>();
-  const visit = (v: Value, channelAxis: boolean, viaFeatures: boolean): string | undefined => {
+  const visit = (v: Value, channelAxis: boolean, viaFeatures: boolean, offset: number): string | undefined => {
     if (seen.has(v)) return undefined;
     seen.add(v);
     if (v.isGraphOutput) return `its channels reach the graph output '${v.name}'`;
     for (const { node: n, index } of v.uses()) {
       const op = n.domain === '' ? n.opType : `${n.domain}::${n.opType}`;
-      let next: { channelAxis: boolean; viaFeatures: boolean } | undefined;
+      let next: { channelAxis: boolean; viaFeatures: boolean; offset?: number } | undefined;
       if (op === 'Conv' || op === 'ConvTranspose') {
         if (index !== 0) return `its channels reach ${where(n)} as weights`;
         if (!channelAxis) return `its channels reach ${where(n)} after a layout change`;
-        if (n.attrInt('group', 1) !== 1) return `it feeds the grouped conv ${where(n)} (group ${n.attrInt('group', 1)})`;
-        continue; // a linear consumer: zero channels contribute nothing
+        if (op === 'Conv' && isDepthwise(n)) {
+          // channel c of the output reads only channel c: masking its weight and bias keeps it zero
+          if (!isInitializer(n.input(1)) || (n.input(2) && !isInitializer(n.input(2)))) return `the depthwise conv ${where(n)} has parameters that are not initializers`;
+          depthwise.push({ node: n, offset });
+          next = { channelAxis, viaFeatures };
+        } else if (n.attrInt('group', 1) !== 1) {
+          return `it feeds the grouped conv ${where(n)} (group ${n.attrInt('group', 1)}, not depthwise with one filter per channel: its input channels could only be removed in whole groups)`;
+        } else continue; // a linear consumer: zero channels contribute nothing
       } else if (op === 'Gemm' || op === 'MatMul') {
         if (!viaFeatures || index !== 0) return `it reaches ${where(n)} other than as pooled/flattened features`;
         continue;
@@ -66,7 +91,7 @@ export function traceConvOutput(conv: Node): Trace {
         if (index !== 0) return `it reaches ${where(n)} as a parameter`;
         if (!channelAxis) return `it reaches ${where(n)} after a layout change`;
         if (!isInitializer(n.input(1)) || !isInitializer(n.input(2))) return `${where(n)} has gamma/beta that are not initializers`;
-        batchNorms.push(n);
+        batchNorms.push({ node: n, offset });
         next = { channelAxis, viaFeatures };
       } else if (op === 'Clip') {
         const lo = n.input(1) ?? null;
@@ -93,6 +118,16 @@ export function traceConvOutput(conv: Node): Trace {
         if (index !== 0) return `it reaches ${where(n)} as a parameter`;
         const global = op.startsWith('Global') || op.startsWith('Reduce');
         next = { channelAxis, viaFeatures: viaFeatures || global };
+      } else if (op === 'Concat' && channelAxis && !viaFeatures && n.attrInt('axis', 0) === 1) {
+        // along the channels: they stay on axis 1, at the offset of this input
+        if (n.inputs.filter((x) => x === v).length > 1) return `its channels enter ${where(n)} twice`;
+        let at = 0;
+        for (const x of n.inputs.slice(0, index)) {
+          const c = x ? channelsOf(x) : undefined;
+          if (c === undefined) return `the channel count of '${x?.name}' before it in ${where(n)} is not known statically`;
+          at += c;
+        }
+        next = { channelAxis, viaFeatures, offset: offset + at };
       } else if (LAYOUT.has(op)) {
         if (op !== 'Concat' && index !== 0) return `it reaches ${where(n)} as a shape`;
         // a Concat along channels keeps them on axis 1 at an offset, which masks of later BNs would need
@@ -106,7 +141,7 @@ export function traceConvOutput(conv: Node): Trace {
       }
       for (const out of n.outputs) {
         if (!out) continue;
-        const r = visit(out, next.channelAxis, next.viaFeatures);
+        const r = visit(out, next.channelAxis, next.viaFeatures, next.offset ?? offset);
         if (r) return r;
       }
     }
@@ -114,6 +149,6 @@ export function traceConvOutput(conv: Node): Trace {
   };
   const out = conv.output(0);
   if (!out) return { ok: false, reason: 'the conv has no output' };
-  const reason = visit(out, true, false);
-  return reason ? { ok: false, reason } : { ok: true, batchNorms };
+  const reason = visit(out, true, false, 0);
+  return reason ? { ok: false, reason } : { ok: true, batchNorms, depthwise };
 }

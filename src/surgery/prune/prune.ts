@@ -13,7 +13,9 @@ import type { Node } from '../../ir/node.js';
 import { DataType } from '../../onnx/data-types.js';
 import { tensorDims, tensorTypedData } from '../../onnx/tensor-data.js';
 import { readBlockEntries } from '../block-metadata.js';
-import { traceConvOutput } from './channel-trace.js';
+import { inferShapesStatic } from '../../analysis/shapes/infer.js';
+import type { Value } from '../../ir/value.js';
+import { isDepthwise, traceConvOutput, type Follower } from './channel-trace.js';
 import { filterNorms, prunedCount, smallest, type NormCriterion } from './criteria.js';
 import { maskParameter, type MaskedParameter } from './masks.js';
 
@@ -37,6 +39,8 @@ export interface PrunedConv {
   pruned: number[];
   /** BatchNormalizations on the conv's output whose gamma/beta were masked too. */
   batchNorms: string[];
+  /** Depthwise convs reading the channels, whose weight and bias were masked too (they follow this conv). */
+  depthwise: string[];
   masks: MaskedParameter[];
 }
 
@@ -74,7 +78,8 @@ function convWeight(node: Node): { name: string; dims: number[]; data: Float32Ar
 export interface PruneCandidate {
   node: Node;
   weight: { name: string; dims: number[]; data: Float32Array };
-  batchNorms: Node[];
+  batchNorms: Follower[];
+  depthwise: Follower[];
 }
 
 export interface PrunePlan {
@@ -90,6 +95,17 @@ export function planPrune(model: Model, scope: PruneScope = 'all'): PrunePlan {
   const g = model.graph;
   const block = blockParameterNames(model);
   const plan: PrunePlan = { scope, candidates: [], leftOut: [], filtersInScope: 0 };
+  // channel counts (axis 1) for Concat offsets, inferred once when first asked
+  let shapes: ReturnType<typeof inferShapesStatic> | undefined;
+  const channelsOf = (v: Value): number | undefined => {
+    try {
+      shapes ??= inferShapesStatic(model);
+    } catch {
+      return undefined;
+    }
+    const d = shapes.get(v)?.shape?.[1];
+    return typeof d === 'number' ? d : undefined;
+  };
   for (const node of g.nodes.filter((n) => n.opType === 'Conv' && n.domain === '')) {
     const w = convWeight(node);
     const label = node.name || node.outputs[0]?.name || 'Conv';
@@ -100,20 +116,24 @@ export function planPrune(model: Model, scope: PruneScope = 'all'): PrunePlan {
     const inBlock = block.has(w.name);
     if ((scope === 'backbone' && inBlock) || (scope === 'block' && !inBlock)) continue;
     plan.filtersInScope += w.dims[0]!;
+    if (isDepthwise(node)) {
+      plan.leftOut.push({ node: label, reason: `depthwise conv (group ${node.attrInt('group', 1)}): not pruned on its own; its channels follow the conv that feeds it (masked and removed with that conv's)` });
+      continue;
+    }
     if (node.attrInt('group', 1) !== 1) {
-      plan.leftOut.push({ node: label, reason: `grouped conv (group ${node.attrInt('group', 1)}): its filters are not independent of its input channels` });
+      plan.leftOut.push({ node: label, reason: `grouped conv (group ${node.attrInt('group', 1)}, not depthwise with one filter per channel): its filters are not independent of its input channels (only whole groups could be removed)` });
       continue;
     }
     if (w.dims[0]! < 2) continue;
     // the RobustBlock's reduce conv feeds the orthogonal conv's DFT (MatMuls), which is linear in
     // its input: a zeroed channel contributes nothing (it can be masked, not removed: shrink keeps it)
     if (inBlock && (node.output(0)?.uses() ?? []).every((u) => u.node.opType === 'MatMul') && (node.output(0)?.uses().length ?? 0) > 0) {
-      plan.candidates.push({ node, weight: w, batchNorms: [] });
+      plan.candidates.push({ node, weight: w, batchNorms: [], depthwise: [] });
       continue;
     }
-    const trace = traceConvOutput(node);
+    const trace = traceConvOutput(node, channelsOf);
     if (!trace.ok) plan.leftOut.push({ node: label, reason: trace.reason });
-    else plan.candidates.push({ node, weight: w, batchNorms: trace.batchNorms });
+    else plan.candidates.push({ node, weight: w, batchNorms: trace.batchNorms, depthwise: trace.depthwise });
   }
   return plan;
 }
@@ -125,23 +145,45 @@ export function planPrune(model: Model, scope: PruneScope = 'all'): PrunePlan {
 export function applyPrune(model: Model, plan: PrunePlan, chosen: ReadonlyMap<string, readonly number[]>, record: { criterion: NormCriterion | 'pls'; ratio: number; extra?: Record<string, unknown> }): PruneReport {
   const g = model.graph;
   const report: PruneReport = { criterion: record.criterion, ratio: record.ratio, scope: plan.scope, pruned: [], leftOut: plan.leftOut, filtersPruned: 0, filtersInScope: plan.filtersInScope };
+  // every masked parameter (node, input) with the union of the channels masked in it: a
+  // BatchNormalization after a Concat is masked for each conv that feeds the Concat, at its offset
+  const wanted = new Map<string, { node: Node; index: number; channels: Set<number>; convs: string[] }>();
+  const want = (node: Node, index: number, channels: number[], conv: string): string => {
+    const key = `${node.name}\u0000${index}`;
+    const e = wanted.get(key) ?? { node, index, channels: new Set<number>(), convs: [] };
+    wanted.set(key, e);
+    for (const c of channels) e.channels.add(c);
+    if (!e.convs.includes(conv)) e.convs.push(conv);
+    return key;
+  };
+  const perConv: { c: PruneCandidate; filters: number; pruned: number[]; keys: string[] }[] = [];
   for (const c of plan.candidates) {
     const pruned = [...(chosen.get(c.node.name) ?? [])].sort((a, b) => a - b);
     if (pruned.length === 0) continue;
     const filters = c.weight.dims[0]!;
     if (pruned.length >= filters || pruned.some((i) => !Number.isInteger(i) || i < 0 || i >= filters)) throw new Error(`internal: bad pruning choice for '${c.node.name}'`);
-    const masks: MaskedParameter[] = [maskParameter(g, c.node, 1, filters, pruned)];
-    if (c.node.input(2)) masks.push(maskParameter(g, c.node, 2, filters, pruned));
-    for (const bn of c.batchNorms) {
-      masks.push(maskParameter(g, bn, 1, filters, pruned));
-      masks.push(maskParameter(g, bn, 2, filters, pruned));
+    const keys = [want(c.node, 1, pruned, c.node.name)];
+    if (c.node.input(2)) keys.push(want(c.node, 2, pruned, c.node.name));
+    for (const f of [...c.depthwise, ...c.batchNorms]) {
+      const at = pruned.map((p) => p + f.offset);
+      keys.push(want(f.node, 1, at, c.node.name));
+      if (f.node.opType === 'BatchNormalization' || f.node.input(2)) keys.push(want(f.node, 2, at, c.node.name));
     }
-    report.pruned.push({ node: c.node.name, weight: c.weight.name, filters, pruned, batchNorms: c.batchNorms.map((b) => b.name), masks });
+    perConv.push({ c, filters, pruned, keys });
+  }
+  const masked = new Map<string, MaskedParameter>();
+  for (const [key, e] of wanted) {
+    const rows = e.node.input(e.index)?.initializer;
+    const channels = rows ? tensorDims(rows)[0]! : 0;
+    masked.set(key, maskParameter(g, e.node, e.index, channels, [...e.channels].sort((a, b) => a - b)));
+  }
+  for (const { c, filters, pruned, keys } of perConv) {
+    report.pruned.push({ node: c.node.name, weight: c.weight.name, filters, pruned, batchNorms: c.batchNorms.map((b) => b.node.name), depthwise: c.depthwise.map((d) => d.node.name), masks: keys.map((k) => masked.get(k)!) });
     report.filtersPruned += pruned.length;
   }
   model.setMetadata(
     PRUNE_METADATA_KEY,
-    JSON.stringify({ criterion: record.criterion, ratio: record.ratio, scope: plan.scope, ...(record.extra ?? {}), convs: report.pruned.map((c) => ({ node: c.node, weight: c.weight, filters: c.filters, pruned: c.pruned, masks: c.masks.map((m) => m.mask) })), leftOut: report.leftOut }),
+    JSON.stringify({ criterion: record.criterion, ratio: record.ratio, scope: plan.scope, ...(record.extra ?? {}), convs: report.pruned.map((c) => ({ node: c.node, weight: c.weight, filters: c.filters, pruned: c.pruned, ...(c.depthwise.length > 0 ? { depthwise: c.depthwise } : {}), masks: c.masks.map((m) => m.mask) })), leftOut: report.leftOut }),
   );
   return report;
 }

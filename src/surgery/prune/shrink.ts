@@ -21,6 +21,7 @@ import { DataType } from '../../onnx/data-types.js';
 import type { ValueInfoProto } from '../../onnx/proto-types.js';
 import { tensorDims, tensorTypedData } from '../../onnx/tensor-data.js';
 import { float32Tensor } from '../emit.js';
+import { isDepthwise } from './channel-trace.js';
 import { MASK_SUFFIX } from './masks.js';
 import { PRUNE_METADATA_KEY } from './prune.js';
 
@@ -139,11 +140,25 @@ export function shrinkPruned(model: Model): ShrinkReport {
       const forward = (rr: Removal): void => {
         if (out) removal.set(out, rr);
       };
-      if (op === 'Conv' || op === 'ConvTranspose') {
+      if (op === 'Conv' && isDepthwise(n, underlying(n.input(1)))) {
+        // depthwise: channel c in, channel c out; its filters and bias for the removed channels go,
+        // and the group count shrinks with the channels
+        if (first !== 0 || r.axis !== 1) fail(n, 'pruned channels reach it as weights');
+        const w = underlying(n.input(1));
+        const b = underlying(n.input(2) ?? null);
+        if (!w) fail(n, 'its weight is not an initializer');
+        if (r.size !== n.attrInt('group', 1)) fail(n, `it has ${n.attrInt('group', 1)} groups, not the ${r.size} channels it reads`);
+        const set = new Set(r.removed);
+        edits.push(() => sliceInitializer(w, 0, set));
+        if (b) edits.push(() => sliceInitializer(b, 0, set));
+        edits.push(() => n.setAttribute({ name: 'group', i: r.size - r.removed.length, type: 2 }));
+        touched.push(n.name);
+        forward(r);
+      } else if (op === 'Conv' || op === 'ConvTranspose') {
         if (first !== 0) fail(n, 'pruned channels reach it as weights');
         const w = underlying(n.input(1));
         if (!w) fail(n, 'its weight is not an initializer');
-        if (n.attrInt('group', 1) !== 1) fail(n, 'it is a grouped conv');
+        if (n.attrInt('group', 1) !== 1) fail(n, 'it is a grouped conv that is not depthwise (only whole groups could be removed)');
         edits.push(() => sliceInitializer(w, op === 'Conv' ? 1 : 0, new Set(r.removed)));
         touched.push(n.name);
       } else if (op === 'BatchNormalization') {
@@ -225,6 +240,19 @@ export function shrinkPruned(model: Model): ShrinkReport {
     } catch (e) {
       if (!(e instanceof UserError)) throw e;
       keptMasked.push({ node: c.node, reason: e.message.replace(/; the masked model is still valid.*$/, '') });
+    }
+  }
+  // a mask shared with a conv that stays masked (a BatchNormalization after a Concat of both) must
+  // stay too, and so must every conv that shares it: their parameters cannot be sliced alone
+  for (let changed = true; changed; ) {
+    changed = false;
+    const keptMasks = new Set(record.convs.filter((c) => keptMasked.some((k) => k.node === c.node)).flatMap((c) => c.masks ?? []));
+    for (const c of [...shrinkable]) {
+      const shared = (c.masks ?? []).find((m) => keptMasks.has(m));
+      if (shared === undefined) continue;
+      shrinkable.splice(shrinkable.indexOf(c), 1);
+      keptMasked.push({ node: c.node, reason: `it shares the mask '${shared}' with a conv that stays masked` });
+      changed = true;
     }
   }
   if (shrinkable.length === 0 && record.convs.length > 0) throw new UserError('shrink', `no pruned conv can be removed physically: ${keptMasked[0]!.reason}`);
