@@ -47,4 +47,5 @@ export { loadBackend, currentBackend, BACKEND_CHOICES, type BackendChoice, type 
 export { supportProblems, assertSupported, type SupportProblem } from './mirror/support.js';
 export { runConformance, runConformanceCase, summarize as summarizeConformance, type ConformanceCase } from './mirror/conformance.js';
 export { opDefinition, mirrorKernel, mirrorOps } from './ops/registry.js';
-export type { OpDefinition, OpKernel, KernelContext, KernelTable } from './ops/types.js';
+export type { OpDefinition, OpKernel, KernelContext, KernelTable, GradientEmitter, GradientRule, GradientTable } from './ops/types.js';
+export { buildGradientGraph, checkDifferentiable, type GradientGraph, type GradientGraphRequest, type LossSpec } from './autodiff/index.js';

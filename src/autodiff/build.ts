@@ -29,7 +29,7 @@ export function buildGradientGraph(model: Model, req: GradientGraphRequest): Gra
   clone.graph.toposort();
   const plan = planGradient(clone, req);
   const graph = clone.graph;
-  const w = new BackwardWriter(clone, plan.shapes, plan.opset.version);
+  const w = new BackwardWriter(clone, plan.shapes, plan.opset.version, new Set(plan.params));
 
   // forward outputs the rules need that the forward nodes do not compute yet (MaxPool's Indices)
   for (const [node, rule] of plan.rules) {
@@ -79,12 +79,14 @@ export function buildGradientGraph(model: Model, req: GradientGraphRequest): Gra
     });
   }
 
-  // graph outputs: loss, forward outputs, gradients (renamed where the name is free to take)
+  // graph outputs: loss, forward outputs, gradients. A value a backward node produces takes the
+  // output name itself (renamed everywhere); a forward value, a graph input, or a value already
+  // named gets an Identity.
   const forwardNames = new Set<string>([...graph.values()].map((v) => v.name));
   const produced = new Set(w.nodes.flatMap((n) => n.output ?? []));
   const rename = new Map<string, string>();
   const outputName = (value: string, base: string): { name: string; identity: boolean } => {
-    if (produced.has(value) && !forwardNames.has(value) && !rename.has(value) && !head.seeds.has(value) && ![...head.seeds.values()].includes(value)) {
+    if (produced.has(value) && !forwardNames.has(value) && !rename.has(value)) {
       const name = w.fresh(base);
       rename.set(value, name);
       return { name, identity: false };

@@ -26,7 +26,17 @@ export class BackwardWriter {
     readonly model: Model,
     readonly shapes: ShapeMap,
     readonly opset: number,
+    /** Initializers that become graph inputs (the differentiated parameters). */
+    readonly params: ReadonlySet<string> = new Set(),
   ) {}
+
+  isConstant(value: string): boolean {
+    const v = this.model.graph.lookup(value);
+    if (!v) return false;
+    if (v.initializer) return !this.params.has(value) && !v.isGraphInput;
+    const p = v.producer();
+    return p !== undefined && p.opType === 'Constant' && p.domain === '';
+  }
 
   fresh(base: string): string {
     const g = this.model.graph;
@@ -173,6 +183,7 @@ export class BackwardWriter {
       constantInts: (v) => w.constantInts(v),
       unbroadcast: (grad, like, gd) => w.unbroadcast(grad, like, gd ?? w.gradDims.get(grad) ?? outDims(), `op '${node.opType}' (node '${node.label}')`),
       fail,
+      isConstant: (v) => w.isConstant(v),
       reduceSum: (x, axes, keepdims) => w.reduceSum(x, axes, keepdims),
       unsqueeze: (x, axes) => w.unsqueeze(x, axes),
       squeeze: (x, axes) => w.squeeze(x, axes),

@@ -91,6 +91,11 @@ export interface GradientEmitter {
   unbroadcast(grad: string, like: string, gradDims?: readonly (number | string)[]): string;
   /** A user error naming this node. */
   fail(message: string): never;
+  /**
+   * Whether a forward value is a constant of the gradient graph (an initializer that is not
+   * differentiated, or a Constant's output), so work on it is folded by ONNX Runtime (compatible extension).
+   */
+  isConstant(value: string): boolean;
   // ---- opset-aware helpers (compatible extensions of the contract: rules never look at the opset for these)
   /** ReduceSum over `axes` (axis attribute before opset 13, input from 13); empty axes: reduce nothing (identity). */
   reduceSum(x: string, axes: readonly number[], keepdims: boolean): string;

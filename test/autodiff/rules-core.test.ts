@@ -5,6 +5,8 @@
  */
 import { expect } from 'chai';
 import type { AttributeProto, NodeProto } from '../../src/onnx/proto-types.js';
+import { buildGradientGraph } from '../../src/autodiff/index.js';
+import { CONV_INPUT_GRAD, CONV_WEIGHT_GRAD } from '../../src/ops/conv.grad.js';
 import { expectGradientsMatch, expectWrongGradientFails, randn, RELU_STEPS, smallCase, type TVal } from './harness.js';
 
 const ints = (name: string, v: number[]): AttributeProto => ({ name, ints: v, type: 7 });
@@ -25,16 +27,38 @@ describe('autodiff core rules vs finite differences of ORT', function () {
     { what: 'depthwise with multiplier 2, pads 1', x: [2, 3, 6, 6], w: [6, 1, 3, 3], attrs: [int('group', 3), ints('pads', [1, 1, 1, 1])] },
     { what: '1x1 stride 2 (downsample)', x: [2, 4, 7, 7], w: [6, 4, 1, 1], attrs: [ints('strides', [2, 2])] },
     { what: 'auto_pad SAME_UPPER stride 2', x: [1, 2, 7, 6], w: [3, 2, 3, 3], attrs: [{ name: 'auto_pad', s: new TextEncoder().encode('SAME_UPPER'), type: 3 }, ints('strides', [2, 2])] },
+    { what: 'few output positions (L < M: the unfold form folds the batch)', x: [3, 3, 4, 4], w: [12, 3, 3, 3], attrs: [ints('strides', [2, 2])], bias: true },
     { what: '1-D conv', x: [2, 3, 11], w: [4, 3, 3], attrs: [ints('strides', [2]), ints('pads', [1, 0])] },
   ];
-  for (const c of convCases) {
-    it(`Conv ${c.what}: dX, dW, dB`, async () => {
-      const vals = [val('x', c.x, 1), val('w', c.w, 2, true, 0.5), ...(c.bias ? [val('b', [c.w[0]!], 3, true)] : [])];
-      const kase = smallCase([nd('Conv', vals.map((v) => v.name), c.attrs)], vals, ['y']);
-      const r = await expectGradientsMatch(kase);
-      expect(r.paramGrads.w!.length).to.equal(n(c.w));
-    });
+  for (const form of ['transposed-conv', 'unfold', 'taps'] as const) {
+    for (const c of convCases) {
+      it(`Conv ${c.what}: dX (both forms), dW (${form}), dB`, async () => {
+        const vals = [val('x', c.x, 1), val('w', c.w, 2, true, 0.5), ...(c.bias ? [val('b', [c.w[0]!], 3, true)] : [])];
+        const kase = smallCase([nd('Conv', vals.map((v) => v.name), c.attrs)], vals, ['y']);
+        const saved = [CONV_WEIGHT_GRAD.form, CONV_INPUT_GRAD.form] as const;
+        CONV_WEIGHT_GRAD.form = form;
+        try {
+          // dX both ways: a Conv with the flipped weight (stride 1) and ConvTranspose
+          for (const dx of ['conv', 'conv-transpose'] as const) {
+            CONV_INPUT_GRAD.form = dx;
+            const r = await expectGradientsMatch(kase);
+            expect(r.paramGrads.w!.length).to.equal(n(c.w));
+          }
+        } finally {
+          [CONV_WEIGHT_GRAD.form, CONV_INPUT_GRAD.form] = saved;
+        }
+      });
+    }
   }
+
+  it('Conv dX form auto: the flipped Conv where the weight is constant (attacks), ConvTranspose where it is trained', () => {
+    const vals = [val('x', [1, 2, 5, 5], 1), val('w', [3, 2, 3, 3], 2, true)];
+    const kase = smallCase([nd('Conv', ['x', 'w'], [ints('pads', [1, 1, 1, 1])])], vals, ['y']);
+    const ops = (params: string[]): string[] => buildGradientGraph(kase.model, { loss: { kind: 'mean', output: 'y' }, inputs: ['x'], params }).model.graph.nodes.map((x) => x.opType);
+    expect(CONV_INPUT_GRAD.form).to.equal('auto');
+    expect(ops([])).to.include('Conv').and.not.include('ConvTranspose');
+    expect(ops(['w'])).to.include('ConvTranspose');
+  });
 
   it('a 5% wrong Conv gradient fails the check', async () => {
     const vals = [val('x', [2, 3, 6, 6], 1), val('w', [4, 3, 3, 3], 2, true)];
