@@ -44,6 +44,8 @@ export interface ChildArgs {
   /** The block's inverse method (whatever `buildRobustBlock` accepts: newton-schulz, com.microsoft, ...). */
   inverse: string;
   nsIterations?: number;
+  /** ONNX Runtime's CPU memory arena (default off: its growth overshoots by gigabytes at this size). */
+  arena?: boolean;
   /** Build and estimate only (no ONNX Runtime run). */
   dryRun?: boolean;
 }
@@ -104,7 +106,7 @@ async function main(): Promise<void> {
   if (!a.dryRun) {
     setMaxMemoryBytes(Number.MAX_SAFE_INTEGER);
     const t1 = performance.now();
-    const runner = await openRunner(grad.model, { optimization: 'basic' });
+    const runner = await openRunner(grad.model, { optimization: 'basic', memoryArena: a.arena ?? false });
     const tSession = performance.now() - t1;
     const feeds: Record<string, RuntimeTensor> = { x: { elemType: 1, dims: [1, a.c, a.h, a.w], data: seeded(a.c * a.h * a.w, 1) } };
     for (const p of params) {

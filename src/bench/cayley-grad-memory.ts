@@ -4,7 +4,7 @@
  * reduce conv 1024 -> 512, Cayley 512 -> 1024 at n = 32), computed by the gradient graph in ONNX
  * Runtime on the CPU, in a child process whose peak resident memory (VmHWM) is reported.
  *
- *   node dist/bench/cayley-grad-memory.js [--c 1024] [--h 32] [--w 42] [--inverse com.microsoft|newton-schulz|...] [--ns-iterations k] [--dry-run]
+ *   node dist/bench/cayley-grad-memory.js [--c 1024] [--h 32] [--w 42] [--inverse com.microsoft|newton-schulz|...] [--ns-iterations k] [--arena] [--dry-run]
  *
  * --dry-run builds the gradient graph and prints its static peak estimate without running it.
  * The machine is shared: run the full size rarely (it takes minutes on 2 cores).
@@ -34,6 +34,7 @@ if (isMain) {
     inverse: arg('inverse') ?? 'com.microsoft',
     ...(arg('ns-iterations') ? { nsIterations: Number(arg('ns-iterations')) } : {}),
     ...(process.argv.includes('--dry-run') ? { dryRun: true } : {}),
+    ...(process.argv.includes('--arena') ? { arena: true } : {}),
   };
   const res = runCayleyGradMemory(a);
   const gb = (b: unknown): string => (typeof b === 'number' ? `${(b / 2 ** 30).toFixed(2)} GiB` : '?');

@@ -37,6 +37,8 @@ export interface RunnerOptions {
   logSeverity?: 0 | 1 | 2 | 3 | 4;
   /** A static estimate of the session's memory: checked against --max-memory, and said in one line, before the session is created. */
   memory?: { estimate: MemoryEstimate; what: string };
+  /** ONNX Runtime's CPU memory arena (default on); off, freed buffers go back to the system (lower peak RSS for very large graphs). */
+  memoryArena?: boolean;
 }
 
 /** Where a session's model came from. */
@@ -192,6 +194,7 @@ export async function openRunner(model: Model | Uint8Array | string, opts: Runne
     graphOptimizationLevel: OPT_LEVELS[opts.optimization ?? 'disabled'],
     logSeverityLevel,
     ...(opts.intraOpThreads !== undefined ? { intraOpNumThreads: opts.intraOpThreads } : {}),
+    ...(opts.memoryArena === false ? { enableCpuMemArena: false } : {}),
   };
   const notices: string[] = [];
   const create = (providers: string[]): Promise<OrtSession> =>
