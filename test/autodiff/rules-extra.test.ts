@@ -234,6 +234,16 @@ describe('autodiff rules beyond the core vs finite differences of ORT', function
         await check(smallCase([nd('Resize', ins, c.attrs)], vals, ['y'], { params: [] }));
       });
     }
+    it('Resize to sizes computed at run time (PyTorch interpolate(size=...): Shape -> Slice -> Concat), symbolic batch', async () => {
+      const nodes = [
+        nd('Shape', ['x'], [], ['sh']),
+        nd('Slice', ['sh', 'z', 'two'], [], ['nc']),
+        nd('Concat', ['nc', 'hw'], [int('axis', 0)], ['sz']),
+        nd('Resize', ['x', '', '', 'sz'], [str('mode', 'linear'), str('coordinate_transformation_mode', 'pytorch_half_pixel')]),
+      ];
+      const vals: TVal[] = [{ name: 'x', dims: ['N', 2, 4, 5], feedDims: [2, 2, 4, 5], data: randn(80, 3) }, i64('z', [0]), i64('two', [2]), i64('hw', [7, 3])];
+      await check(smallCase(nodes, vals, ['y'], { params: [] }));
+    });
     it('Upsample (opset 9) nearest and linear', async () => {
       for (const mode of ['nearest', 'linear']) await check(smallCase([nd('Upsample', ['x', 'sc'], [str('mode', mode)])], [val('x', [1, 2, 3, 4], 1), { name: 'sc', dims: [4], data: [1, 1, 2, 2], init: true }], ['y'], { opset: 9, params: [] }));
     });
