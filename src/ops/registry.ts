@@ -56,6 +56,7 @@ import { REDUCE_MORE_GRADIENTS } from './reduce-more.grad.js';
 import { RESIZE_GRADIENTS } from './resize.grad.js';
 import { SHAPE_MORE_GRADIENTS } from './shape-more.grad.js';
 import { SLICE_MORE_GRADIENTS } from './slice-more.grad.js';
+import { SPECTRAL_GRADIENTS } from './spectral.grad.js';
 import { UNARY_MORE_GRADIENTS } from './unary-more.grad.js';
 
 /** One op family's tables (keys: `Op` for the default domain, `domain::Op` otherwise). */
@@ -141,6 +142,7 @@ const MORE_GRADIENTS: Readonly<Record<string, GradientTable>> = {
   resize: RESIZE_GRADIENTS,
   shape: SHAPE_MORE_GRADIENTS,
   slice: SLICE_MORE_GRADIENTS,
+  spectral: SPECTRAL_GRADIENTS,
   unary: UNARY_MORE_GRADIENTS,
 };
 

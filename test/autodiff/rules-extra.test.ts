@@ -251,6 +251,28 @@ describe('autodiff rules beyond the core vs finite differences of ORT', function
       expectWrongGradientFails(smallCase([nd('Resize', ['x', '', 'sc'], [str('mode', 'linear')])], [val('x', [1, 1, 3, 4], 1), { name: 'sc', dims: [4], data: [1, 1, 2, 2], init: true }], ['y'], { params: [] })));
   });
 
+  describe('spectral', () => {
+    const cases: { what: string; x: number[]; attrs: AttributeProto[]; len?: number; opset: number }[] = [
+      { what: 'real input, axis 1', x: [2, 8, 1], attrs: [int('axis', 1)], opset: 17 },
+      { what: 'complex input, axis 1 of [2,6,3,2]', x: [2, 6, 3, 2], attrs: [int('axis', 1)], opset: 17 },
+      { what: 'real input, onesided', x: [2, 8, 1], attrs: [int('axis', 1), int('onesided', 1)], opset: 17 },
+      { what: 'complex input, inverse', x: [2, 6, 2], attrs: [int('axis', 1), int('inverse', 1)], opset: 17 },
+      { what: 'real input zero-padded by dft_length 8', x: [2, 5, 1], attrs: [int('axis', 1)], len: 8, opset: 17 },
+      { what: 'complex input cut by dft_length 5, onesided off', x: [2, 8, 2], attrs: [int('axis', 1)], len: 5, opset: 17 },
+    ];
+    for (const c of cases) {
+      it(`DFT ${c.what} (opset ${c.opset})`, async () => {
+        const vals: TVal[] = [val('x', c.x, 1), ...(c.len ? [i64('len', [c.len], [])] : [])];
+        await check(smallCase([nd('DFT', c.len ? ['x', 'len'] : ['x'], c.attrs)], vals, ['y'], { opset: c.opset }));
+      });
+    }
+    it('DFT opset 20: axis as an input (complex, onesided off) and the default axis -2 (real, onesided)', async () => {
+      await check(smallCase([nd('DFT', ['x', '', 'ax'])], [val('x', [2, 6, 3, 2], 1), i64('ax', [1], [])], ['y'], { opset: 20 }));
+      await check(smallCase([nd('DFT', ['x'], [int('onesided', 1)])], [val('x', [2, 3, 8, 1], 1)], ['y'], { opset: 20 }));
+    });
+    it('a 5% wrong DFT gradient fails', async () => expectWrongGradientFails(smallCase([nd('DFT', ['x'], [int('axis', 1), int('onesided', 1)])], [val('x', [2, 8, 1], 1)], ['y'], { opset: 17 })));
+  });
+
   describe('matmul and com.microsoft', () => {
     const eqs: [string, number[][]][] = [
       ['bhid,bhjd->bhij', [[2, 2, 3, 4], [2, 2, 5, 4]]],
