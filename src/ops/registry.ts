@@ -48,6 +48,7 @@ import { UNARY_GRADIENTS } from './unary.grad.js';
 import { UNARY_KERNELS } from './unary.js';
 import { UNARY_SHAPE_RULES } from './unary.shape.js';
 // rules beyond each family's core set, in a second file per family (merged into its table below)
+import { CONV_MORE_GRADIENTS } from './conv-more.grad.js';
 import { EINSUM_GRADIENTS } from './einsum.grad.js';
 import { ELEMENTWISE_MORE_GRADIENTS } from './elementwise-more.grad.js';
 import { MICROSOFT_GRADIENTS } from './microsoft.grad.js';
@@ -134,6 +135,7 @@ export function registryProblems(registry: ReadonlyMap<string, RegistryEntry>): 
 
 /** More gradient rules per family (`<family>-more.grad.ts` and families with no core rules), merged into the family's `gradients`. */
 const MORE_GRADIENTS: Readonly<Record<string, GradientTable>> = {
+  conv: CONV_MORE_GRADIENTS,
   elementwise: ELEMENTWISE_MORE_GRADIENTS,
   matmul: EINSUM_GRADIENTS,
   microsoft: MICROSOFT_GRADIENTS,

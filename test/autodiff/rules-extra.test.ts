@@ -251,6 +251,25 @@ describe('autodiff rules beyond the core vs finite differences of ORT', function
       expectWrongGradientFails(smallCase([nd('Resize', ['x', '', 'sc'], [str('mode', 'linear')])], [val('x', [1, 1, 3, 4], 1), { name: 'sc', dims: [4], data: [1, 1, 2, 2], init: true }], ['y'], { params: [] })));
   });
 
+  describe('conv', () => {
+    const cases: { what: string; x: number[]; w: number[]; attrs: AttributeProto[]; bias?: boolean }[] = [
+      { what: 'stride 2, pads 1, output_padding 1, bias', x: [2, 3, 4, 5], w: [3, 4, 3, 3], attrs: [ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1]), ints('output_padding', [1, 1])], bias: true },
+      { what: 'dilation 2, asymmetric pads', x: [1, 2, 5, 4], w: [2, 3, 3, 2], attrs: [ints('dilations', [2, 2]), ints('pads', [0, 1, 2, 0])] },
+      { what: '1-D stride 3', x: [2, 2, 6], w: [2, 3, 4], attrs: [ints('strides', [3])], bias: true },
+    ];
+    for (const c of cases) {
+      it(`ConvTranspose ${c.what}: dX, dW, dB`, async () => {
+        const vals = [val('x', c.x, 1), val('w', c.w, 2, true, 0.5), ...(c.bias ? [val('b', [c.w[1]!], 3, true)] : [])];
+        await check(smallCase([nd('ConvTranspose', vals.map((v) => v.name), c.attrs)], vals, ['y']));
+      });
+    }
+    it('grouped ConvTranspose (constant weight): dX', async () => {
+      await check(smallCase([nd('ConvTranspose', ['x', 'w'], [int('group', 2), ints('strides', [2, 2])])], [val('x', [2, 4, 3, 3], 1), val('w', [4, 3, 3, 3], 2, true)], ['y'], { params: [] }));
+    });
+    it('a 5% wrong ConvTranspose gradient fails', async () =>
+      expectWrongGradientFails(smallCase([nd('ConvTranspose', ['x', 'w'], [ints('strides', [2, 2])])], [val('x', [1, 2, 3, 3], 1), val('w', [2, 2, 3, 3], 2, true)], ['y'])));
+  });
+
   describe('spectral', () => {
     const cases: { what: string; x: number[]; attrs: AttributeProto[]; len?: number; opset: number }[] = [
       { what: 'real input, axis 1', x: [2, 8, 1], attrs: [int('axis', 1)], opset: 17 },
