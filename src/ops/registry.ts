@@ -53,6 +53,7 @@ import { EINSUM_GRADIENTS } from './einsum.grad.js';
 import { ELEMENTWISE_MORE_GRADIENTS } from './elementwise-more.grad.js';
 import { MICROSOFT_GRADIENTS } from './microsoft.grad.js';
 import { NORM_MORE_GRADIENTS } from './norm-more.grad.js';
+import { POOL_MORE_GRADIENTS } from './pool-more.grad.js';
 import { REDUCE_MORE_GRADIENTS } from './reduce-more.grad.js';
 import { RESIZE_GRADIENTS } from './resize.grad.js';
 import { SHAPE_MORE_GRADIENTS } from './shape-more.grad.js';
@@ -140,6 +141,7 @@ const MORE_GRADIENTS: Readonly<Record<string, GradientTable>> = {
   matmul: EINSUM_GRADIENTS,
   microsoft: MICROSOFT_GRADIENTS,
   norm: NORM_MORE_GRADIENTS,
+  pool: POOL_MORE_GRADIENTS,
   reduce: REDUCE_MORE_GRADIENTS,
   resize: RESIZE_GRADIENTS,
   shape: SHAPE_MORE_GRADIENTS,

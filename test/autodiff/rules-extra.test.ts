@@ -270,6 +270,22 @@ describe('autodiff rules beyond the core vs finite differences of ORT', function
       expectWrongGradientFails(smallCase([nd('ConvTranspose', ['x', 'w'], [ints('strides', [2, 2])])], [val('x', [1, 2, 3, 3], 1), val('w', [2, 2, 3, 3], 2, true)], ['y'])));
   });
 
+  describe('more pools and norms', () => {
+    it('GlobalLpPool p = 2 and p = 3', async () => {
+      await check(smallCase([nd('GlobalLpPool', ['x'])], [away('x', [2, 3, 4, 5], 1)], ['y']));
+      await check(smallCase([nd('GlobalLpPool', ['x'], [int('p', 3)])], [away('x', [2, 3, 4, 5], 1)], ['y']));
+    });
+    it('MeanVarianceNormalization (default axes and axes [2, 3])', async () => {
+      await check(smallCase([nd('MeanVarianceNormalization', ['x'])], [val('x', [2, 3, 4, 5], 1)], ['y']));
+      await check(smallCase([nd('MeanVarianceNormalization', ['x'], [ints('axes', [2, 3])])], [val('x', [2, 3, 4, 5], 1)], ['y']));
+    });
+    it('Mod fmod = 1 with broadcasting (away from the jumps)', async () => {
+      const a = { name: 'a', dims: [3, 4], data: [0.3, 1.7, -2.6, 3.2, -0.4, 2.3, 5.6, -3.3, 1.2, -1.4, 4.4, 0.7] };
+      await check(smallCase([nd('Mod', ['a', 'b'], [int('fmod', 1)])], [a, { name: 'b', dims: [4], data: [1.5, -2, 2.5, 1.9] }], ['y']), RELU_STEPS);
+    });
+    it('a 5% wrong MeanVarianceNormalization gradient fails', async () => expectWrongGradientFails(smallCase([nd('MeanVarianceNormalization', ['x'])], [val('x', [2, 3, 4, 5], 1)], ['y'])));
+  });
+
   describe('spectral', () => {
     const cases: { what: string; x: number[]; attrs: AttributeProto[]; len?: number; opset: number }[] = [
       { what: 'real input, axis 1', x: [2, 8, 1], attrs: [int('axis', 1)], opset: 17 },
