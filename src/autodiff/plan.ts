@@ -59,7 +59,7 @@ function problems(model: Model, plan: Omit<GradientPlan, 'rules'>, rules: Map<No
 /** Plan the request on `model` (not modified); throws one UserError listing every node that cannot be differentiated. */
 export function planGradient(model: Model, req: GradientGraphRequest): GradientPlan {
   const opset = chooseOpset(model);
-  const shapes = inferShapesStatic(model);
+  const shapes = inferShapesStatic(model, req.inputShapes ? { inputShapes: req.inputShapes } : {});
   const inputs = [...(req.inputs ?? [])];
   const params = [...(req.params ?? [])];
   checkWrt(model, shapes, inputs, params);

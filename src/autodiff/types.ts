@@ -22,6 +22,12 @@ export interface GradientGraphRequest {
   outputs?: readonly string[];
   /** Inverse regions (B -> C = B^-1) to differentiate as one op (compatible extension); default: the model metadata `iqa-surgeon.inverse-regions`. */
   inverseRegions?: readonly { input: string; output: string; inputImag?: string; outputImag?: string }[];
+  /**
+   * Shapes of graph inputs for shape inference where the model declares symbolic dims (e.g.
+   * dynamic height/width): rules bake static dims (Conv geometry, pool divisors) from them, so the
+   * graph is valid for those dims; the graph inputs keep their declared dims (compatible extension).
+   */
+  inputShapes?: Record<string, (number | string)[]>;
 }
 
 export interface GradientGraph {

@@ -3,7 +3,8 @@
  *
  * Conv, y = conv(x, W) + B with groups g (depthwise included), any spatial rank:
  * - dx: ConvTranspose(dy, W) with the forward strides/dilations/group; pads and output_padding
- *   chosen so the result has x's extent (transposeGeometry).
+ *   chosen so the result has x's extent (transposeGeometry); for stride-1 convs with a constant
+ *   weight, a plain Conv of dy with W transposed per group and flipped in space (CONV_INPUT_GRAD).
  * - dW (see CONV_WEIGHT_GRAD for which form runs): by unfolding (the kernel taps of x as channels
  *   of a one-hot depthwise Conv, contracted with dy by a batched MatMul), or by a Conv over
  *   batch-transposed tensors: x reshaped to [Cg, g*N, H, W] (batch <- input channel
@@ -48,8 +49,19 @@ function convBackward(g: GradientEmitter, dy: readonly (string | null)[], wanted
       wt2 = g.emit('Reshape', [t, g.constInt64([group * Cg, Mg, ...kernel])])[0]!;
     }
     if (kernel.some((k) => k > 1)) {
-      const axes = range(2, 2 + r);
-      wt2 = g.emit('Slice', [wt2, g.constInt64(axes.map(() => -1)), g.constInt64(axes.map(() => -(2 ** 62))), g.constInt64(axes), g.constInt64(axes.map(() => -1))])[0]!;
+      const kk = kernel.reduce((a, b) => a * b, 1);
+      if (g.isConstant(wt)) {
+        const axes = range(2, 2 + r);
+        wt2 = g.emit('Slice', [wt2, g.constInt64(axes.map(() => -1)), g.constInt64(axes.map(() => -(2 ** 62))), g.constInt64(axes), g.constInt64(axes.map(() => -1))])[0]!;
+      } else {
+        // a trained weight is flipped at every step: a MatMul by the kk x kk reversal runs far
+        // faster in ONNX Runtime than a Slice with negative steps
+        const rev = new Array<number>(kk * kk).fill(0);
+        for (let t = 0; t < kk; t++) rev[t * kk + (kk - 1 - t)] = 1;
+        const flat = g.emit('Reshape', [wt2, g.constInt64([-1, kk])])[0]!;
+        const f = g.emit('MatMul', [flat, g.constFloat(rev, [kk, kk])])[0]!;
+        wt2 = g.emit('Reshape', [f, g.constInt64([wdims[1]! * group, Mg, ...kernel])])[0]!;
+      }
     }
     out[0] = g.emit('Conv', [d, wt2], { dilations: win.dilations, pads: convPads, group, kernel_shape: kernel })[0]!;
   } else if (wanted[0]) {

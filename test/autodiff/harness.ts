@@ -38,6 +38,8 @@ export interface GradCase {
   target?: RuntimeTensor;
   cotangents?: Record<string, RuntimeTensor>;
   seed?: number;
+  /** Passed to the request (models with symbolic spatial dims). */
+  inputShapes?: Record<string, (number | string)[]>;
 }
 
 export interface GradResult {
@@ -105,7 +107,7 @@ export function hostLoss(loss: LossSpec, outs: Record<string, RuntimeTensor>, lf
 /** Build the gradient graph of a case and run it once in ONNX Runtime. */
 export async function runGradientGraph(c: GradCase, lf?: { target?: RuntimeTensor; cotangents: Record<string, RuntimeTensor> }): Promise<GradResult> {
   const loss = lossOf(c);
-  const req: GradientGraphRequest = { loss, inputs: c.inputs ?? [], params: c.params ?? [] };
+  const req: GradientGraphRequest = { loss, inputs: c.inputs ?? [], params: c.params ?? [], ...(c.inputShapes ? { inputShapes: c.inputShapes } : {}) };
   const graph = buildGradientGraph(c.model, req);
   const l = lf ?? (await lossFeeds(c));
   const feeds: Record<string, RuntimeTensor> = { ...c.feeds };

@@ -7,7 +7,8 @@
  */
 import { expect } from 'chai';
 import path from 'node:path';
-import { buildGradientGraph } from '../../src/autodiff/index.js';
+import { buildGradientGraph, checkDifferentiable } from '../../src/autodiff/index.js';
+import { UserError } from '../../src/errors.js';
 import type { HostTensor } from '../../src/differentiable/model.js';
 import { createEngine } from '../../src/engines/factory.js';
 import { Model } from '../../src/ir/model.js';
@@ -23,6 +24,19 @@ const host = (t: { dims: number[]; data: unknown }): HostTensor => ({ dims: t.di
 
 describe('autodiff on whole models vs the tfjs mirror and finite differences of ORT', function () {
   this.timeout(600000);
+
+  it('a real model with an op lacking a rule is refused naming op and node, by the pre-flight check and by the builder', () => {
+    const m = Model.load(path.resolve('fixtures/models/resnet18_iqa.onnx'));
+    const relu = m.graph.nodes.filter((n) => n.opType === 'Relu')[5]!;
+    relu.proto.op_type = 'Swish';
+    relu.proto.domain = 'com.example';
+    m.proto.opset_import!.push({ domain: 'com.example', version: 1 });
+    const again = new Model(m.syncProto());
+    const req = { loss: { kind: 'mean' as const, output: again.graph.outputs[0]!.name }, inputs: [again.graph.inputs[0]!.name] };
+    const want = `cannot differentiate: no gradient rule for op 'com.example::Swish' (node '${relu.label}')`;
+    expect(() => checkDifferentiable(again, req)).to.throw(UserError, want);
+    expect(() => buildGradientGraph(again, req)).to.throw(UserError, want);
+  });
 
   for (const [file, dims] of MODELS) {
     const load = (): Model => Model.load(path.resolve(file));
@@ -50,6 +64,9 @@ describe('autodiff on whole models vs the tfjs mirror and finite differences of 
         expect(relL2(r.inputGrads[input]!, ref.inputGrads[input]!.data as Float32Array), 'input gradient').to.be.at.most(1e-3);
         const worst = params.map((p) => [p, relL2(r.paramGrads[p]!, ref.paramGrads[p]!.data as Float32Array)] as const).sort((a, b) => b[1] - a[1])[0]!;
         expect(worst[1], `worst parameter ${worst[0]}`).to.be.at.most(1e-3);
+        // the attack graph (every weight constant: stride-1 convs take the flipped-Conv dX)
+        const attack = await runGradientGraph({ ...c, params: [] }, lf);
+        expect(relL2(attack.inputGrads[input]!, ref.inputGrads[input]!.data as Float32Array), 'input gradient, weights constant').to.be.at.most(1e-3);
       } finally {
         engine.dispose();
       }

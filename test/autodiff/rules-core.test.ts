@@ -44,6 +44,9 @@ describe('autodiff core rules vs finite differences of ORT', function () {
             const r = await expectGradientsMatch(kase);
             expect(r.paramGrads.w!.length).to.equal(n(c.w));
           }
+          // attack graphs: constant weights (auto: the flip is a Slice on a constant)
+          CONV_INPUT_GRAD.form = 'auto';
+          await expectGradientsMatch({ ...kase, params: [] });
         } finally {
           [CONV_WEIGHT_GRAD.form, CONV_INPUT_GRAD.form] = saved;
         }
@@ -108,4 +111,17 @@ describe('autodiff core rules vs finite differences of ORT', function () {
       expect(r.loss).to.be.a('number');
     });
   }
+});
+
+describe('autodiff with dynamic spatial dims', function () {
+  this.timeout(60000);
+
+  it('a model with symbolic H and W is refused for Conv until inputShapes gives them; the graph input keeps its declared dims', async () => {
+    const vals: TVal[] = [{ name: 'x', dims: ['N', 2, 'H', 'W'], feedDims: [2, 2, 7, 6], data: randn(2 * 2 * 42, 1) }, val('w', [3, 2, 3, 3], 2, true)];
+    const kase = smallCase([nd('Conv', ['x', 'w'], [ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1])])], vals, ['y'], { loss: { kind: 'mean', output: 'y' } });
+    expect(() => buildGradientGraph(kase.model, { loss: { kind: 'mean', output: 'y' }, inputs: ['x'] })).to.throw(/spatial dims of 'x' are not known statically/);
+    const withShapes = { ...kase, inputShapes: { x: ['N', 2, 7, 6] } };
+    const r = await expectGradientsMatch(withShapes);
+    expect(r.graph.model.graph.inputs.find((v) => v.name === 'x')!.declaredShape).to.deep.equal(['N', 2, 'H', 'W']);
+  });
 });
