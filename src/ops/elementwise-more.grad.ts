@@ -101,7 +101,22 @@ const prelu: GradientRule = {
   },
 };
 
+/** Mod with fmod = 1 on floats: y = a - b trunc(a / b), so da = dy, db = -dy trunc(a / b). */
+const mod: GradientRule = {
+  unsupported: (node) => (node.attrInt('fmod', 0) === 1 ? undefined : 'the gradient of Mod with fmod 0 (integers only)'),
+  backward: (g, dy, wanted) => {
+    const d = dy[0];
+    if (!d) return [null, null];
+    const a = inputName(g, 0);
+    const b = inputName(g, 1);
+    const q = div(g, a, b);
+    const trunc = mul(g, one(g, 'Sign', [q]), one(g, 'Floor', [one(g, 'Abs', [q])]));
+    return [wanted[0] ? g.unbroadcast(d, a) : null, wanted[1] ? g.unbroadcast(one(g, 'Neg', [mul(g, d, trunc)]), b) : null];
+  },
+};
+
 export const ELEMENTWISE_MORE_GRADIENTS: GradientTable = {
+  Mod: mod,
   Pow: pow,
   Max: extreme,
   Min: extreme,

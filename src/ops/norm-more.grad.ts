@@ -133,7 +133,28 @@ const groupNorm: GradientRule = {
   },
 };
 
+/**
+ * MeanVarianceNormalization: y = d / (std + 1e-9), d = x - mean, std = sqrt(mean(x^2) - mean^2)
+ * over `axes` (default [0, 2, 3]): dx = dy / s - mean(dy) / s - d mean(dy d) / (s^2 std), s = std + 1e-9.
+ */
+const mvn: GradientRule = {
+  backward: (g, dy, wanted) => {
+    const d0 = dy[0];
+    if (!d0 || !wanted[0]) return [null];
+    const x = inputName(g, 0);
+    const axes = g.node.attrInts('axes') ?? [0, 2, 3];
+    const mean = reduceMean(g, x, axes, true);
+    const d = sub(g, x, mean);
+    const std = one(g, 'Sqrt', [sub(g, reduceMean(g, mul(g, x, x), axes, true), mul(g, mean, mean))]);
+    const s = add(g, std, scalar(g, 1e-9));
+    const first = one(g, 'Div', [sub(g, d0, reduceMean(g, d0, axes, true)), s]);
+    const second = one(g, 'Div', [mul(g, d, reduceMean(g, mul(g, d0, d), axes, true)), mul(g, mul(g, s, s), std)]);
+    return [sub(g, first, second)];
+  },
+};
+
 export const NORM_MORE_GRADIENTS: GradientTable = {
+  MeanVarianceNormalization: mvn,
   Softmax: softmax,
   LogSoftmax: logSoftmax,
   Hardmax: { backward: () => [null] },

@@ -48,14 +48,17 @@ import { UNARY_GRADIENTS } from './unary.grad.js';
 import { UNARY_KERNELS } from './unary.js';
 import { UNARY_SHAPE_RULES } from './unary.shape.js';
 // rules beyond each family's core set, in a second file per family (merged into its table below)
+import { CONV_MORE_GRADIENTS } from './conv-more.grad.js';
 import { EINSUM_GRADIENTS } from './einsum.grad.js';
 import { ELEMENTWISE_MORE_GRADIENTS } from './elementwise-more.grad.js';
 import { MICROSOFT_GRADIENTS } from './microsoft.grad.js';
 import { NORM_MORE_GRADIENTS } from './norm-more.grad.js';
+import { POOL_MORE_GRADIENTS } from './pool-more.grad.js';
 import { REDUCE_MORE_GRADIENTS } from './reduce-more.grad.js';
 import { RESIZE_GRADIENTS } from './resize.grad.js';
 import { SHAPE_MORE_GRADIENTS } from './shape-more.grad.js';
 import { SLICE_MORE_GRADIENTS } from './slice-more.grad.js';
+import { SPECTRAL_GRADIENTS } from './spectral.grad.js';
 import { UNARY_MORE_GRADIENTS } from './unary-more.grad.js';
 
 /** One op family's tables (keys: `Op` for the default domain, `domain::Op` otherwise). */
@@ -133,14 +136,17 @@ export function registryProblems(registry: ReadonlyMap<string, RegistryEntry>): 
 
 /** More gradient rules per family (`<family>-more.grad.ts` and families with no core rules), merged into the family's `gradients`. */
 const MORE_GRADIENTS: Readonly<Record<string, GradientTable>> = {
+  conv: CONV_MORE_GRADIENTS,
   elementwise: ELEMENTWISE_MORE_GRADIENTS,
   matmul: EINSUM_GRADIENTS,
   microsoft: MICROSOFT_GRADIENTS,
   norm: NORM_MORE_GRADIENTS,
+  pool: POOL_MORE_GRADIENTS,
   reduce: REDUCE_MORE_GRADIENTS,
   resize: RESIZE_GRADIENTS,
   shape: SHAPE_MORE_GRADIENTS,
   slice: SLICE_MORE_GRADIENTS,
+  spectral: SPECTRAL_GRADIENTS,
   unary: UNARY_MORE_GRADIENTS,
 };
 

@@ -29,6 +29,37 @@ function constantValues(node: Node, i: number): number[] | undefined {
   return vals.length > 0 ? vals : undefined;
 }
 
+/**
+ * How many leading axes a run-time `sizes` input copies from X itself, and the constant sizes
+ * after them: PyTorch's interpolate(size=...) exports sizes = Concat(Slice(Shape(X), 0, k), hw)
+ * (or Shape(X, end = k)), so the batch and channel axes keep their (symbolic) size.
+ */
+function copiedLeadingAxes(g: GradientEmitter, x: string): { copied: number; tail: number[] | undefined } {
+  const none = { copied: 0, tail: undefined };
+  const sizes = g.node.inputs[3];
+  const cat = sizes?.producer();
+  if (!cat || cat.opType !== 'Concat' || cat.attrInt('axis', 0) !== 0) return none;
+  const head = cat.inputs[0]?.producer();
+  if (!head) return none;
+  // the rest of the Concat, when constant: the sizes of the following axes
+  const parts = cat.inputs.slice(1).map((v) => (v ? g.constantInts(v.name) : undefined));
+  const tail = parts.every((p) => p !== undefined) ? parts.flat() : undefined;
+  const k = leading(g, x, head);
+  return k > 0 ? { copied: k, tail } : none;
+}
+
+function leading(g: GradientEmitter, x: string, head: Node): number {
+  const isShapeOfX = (n: Node | undefined): boolean => !!n && n.opType === 'Shape' && n.inputs[0]?.name === x && n.attrInt('start', 0) === 0;
+  if (head.opType === 'Shape' && isShapeOfX(head)) return head.attrInt('end') ?? 0;
+  if (head.opType === 'Slice' && isShapeOfX(head.inputs[0]?.producer())) {
+    const starts = head.inputs[1] ? g.constantInts(head.inputs[1].name) : undefined;
+    const ends = head.inputs[2] ? g.constantInts(head.inputs[2].name) : undefined;
+    const steps = head.inputs[4] ? g.constantInts(head.inputs[4].name) : [1];
+    if (starts?.length === 1 && starts[0] === 0 && ends?.length === 1 && ends[0]! > 0 && steps?.[0] === 1) return ends[0]!;
+  }
+  return 0;
+}
+
 function resizeRule(op: 'Resize' | 'Upsample'): GradientRule {
   return {
     nonDifferentiable: [1, 2, 3],
@@ -84,11 +115,12 @@ function resizeRule(op: 'Resize' | 'Upsample'): GradientRule {
           outDims[a] = Math.trunc(s * (xd[a] as number) + 0.5);
         });
       } else {
-        // sizes computed at run time: the output dims from shape inference
+        // sizes computed at run time: leading axes copied from X keep their size; the others from shape inference
         if (!yd) g.fail('sizes computed at run time and an output shape that shape inference does not know');
+        const { copied, tail } = op === 'Resize' && opset >= 11 ? copiedLeadingAxes(g, x) : { copied: 0, tail: undefined };
         axes.forEach((a) => {
           const d = xd[a];
-          const o = yd[a];
+          const o = a < copied ? d : (tail?.[a - copied] ?? yd[a]);
           outDims[a] = o;
           scale[a] = typeof d === 'number' && typeof o === 'number' ? o / d : d === o ? 1 : NaN;
         });

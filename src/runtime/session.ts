@@ -39,6 +39,8 @@ export interface RunnerOptions {
   memory?: { estimate: MemoryEstimate; what: string };
   /** ONNX Runtime's own profiling: a Chrome-trace JSON per session, named `<prefix>_<date>.json` in the working folder, written by `endProfiling()`. */
   profilePrefix?: string;
+  /** ONNX Runtime's CPU memory arena (default on); off, freed buffers go back to the system (lower peak RSS for very large graphs). */
+  memoryArena?: boolean;
 }
 
 /** Where a session's model came from. */
@@ -204,6 +206,7 @@ export async function openRunner(model: Model | Uint8Array | string, opts: Runne
     logSeverityLevel,
     ...(opts.intraOpThreads !== undefined ? { intraOpNumThreads: opts.intraOpThreads } : {}),
     ...(opts.profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
+    ...(opts.memoryArena === false ? { enableCpuMemArena: false } : {}),
   };
   const notices: string[] = [];
   const create = (providers: string[]): Promise<OrtSession> =>

@@ -234,11 +234,78 @@ describe('autodiff rules beyond the core vs finite differences of ORT', function
         await check(smallCase([nd('Resize', ins, c.attrs)], vals, ['y'], { params: [] }));
       });
     }
+    it('Resize to sizes computed at run time (PyTorch interpolate(size=...): Shape -> Slice -> Concat), symbolic batch', async () => {
+      const nodes = [
+        nd('Shape', ['x'], [], ['sh']),
+        nd('Slice', ['sh', 'z', 'two'], [], ['nc']),
+        nd('Concat', ['nc', 'hw'], [int('axis', 0)], ['sz']),
+        nd('Resize', ['x', '', '', 'sz'], [str('mode', 'linear'), str('coordinate_transformation_mode', 'pytorch_half_pixel')]),
+      ];
+      const vals: TVal[] = [{ name: 'x', dims: ['N', 2, 4, 5], feedDims: [2, 2, 4, 5], data: randn(80, 3) }, i64('z', [0]), i64('two', [2]), i64('hw', [7, 3])];
+      await check(smallCase(nodes, vals, ['y'], { params: [] }));
+    });
     it('Upsample (opset 9) nearest and linear', async () => {
       for (const mode of ['nearest', 'linear']) await check(smallCase([nd('Upsample', ['x', 'sc'], [str('mode', mode)])], [val('x', [1, 2, 3, 4], 1), { name: 'sc', dims: [4], data: [1, 1, 2, 2], init: true }], ['y'], { opset: 9, params: [] }));
     });
     it('a 5% wrong Resize gradient fails', async () =>
       expectWrongGradientFails(smallCase([nd('Resize', ['x', '', 'sc'], [str('mode', 'linear')])], [val('x', [1, 1, 3, 4], 1), { name: 'sc', dims: [4], data: [1, 1, 2, 2], init: true }], ['y'], { params: [] })));
+  });
+
+  describe('conv', () => {
+    const cases: { what: string; x: number[]; w: number[]; attrs: AttributeProto[]; bias?: boolean }[] = [
+      { what: 'stride 2, pads 1, output_padding 1, bias', x: [2, 3, 4, 5], w: [3, 4, 3, 3], attrs: [ints('strides', [2, 2]), ints('pads', [1, 1, 1, 1]), ints('output_padding', [1, 1])], bias: true },
+      { what: 'dilation 2, asymmetric pads', x: [1, 2, 5, 4], w: [2, 3, 3, 2], attrs: [ints('dilations', [2, 2]), ints('pads', [0, 1, 2, 0])] },
+      { what: '1-D stride 3', x: [2, 2, 6], w: [2, 3, 4], attrs: [ints('strides', [3])], bias: true },
+    ];
+    for (const c of cases) {
+      it(`ConvTranspose ${c.what}: dX, dW, dB`, async () => {
+        const vals = [val('x', c.x, 1), val('w', c.w, 2, true, 0.5), ...(c.bias ? [val('b', [c.w[1]!], 3, true)] : [])];
+        await check(smallCase([nd('ConvTranspose', vals.map((v) => v.name), c.attrs)], vals, ['y']));
+      });
+    }
+    it('grouped ConvTranspose (constant weight): dX', async () => {
+      await check(smallCase([nd('ConvTranspose', ['x', 'w'], [int('group', 2), ints('strides', [2, 2])])], [val('x', [2, 4, 3, 3], 1), val('w', [4, 3, 3, 3], 2, true)], ['y'], { params: [] }));
+    });
+    it('a 5% wrong ConvTranspose gradient fails', async () =>
+      expectWrongGradientFails(smallCase([nd('ConvTranspose', ['x', 'w'], [ints('strides', [2, 2])])], [val('x', [1, 2, 3, 3], 1), val('w', [2, 2, 3, 3], 2, true)], ['y'])));
+  });
+
+  describe('more pools and norms', () => {
+    it('GlobalLpPool p = 2 and p = 3', async () => {
+      await check(smallCase([nd('GlobalLpPool', ['x'])], [away('x', [2, 3, 4, 5], 1)], ['y']));
+      await check(smallCase([nd('GlobalLpPool', ['x'], [int('p', 3)])], [away('x', [2, 3, 4, 5], 1)], ['y']));
+    });
+    it('MeanVarianceNormalization (default axes and axes [2, 3])', async () => {
+      await check(smallCase([nd('MeanVarianceNormalization', ['x'])], [val('x', [2, 3, 4, 5], 1)], ['y']));
+      await check(smallCase([nd('MeanVarianceNormalization', ['x'], [ints('axes', [2, 3])])], [val('x', [2, 3, 4, 5], 1)], ['y']));
+    });
+    it('Mod fmod = 1 with broadcasting (away from the jumps)', async () => {
+      const a = { name: 'a', dims: [3, 4], data: [0.3, 1.7, -2.6, 3.2, -0.4, 2.3, 5.6, -3.3, 1.2, -1.4, 4.4, 0.7] };
+      await check(smallCase([nd('Mod', ['a', 'b'], [int('fmod', 1)])], [a, { name: 'b', dims: [4], data: [1.5, -2, 2.5, 1.9] }], ['y']), RELU_STEPS);
+    });
+    it('a 5% wrong MeanVarianceNormalization gradient fails', async () => expectWrongGradientFails(smallCase([nd('MeanVarianceNormalization', ['x'])], [val('x', [2, 3, 4, 5], 1)], ['y'])));
+  });
+
+  describe('spectral', () => {
+    const cases: { what: string; x: number[]; attrs: AttributeProto[]; len?: number; opset: number }[] = [
+      { what: 'real input, axis 1', x: [2, 8, 1], attrs: [int('axis', 1)], opset: 17 },
+      { what: 'complex input, axis 1 of [2,6,3,2]', x: [2, 6, 3, 2], attrs: [int('axis', 1)], opset: 17 },
+      { what: 'real input, onesided', x: [2, 8, 1], attrs: [int('axis', 1), int('onesided', 1)], opset: 17 },
+      { what: 'complex input, inverse', x: [2, 6, 2], attrs: [int('axis', 1), int('inverse', 1)], opset: 17 },
+      { what: 'real input zero-padded by dft_length 8', x: [2, 5, 1], attrs: [int('axis', 1)], len: 8, opset: 17 },
+      { what: 'complex input cut by dft_length 5, onesided off', x: [2, 8, 2], attrs: [int('axis', 1)], len: 5, opset: 17 },
+    ];
+    for (const c of cases) {
+      it(`DFT ${c.what} (opset ${c.opset})`, async () => {
+        const vals: TVal[] = [val('x', c.x, 1), ...(c.len ? [i64('len', [c.len], [])] : [])];
+        await check(smallCase([nd('DFT', c.len ? ['x', 'len'] : ['x'], c.attrs)], vals, ['y'], { opset: c.opset }));
+      });
+    }
+    it('DFT opset 20: axis as an input (complex, onesided off) and the default axis -2 (real, onesided)', async () => {
+      await check(smallCase([nd('DFT', ['x', '', 'ax'])], [val('x', [2, 6, 3, 2], 1), i64('ax', [1], [])], ['y'], { opset: 20 }));
+      await check(smallCase([nd('DFT', ['x'], [int('onesided', 1)])], [val('x', [2, 3, 8, 1], 1)], ['y'], { opset: 20 }));
+    });
+    it('a 5% wrong DFT gradient fails', async () => expectWrongGradientFails(smallCase([nd('DFT', ['x'], [int('axis', 1), int('onesided', 1)])], [val('x', [2, 8, 1], 1)], ['y'], { opset: 17 })));
   });
 
   describe('matmul and com.microsoft', () => {
