@@ -21,6 +21,8 @@ export class BackwardWriter {
   /** Dims of values the writer knows besides the forward ones (gradients: dims of their forward value). */
   readonly gradDims = new Map<string, readonly (number | string)[]>();
   private readonly constCache = new Map<string, string>();
+  /** Values of the int64 constants this writer made (for the attribute forms of old opsets). */
+  private readonly intConstants = new Map<string, number[]>();
 
   constructor(
     readonly model: Model,
@@ -46,6 +48,10 @@ export class BackwardWriter {
   }
 
   emit(opType: string, inputs: readonly (string | null)[], attributes: Record<string, AttrValue> = {}, options: { domain?: string; outputs?: number; floats?: readonly string[]; base?: string } = {}): string[] {
+    if (!options.domain) {
+      const older = this.olderForm(opType, inputs, attributes);
+      if (older) return this.emit(opType, older.inputs, older.attributes, options);
+    }
     const g = this.model.graph;
     const nodeName = g.uniqueNodeName(`grad/${options.base ?? opType}`);
     g.names.nodes.add(nodeName);
@@ -60,6 +66,37 @@ export class BackwardWriter {
     if (attrs.length > 0) proto.attribute = attrs;
     this.nodes.push(proto);
     return outs;
+  }
+
+  /**
+   * Slice before opset 10 and Pad before opset 11 take their bounds as attributes, not inputs:
+   * a rule's input form with constant bounds is rewritten to the attribute form here, once for
+   * every rule; bounds known only at run time (or Slice steps other than 1) cannot be expressed
+   * at that opset, which is a UserError naming the node being differentiated.
+   */
+  private olderForm(opType: string, inputs: readonly (string | null)[], attributes: Record<string, AttrValue>): { inputs: (string | null)[]; attributes: Record<string, AttrValue> } | undefined {
+    const ints = (name: string | null | undefined): number[] | undefined => (name ? (this.intConstants.get(name) ?? this.constantInts(name)) : undefined);
+    const refuse = (what: string): never => {
+      throw new UserError('gradient-opset', `the gradient of this model needs ${what}, which its opset ${this.opset} cannot express (ONNX moved it to graph inputs later); convert the model to a newer opset first`);
+    };
+    if (opType === 'Slice' && this.opset < 10 && inputs.length > 1) {
+      const [x, st, en, ax, sp] = inputs;
+      const starts = ints(st);
+      const ends = ints(en);
+      const axes = ax ? ints(ax) : undefined;
+      const steps = sp ? ints(sp) : undefined;
+      if (!starts || !ends || (ax && !axes) || (sp && !steps)) refuse('a Slice with run-time bounds');
+      if (steps && steps.some((v) => v !== 1)) refuse('a Slice with steps');
+      return { inputs: [x ?? null], attributes: { ...attributes, starts: starts!, ends: ends!, ...(axes ? { axes } : {}) } };
+    }
+    if (opType === 'Pad' && this.opset < 11 && inputs.length > 1) {
+      const [x, pd, value] = inputs;
+      const pads = ints(pd);
+      if (!pads) refuse('a Pad with run-time pads');
+      if (value) refuse('a Pad with a constant-value input');
+      return { inputs: [x ?? null], attributes: { ...attributes, [this.opset < 2 ? 'paddings' : 'pads']: pads! } };
+    }
+    return undefined;
   }
 
   constFloat(values: readonly number[], dims: readonly number[] = [values.length]): string {
@@ -77,6 +114,7 @@ export class BackwardWriter {
     const name = this.fresh(type === 1 ? 'grad/const_f' : 'grad/const_i');
     const raw = type === 1 ? new Uint8Array(Float32Array.from(values).buffer) : new Uint8Array(BigInt64Array.from(values.map((v) => BigInt(Math.trunc(v)))).buffer);
     this.initializers.push({ name, dims: [...dims], data_type: type, raw_data: raw });
+    if (type === 7) this.intConstants.set(name, values.map((v) => Math.trunc(v)));
     if (key) this.constCache.set(key, name);
     return name;
   }

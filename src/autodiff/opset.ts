@@ -29,6 +29,13 @@ export const MEANING_CHANGES: Readonly<Record<string, readonly number[]>> = {
   Scatter: [11], Cast: [6], Flatten: [9], DepthToSpace: [11], ArgMax: [11], ArgMin: [11], Gather: [11],
 };
 
+/**
+ * Pools changed only by attributes added with the old behaviour as default (count_include_pad at
+ * 7, ceil_mode and dilations at 10) and by the SAME_* output-size rule at 11: a pool node without
+ * auto_pad SAME_* means the same at 16.
+ */
+const POOLS = new Set(['AveragePool', 'MaxPool', 'LpPool']);
+
 /** The smallest IR version that may import a given default-domain opset. */
 function irFor(opset: number): number {
   if (opset >= 21) return 10;
@@ -59,6 +66,7 @@ export function chooseOpset(model: Model): OpsetChoice {
   if (base >= PREFERRED_OPSET) return { version: base, irVersion: ir };
   for (const n of model.graph.allNodes()) {
     if (n.domain !== '') continue;
+    if (POOLS.has(n.opType) && !['SAME_UPPER', 'SAME_LOWER'].includes(n.attrString('auto_pad', 'NOTSET'))) continue;
     const change = (MEANING_CHANGES[n.opType] ?? []).find((c) => c > base && c <= PREFERRED_OPSET);
     if (change !== undefined) {
       return { version: base, irVersion: ir, note: `kept the model's opset ${base}: ${n.opType} (node '${n.label}') changes meaning at opset ${change}` };

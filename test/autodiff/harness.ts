@@ -142,7 +142,9 @@ export function paramsAsInputs(model: Model, params: readonly string[]): Model {
     moved.push({ name: t.name!, type: { tensor_type: { elem_type: 1, shape: { dim: (t.dims ?? []).map((d) => ({ dim_value: d })) } } } });
     return false;
   });
-  g.input = [...(g.input ?? []), ...moved];
+  // IR < 4 files list initializers among the graph inputs already
+  const declared = new Set((g.input ?? []).map((i) => i.name));
+  g.input = [...(g.input ?? []), ...moved.filter((i) => !declared.has(i.name))];
   return new Model(m.proto);
 }
 
