@@ -11,8 +11,10 @@ import { inferShapes } from '../analysis/shapes/infer.js';
 import type { Dim } from '../analysis/shapes/types.js';
 import { UserError } from '../errors.js';
 import type { Model } from '../ir/model.js';
+import { addInverseRegions } from '../ir/inverse-regions.js';
 import { formatBytes, maxMemoryBytes, MAX_MEMORY_FLAG } from '../runtime/memory-limit.js';
 import { buildRobustBlock } from './robust-block/build.js';
+import { shapeCheckModel } from './splice-check.js';
 import { sessionMemory, type SessionMemory } from './session-memory.js';
 import { resolveBlockOptions, type RobustBlockOptions } from './robust-block/options.js';
 
@@ -109,11 +111,15 @@ export async function spliceRobustBlock(model: Model, opts: SpliceOptions): Prom
   // What a session on the result needs; the post-check below runs ONNX Runtime only under --max-memory.
   const memory = sessionMemory(model, opts.inputShapes);
   const limit = maxMemoryBytes();
-  const skipped = memory.bytes > limit ? `its static memory estimate of ${formatBytes(memory.bytes)} is over the limit of ${formatBytes(limit)} (${MAX_MEMORY_FLAG})` : undefined;
-  // Downstream ops that depend on the spatial size fail here (static rules or an ORT run).
-  if (b.outShape[1] !== h || b.outShape[2] !== w) {
+  // Downstream ops that depend on the spatial size fail here (static rules or an ORT run); a
+  // trainable Cayley block is replaced by a same-shape stand-in for the run (splice-check.ts).
+  const changesSize = b.outShape[1] !== h || b.outShape[2] !== w;
+  const check = changesSize && b.shapeStandIn ? shapeCheckModel(model, b.shapeStandIn, opset, o.prefix) : model;
+  const checkBytes = check === model ? memory.bytes : sessionMemory(check, opts.inputShapes).bytes;
+  const skipped = checkBytes > limit ? `its static memory estimate of ${formatBytes(checkBytes)} is over the limit of ${formatBytes(limit)} (${MAX_MEMORY_FLAG})` : undefined;
+  if (changesSize) {
     try {
-      await inferShapes(model, { ...(opts.inputShapes ? { inputShapes: opts.inputShapes } : {}), ...(skipped ? { probe: false } : {}) });
+      await inferShapes(check, { ...(opts.inputShapes ? { inputShapes: opts.inputShapes } : {}), ...(skipped ? { probe: false } : {}) });
     } catch (e) {
       const msg = e instanceof Error ? e.message : String(e);
       throw new UserError(
@@ -157,5 +163,6 @@ export async function spliceRobustBlock(model: Model, opts: SpliceOptions): Prom
     };
   }
   model.setMetadata(SPLICE_METADATA_KEY, JSON.stringify(prev ? [...(JSON.parse(prev) as unknown[]), entry] : [entry]));
+  if (b.inverseRegion) addInverseRegions(model, [b.inverseRegion]);
   return report;
 }

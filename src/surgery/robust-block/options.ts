@@ -18,8 +18,8 @@ export interface RobustBlockOptions {
   alpha: 'norm' | number;
   /** Cayley: compute Q in the graph from W and alpha (default, trainable) or store Q precomputed. */
   form: 'parametric' | 'materialized';
-  /** Cayley, parametric: how the graph inverts I + A (standard ops, or com.microsoft Inverse). */
-  inverse: 'newton-schulz' | 'com.microsoft';
+  /** Cayley, parametric: how the graph inverts I + A: an exact block inverse in standard ops (default), Newton-Schulz iterations, or com.microsoft Inverse. */
+  inverse: 'schur' | 'newton-schulz' | 'com.microsoft';
   /** Cayley, parametric, Newton-Schulz: iterations (default: enough for any kernel at the initial alpha). */
   nsIterations?: number;
   /** Resize the block's square output back to the edge's H x W (bilinear), for models whose later ops need the original size. */
@@ -38,7 +38,7 @@ export const DEFAULT_BLOCK_OPTIONS: RobustBlockOptions = {
   pool: 'avg',
   alpha: 'norm',
   form: 'parametric',
-  inverse: 'newton-schulz',
+  inverse: 'schur',
   restoreSize: false,
   seed: 0,
   prefix: 'robust_block',
