@@ -9,7 +9,7 @@
  *   M = Wf * alpha / ||Wf||_F, with ||Wf||_F^2 = sum over channel pairs of W Ka W^T Kv (Ka, Kv the
  *   k x k cosine sums over the n x m frequencies; exact, no spectrum-sized reduction: a float32
  *   sum over the tens of millions of spectrum entries was off by 0.2-0.7% at the paper's sizes);
- *   per frequency U = M[:cin], V = M[cin:] (constant selection MatMuls);
+ *   per frequency U = M[:cin], V = M[cin:] (Slice);
  *   A = U - U^H + V^H V; B = I + A; C = B^-1 by one of
  *   - `schur` (default): an exact recursive block inverse on the complex planes (schur-inverse.ts);
  *   - `newton-schulz`: X <- X (2I - B X), X0 = B^T / ||B||_F^2 on the real 2cin x 2cin block form
@@ -198,17 +198,20 @@ export function emitCayleyQ(
   const R = tall ? cout : cin; // rows
   const C = tall ? cin : cout; // cols
   const T = (x: Value, name: string): Value => e.op('Transpose', [x], name, { perm: [0, 1, 3, 2] });
-  const selU = e.f32('cayley.sel_u', [C, R], selection(C, R, 0));
-  const ur = e.op('MatMul', [selU, mr], 'orth/cayley/MatMul_ur');
-  const ui = e.op('MatMul', [selU, mi], 'orth/cayley/MatMul_ui');
+  // x[..., r0:r1, c0:c1] of a rank-4 value (Slice, not a selection MatMul: no C^3 work per frequency)
+  const slice = (x: Value, [r0, r1]: [number, number], [c0, c1]: [number, number], name: string): Value =>
+    e.opset >= 10
+      ? e.op('Slice', [x, e.i64(`${name}.starts`, [2], [r0, c0]), e.i64(`${name}.ends`, [2], [r1, c1]), e.i64(`${name}.axes`, [2], [2, 3])], name)
+      : e.op('Slice', [x], name, { starts: [r0, c0], ends: [r1, c1], axes: [2, 3] });
+  const ur = slice(mr, [0, C], [0, C], 'orth/cayley/Slice_ur');
+  const ui = slice(mi, [0, C], [0, C], 'orth/cayley/Slice_ui');
   let ar = e.op('Sub', [ur, T(ur, 'orth/cayley/Transpose_ur')], 'orth/cayley/Sub_ar');
   let ai = e.op('Add', [ui, T(ui, 'orth/cayley/Transpose_ui')], 'orth/cayley/Add_ai');
   let vr: Value | undefined;
   let vi: Value | undefined;
   if (R > C) {
-    const selV = e.f32('cayley.sel_v', [R - C, R], selection(R - C, R, C));
-    vr = e.op('MatMul', [selV, mr], 'orth/cayley/MatMul_vr');
-    vi = e.op('MatMul', [selV, mi], 'orth/cayley/MatMul_vi');
+    vr = slice(mr, [C, R], [0, C], 'orth/cayley/Slice_vr');
+    vi = slice(mi, [C, R], [0, C], 'orth/cayley/Slice_vi');
     const vrT = T(vr, 'orth/cayley/Transpose_vr');
     const viT = T(vi, 'orth/cayley/Transpose_vi');
     const vhvR = e.op('Add', [e.op('MatMul', [vrT, vr], 'orth/cayley/MatMul_vrvr'), e.op('MatMul', [viT, vi], 'orth/cayley/MatMul_vivi')], 'orth/cayley/Add_vhv_r');
@@ -247,11 +250,8 @@ export function emitCayleyQ(
     }
     region = { input: bb.name, output: inv.name };
     // C = B^-1 = Cr + i Ci from the block inverse's left column
-    const colSel = new Float64Array(2 * C * C);
-    for (let i = 0; i < C; i++) colSel[i * C + i] = 1; // rows 0..C-1 of a [2C, C] selector
-    const left = e.op('MatMul', [inv, e.f32('cayley.sel_col', [2 * C, C], colSel)], 'orth/cayley/MatMul_left');
-    cr = e.op('MatMul', [e.f32('cayley.sel_top', [C, 2 * C], selection(C, 2 * C, 0)), left], 'orth/cayley/MatMul_cr');
-    ci = e.op('MatMul', [e.f32('cayley.sel_bot', [C, 2 * C], selection(C, 2 * C, C)), left], 'orth/cayley/MatMul_ci');
+    cr = slice(inv, [0, C], [0, C], 'orth/cayley/Slice_cr');
+    ci = slice(inv, [C, 2 * C], [0, C], 'orth/cayley/Slice_ci');
   }
   // top = C (I - A) = C (2I - B) = 2C - I (no product with the possibly large A)
   const two = e.f32('cayley.two', [], [2]);

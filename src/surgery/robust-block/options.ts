@@ -1,4 +1,5 @@
 /** RobustBlock options, their defaults, and the reference code's choices (`compat: 'paper-code'`). */
+import { UsageError } from '../../errors.js';
 import { checkSpliceOptionBounds, type OptionNaming } from './bounds.js';
 
 export interface RobustBlockOptions {
@@ -51,7 +52,12 @@ export const PAPER_CODE: Partial<RobustBlockOptions> = { pool: 'max', reduceKern
 export function resolveBlockOptions(opts: Partial<RobustBlockOptions> & { compat?: 'paper-code' } = {}, naming: OptionNaming = 'cli'): RobustBlockOptions {
   const { compat, ...rest } = opts;
   const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<RobustBlockOptions>;
+  // an iteration count asks for Newton-Schulz (files and scripts from before the exact inverse)
+  if (defined.nsIterations !== undefined && defined.inverse === undefined) defined.inverse = 'newton-schulz';
   const o: RobustBlockOptions = { ...DEFAULT_BLOCK_OPTIONS, ...(compat === 'paper-code' ? PAPER_CODE : {}), ...defined };
   checkSpliceOptionBounds(o as unknown as Record<string, unknown>, naming);
+  if (o.nsIterations !== undefined && o.inverse !== 'newton-schulz') {
+    throw new UsageError(`${naming === 'cli' ? '--ns-iterations' : "'nsIterations'"} applies to the Newton-Schulz inverse only, not to ${naming === 'cli' ? '--inverse' : "'inverse'"} ${o.inverse}`);
+  }
   return o;
 }
