@@ -83,9 +83,9 @@ export async function evaluateConstants(model: Model, targets: Value[]): Promise
 }
 
 /**
- * Q [u1 - u0, m, cout, cin] for the frequency rows u in [u0, u1), computed by ONNX Runtime with an
- * exact inverse (com.microsoft Inverse, LU with pivoting) in a scratch model, with alpha / ||Wf||_F
- * from float64.
+ * Q [u1 - u0, m, cout, cin] for the frequency rows u in [u0, u1), computed by ONNX Runtime with the
+ * exact Schur inverse in a scratch model, with alpha / ||Wf||_F from float64 (the com.microsoft
+ * Inverse, an LU on the real 2C x 2C block form, took 3 to 5 times longer at C = 512 and 1040).
  */
 export async function exactCayleyQRows(
   wData: Float32Array,
@@ -97,16 +97,13 @@ export async function exactCayleyQRows(
 ): Promise<{ qr: Float32Array; qi: Float32Array }> {
   const scratch = new Model({
     ir_version: 8,
-    opset_import: [
-      { domain: '', version: 13 },
-      { domain: 'com.microsoft', version: 1 },
-    ],
+    opset_import: [{ domain: '', version: 13 }],
     graph: { name: 'cayley_q', output: [] },
   });
   const e = new Emitter(scratch.graph, 'q', 13);
   const wv = e.f32('weight', [shape.cout, shape.cin, shape.k, shape.k], wData);
   const av = e.f32('alpha', [], [alpha]);
-  const q = emitCayleyQ(e, wv, av, shape, n, { method: 'com.microsoft', iterations: 0 }, { rows: [u0, u1], scale: alpha / wfNorm });
+  const q = emitCayleyQ(e, wv, av, shape, n, { method: 'schur', iterations: 0 }, { rows: [u0, u1], scale: alpha / wfNorm });
   const values = await evaluateConstants(scratch, [q.qr, q.qi]);
   return { qr: new Float32Array(values.get(q.qr)!.raw_data!.slice().buffer), qi: new Float32Array(values.get(q.qi)!.raw_data!.slice().buffer) };
 }
@@ -124,9 +121,9 @@ async function exactCayleyQ(model: Model, c: NonNullable<BlockEntry['cayley']>, 
   const per = c.cout * c.cin;
   const qr = new Float32Array(c.n * m * per);
   const qi = new Float32Array(c.n * m * per);
-  // frequency rows per chunk, so that the chunk's 2C x 2C block matrices (and the few
+  // frequency rows per chunk, so that the chunk's C x C complex matrices (and the
   // intermediates of the same size) stay near CHUNK_BYTES
-  const blockBytes = 4 * (2 * Math.min(c.cout, c.cin)) ** 2 * m * 12;
+  const blockBytes = 8 * Math.min(c.cout, c.cin) ** 2 * m * 12;
   const rowsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / blockBytes));
   for (let u0 = 0; u0 < c.n; u0 += rowsPerChunk) {
     const u1 = Math.min(c.n, u0 + rowsPerChunk);

@@ -46,11 +46,18 @@ export function emitSpectralConv(e: Emitter, z: Value, qr: Value, qi: Value, bia
   const b = e.op('MatMul', [z, sw], 'orth/rfft/MatMul_sw');
   const xr = e.op('Add', [e.op('MatMul', [ch, a], 'orth/rfft/MatMul_ch_a'), e.op('MatMul', [sh, b], 'orth/rfft/MatMul_sh_b')], 'orth/rfft/Add');
   const xi = e.op('Sub', [e.op('MatMul', [ch, b], 'orth/rfft/MatMul_ch_b'), e.op('MatMul', [sh, a], 'orth/rfft/MatMul_sh_a')], 'orth/rfft/Sub');
-  // per frequency: [N, cin, n, m] -> [n, m, cin, N]; Y = Q X; back to [N, cout, n, m]
-  const tr = e.op('Transpose', [xr], 'orth/Transpose_xr', { perm: [2, 3, 1, 0] });
-  const ti = e.op('Transpose', [xi], 'orth/Transpose_xi', { perm: [2, 3, 1, 0] });
-  const yr = e.op('Sub', [e.op('MatMul', [qr, tr], 'orth/MatMul_qr_xr'), e.op('MatMul', [qi, ti], 'orth/MatMul_qi_xi')], 'orth/Sub_yr');
-  const yi = e.op('Add', [e.op('MatMul', [qr, ti], 'orth/MatMul_qr_xi'), e.op('MatMul', [qi, tr], 'orth/MatMul_qi_xr')], 'orth/Add_yi');
+  // per frequency: [2N, cin, n, m] (real parts, then imaginary) -> [n, m, cin, 2N]; P = Qr X and
+  // R = Qi X read each Q plane once for both parts (Q is the largest array: 2.3 GB at the
+  // Linearity position); Yr = Pr - Ri, Yi = Pi + Rr; back to [N, cout, n, m]
+  const t = e.op('Transpose', [e.op('Concat', [xr, xi], 'orth/Concat_x', { axis: 0 })], 'orth/Transpose_x', { perm: [2, 3, 1, 0] });
+  const split = (v: Value, name: string): [Value, Value] => {
+    const parts = e.op('Reshape', [v, e.i64(`${name}.shape`, [5], [0, 0, 0, 2, -1])], `${name}/Reshape`);
+    return [0, 1].map((k) => e.op('Gather', [parts, e.i64(`${name}.index${k}`, [], [k])], `${name}/Gather_${k}`, { axis: 3 })) as [Value, Value];
+  };
+  const [pr, pi] = split(e.op('MatMul', [qr, t], 'orth/MatMul_qr'), 'orth/p');
+  const [rr, ri] = split(e.op('MatMul', [qi, t], 'orth/MatMul_qi'), 'orth/r');
+  const yr = e.op('Sub', [pr, ri], 'orth/Sub_yr');
+  const yi = e.op('Add', [pi, rr], 'orth/Add_yi');
   const ur = e.op('Transpose', [yr], 'orth/Transpose_yr', { perm: [3, 2, 0, 1] });
   const ui = e.op('Transpose', [yi], 'orth/Transpose_yi', { perm: [3, 2, 0, 1] });
   // irfft2: conjugate transform along h, then the real inverse along w (1/n^2 folded into ar, ai)
