@@ -8,7 +8,9 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { inferShapes } from '../../src/analysis/shapes/infer.js';
 import { INVERSE_REGIONS_KEY, readInverseRegions } from '../../src/ir/inverse-regions.js';
+import { UserError } from '../../src/errors.js';
 import { Model } from '../../src/ir/model.js';
+import { resolveBlockOptions } from '../../src/surgery/robust-block/options.js';
 import { rename } from '../../src/rewrite/rename.js';
 import { Emitter } from '../../src/surgery/emit.js';
 import { evaluateConstants, materialize } from '../../src/surgery/materialize.js';
@@ -113,6 +115,13 @@ describe('Cayley block: exact inverse, inverse regions, post-splice check', () =
     await materialize(m);
     expect(readInverseRegions(m)).to.deep.equal([]);
     expect(m.metadata().has(INVERSE_REGIONS_KEY)).to.equal(false);
+  });
+
+  it('the exact inverse is the default; an iteration count asks for Newton-Schulz and is refused with another inverse', () => {
+    expect(resolveBlockOptions({}).inverse).to.equal('schur');
+    expect(resolveBlockOptions({ nsIterations: 12 }).inverse).to.equal('newton-schulz');
+    expect(() => resolveBlockOptions({ nsIterations: 12, inverse: 'schur' })).to.throw(UserError, /--ns-iterations applies to the Newton-Schulz inverse only/);
+    expect(() => resolveBlockOptions({ nsIterations: 12, inverse: 'com.microsoft' }, 'patch')).to.throw(UserError, /'nsIterations' applies/);
   });
 
   it('a Newton-Schulz splice records a real region (block form in, block inverse out)', async () => {
