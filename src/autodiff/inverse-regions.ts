@@ -17,22 +17,14 @@
 import type { Graph } from '../ir/graph.js';
 import type { Model } from '../ir/model.js';
 import { Node } from '../ir/node.js';
+import { UserError } from '../errors.js';
+import { readInverseRegions as readRecordedRegions, type InverseRegion } from '../ir/inverse-regions.js';
 import type { Value } from '../ir/value.js';
 import { inverseBackward } from '../ops/microsoft.grad.js';
 import type { GradientEmitter, GradientRule } from '../ops/types.js';
 import type { DiffPath } from './path.js';
 
-export const INVERSE_REGIONS_KEY = 'iqa-surgeon.inverse-regions';
-
-export interface InverseRegion {
-  /** Value name of the batched matrices B (the real plane of a complex B). */
-  input: string;
-  /** Value name of C = B^-1 (its real plane). */
-  output: string;
-  /** Complex regions: the imaginary planes of B and C. */
-  inputImag?: string;
-  outputImag?: string;
-}
+export { INVERSE_REGIONS_KEY, type InverseRegion } from '../ir/inverse-regions.js';
 
 const transposeLast = (g: GradientEmitter, x: string, rank: number): string => {
   const perm = Array.from({ length: rank }, (_, i) => i);
@@ -110,28 +102,18 @@ export class InverseRegionNode extends Node {
   }
 }
 
-/** The regions recorded in the model's metadata; a malformed entry becomes a warning. */
+/**
+ * The regions recorded in the model's metadata (src/ir/inverse-regions.ts reads them): malformed
+ * metadata is a warning here, not an error, since differentiating through the region's own nodes
+ * is still correct (only the memory saving is lost).
+ */
 export function readInverseRegions(model: Model): { regions: InverseRegion[]; warnings: string[] } {
-  const raw = model.metadata().get(INVERSE_REGIONS_KEY);
-  if (raw === undefined) return { regions: [], warnings: [] };
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(raw);
-  } catch {
-    return { regions: [], warnings: [`metadata ${INVERSE_REGIONS_KEY} is not JSON; no inverse region is used`] };
+    return { regions: readRecordedRegions(model), warnings: [] };
+  } catch (e) {
+    if (e instanceof UserError) return { regions: [], warnings: [`${e.message}; no inverse region is used`] };
+    throw e;
   }
-  if (!Array.isArray(parsed)) return { regions: [], warnings: [`metadata ${INVERSE_REGIONS_KEY} is not a list; no inverse region is used`] };
-  const regions: InverseRegion[] = [];
-  const warnings: string[] = [];
-  parsed.forEach((e: unknown, i) => {
-    const r = e as Partial<InverseRegion> | null;
-    const complex = r && typeof r.inputImag === 'string' && typeof r.outputImag === 'string';
-    const halfComplex = r && (r.inputImag !== undefined || r.outputImag !== undefined) && !complex;
-    if (r && typeof r.input === 'string' && typeof r.output === 'string' && !halfComplex) {
-      regions.push({ input: r.input, output: r.output, ...(complex ? { inputImag: r.inputImag!, outputImag: r.outputImag! } : {}) });
-    } else warnings.push(`inverse region ${i} of ${INVERSE_REGIONS_KEY} lacks string 'input' and 'output' (and, when complex, both 'inputImag' and 'outputImag'); ignored`);
-  });
-  return { regions, warnings };
 }
 
 /** Nodes that (transitively) read one of `from`. */

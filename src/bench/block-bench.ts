@@ -13,6 +13,7 @@ import { DataType } from '../onnx/data-types.js';
 import { materialize } from '../surgery/materialize.js';
 import { spliceRobustBlock, type SpliceOptions } from '../surgery/splice.js';
 import { widenResnet } from './make-large-model.js';
+import type { InverseMethod } from '../surgery/robust-block/cayley-graph.js';
 
 export interface BlockBenchRow {
   variant: string;
@@ -32,14 +33,14 @@ export interface BlockBenchConfig {
   batches: number[];
   reps: number;
   /** Also run the parametric Cayley forms (in-graph Q on every run: costly at paper scale). */
-  parametricCayley: ('com.microsoft' | 'newton-schulz')[];
+  parametricCayley: InverseMethod[];
   label: string;
 }
 
 /** The paper's setting: full-width ResNet-50 at 498 x 664, block input [1024, 32, 42]. */
 export const PAPER_SCALE: BlockBenchConfig = { label: 'paper scale', widen: 8, height: 498, width: 664, batches: [1, 8], reps: 3, parametricCayley: [] };
 /** A reduced setting (widths / 4, 128 x 160) where the in-graph Cayley forms can be timed too. */
-export const REDUCED_SCALE: BlockBenchConfig = { label: 'reduced scale', widen: 2, height: 128, width: 160, batches: [1, 8], reps: 5, parametricCayley: ['newton-schulz', 'com.microsoft'] };
+export const REDUCED_SCALE: BlockBenchConfig = { label: 'reduced scale', widen: 2, height: 128, width: 160, batches: [1, 8], reps: 5, parametricCayley: ['schur', 'newton-schulz', 'com.microsoft'] };
 
 function seededInput(n: number): Float32Array {
   const out = new Float32Array(n);

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only io,block,convgrad,mirror,structural,shrink,finetune,ortgrad,attacks]`: every benchmark, as ratios against a baseline measured in
+ * `npm run bench [-- --only io,block,convgrad,mirror,structural,shrink,finetune,ortgrad,attacks]` (`--only positions [--positions linearity,koncept,dbcnn,tres] [--positions-half]`: the paper's four positions, never in a default run): every benchmark, as ratios against a baseline measured in
  * the same process, printed and written to docs/benchmarks/latest.json (docs/BENCHMARKS.md
  * records the runs that matter, with the machine).
  */
@@ -15,6 +15,7 @@ import { runStructuralBench } from './structural-bench.js';
 import { runFinetuneBench, runShrinkBench } from './prune-train-bench.js';
 import { runOrtGradBench } from './ortgrad-bench.js';
 import { runAttackBench } from './attack-bench.js';
+import { runPositionsBench } from './positions-bench.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -94,6 +95,15 @@ if (want('attacks')) {
 if (want('structural')) {
   console.log('== structural commands on long chain models (fresh child processes, --max-nodes raised)');
   results.structural = await runStructuralBench((s) => console.log(s));
+}
+
+// never part of the default run: full-width models of the paper's four positions (minutes, GBs)
+if (only?.has('positions')) {
+  const which = process.argv.indexOf('--positions');
+  const sel = which >= 0 ? (process.argv[which + 1] ?? '').split(',').map((s) => s.toLowerCase()) : undefined;
+  console.log('== the paper\'s four positions: splice + materialize, ONNX Runtime runs of the trainable and materialized files');
+  const half = process.argv.includes('--positions-half');
+  results.positions = await runPositionsBench(repoRoot, (s) => console.log(s), { ...(sel ? { only: sel } : {}), half });
 }
 
 const outDir = path.join(repoRoot, 'docs/benchmarks');

@@ -10,6 +10,7 @@ import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 import type { PassResult } from '../ir/passes/pass.js';
 import type { Value } from '../ir/value.js';
+import { renameInInverseRegions } from '../ir/inverse-regions.js';
 
 export interface RenameOptions {
   /** old name -> new name. */
@@ -89,5 +90,8 @@ export function rename(model: Model, opts: RenameOptions): PassResult {
       changes.push(`renamed node '${t.from}' (${t.node.opType}) to '${t.to}'`);
     }
   }
+  // recorded inverse regions follow their values
+  const renamedValues = new Map(staged.filter((t) => t.value && t.value.graph === g).map((t) => [t.from, t.to]));
+  if (renamedValues.size > 0) renameInInverseRegions(model, (name) => renamedValues.get(name));
   return { model, modified: changes.length > 0, changes };
 }

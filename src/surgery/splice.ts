@@ -17,9 +17,11 @@ import { inferShapes, type ShapeMap } from '../analysis/shapes/infer.js';
 import type { Dim } from '../analysis/shapes/types.js';
 import { UserError } from '../errors.js';
 import type { Model } from '../ir/model.js';
+import { addInverseRegions } from '../ir/inverse-regions.js';
 import type { Value } from '../ir/value.js';
 import { formatBytes, maxMemoryBytes, MAX_MEMORY_FLAG } from '../runtime/memory-limit.js';
 import { buildRobustBlock } from './robust-block/build.js';
+import { shapeCheckModel } from './splice-check.js';
 import { sessionMemory, type SessionMemory } from './session-memory.js';
 import { resolveBlockOptions, type RobustBlockOptions } from './robust-block/options.js';
 import { findBrokenJoin, namedNode, type ResizedBlock } from './splice-joins.js';
@@ -185,10 +187,16 @@ export async function spliceRobustBlocks(model: Model, sites: readonly SpliceSit
   const edgeSigns = valueSigns(model);
 
   // What a session on the result needs; the post-check below runs ONNX Runtime only under --max-memory.
+  // The ORT run checks a copy in which each trainable Cayley block is a same-shape stand-in
+  // (splice-check.ts): the shapes are the same, without computing Q at full cost.
+  const checkModel = (): Model =>
+    blocks.reduce((m, blk, i) => (blk?.built.shapeStandIn ? shapeCheckModel(m, blk.built.shapeStandIn, opset, resolved[i]!.o.prefix) : m), model);
   const memory = (): { estimate: SessionMemory; skipped: string | undefined } => {
     const estimate = sessionMemory(model, opts.inputShapes);
+    const check = checkModel();
+    const checkBytes = check === model ? estimate.bytes : sessionMemory(check, opts.inputShapes).bytes;
     const limit = maxMemoryBytes();
-    return { estimate, skipped: estimate.bytes > limit ? `its static memory estimate of ${formatBytes(estimate.bytes)} is over the limit of ${formatBytes(limit)} (${MAX_MEMORY_FLAG})` : undefined };
+    return { estimate, skipped: checkBytes > limit ? `its static memory estimate of ${formatBytes(checkBytes)} is over the limit of ${formatBytes(limit)} (${MAX_MEMORY_FLAG})` : undefined };
   };
   const blocks: { built: ReturnType<typeof buildRobustBlock>; output: Value }[] = [];
   const resized: ResizedBlock[] = [];
@@ -196,7 +204,7 @@ export async function spliceRobustBlocks(model: Model, sites: readonly SpliceSit
   const reinfer = async (probe: boolean): Promise<ShapeMap> => {
     graph.toposort();
     try {
-      return await inferShapes(model, { ...shapeOpts, ...(probe ? {} : { probe: false }) });
+      return await inferShapes(probe ? checkModel() : model, { ...shapeOpts, ...(probe ? {} : { probe: false }) });
     } catch (e) {
       throw sizeError(e, graph, resized, shapes, resolved, blocks, map);
     }
@@ -289,6 +297,8 @@ export async function spliceRobustBlocks(model: Model, sites: readonly SpliceSit
     return report;
   });
   model.setMetadata(SPLICE_METADATA_KEY, JSON.stringify(prev ? [...(JSON.parse(prev) as unknown[]), ...entries] : entries));
+  const regions = blocks.flatMap(({ built }) => (built.inverseRegion ? [built.inverseRegion] : []));
+  if (regions.length > 0) addInverseRegions(model, regions);
   return reports;
 }
 

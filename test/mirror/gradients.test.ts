@@ -85,7 +85,8 @@ describe('mirror: gradients match central finite differences of the ONNX functio
   });
 
   for (const variant of [
-    { label: 'Cayley RobustBlock (parametric, Newton-Schulz)', opts: {} },
+    { label: 'Cayley RobustBlock (parametric, exact Schur inverse)', opts: {} },
+    { label: 'Cayley RobustBlock (parametric, Newton-Schulz)', opts: { inverse: 'newton-schulz' as const } },
     { label: 'Cayley RobustBlock (com.microsoft Inverse)', opts: { inverse: 'com.microsoft' as const } },
     { label: 'AOL RobustBlock', opts: { orth: 'aol' as const } },
   ]) {

@@ -79,7 +79,8 @@ describe('mirror: the TensorFlow.js mirror against ONNX Runtime', function () {
 
   describe('spliced RobustBlock models', () => {
     const variants: { label: string; opts: Record<string, unknown>; materialize?: boolean }[] = [
-      { label: 'Cayley, parametric (Newton-Schulz in the graph)', opts: {} },
+      { label: 'Cayley, parametric (exact Schur inverse in the graph)', opts: {} },
+      { label: 'Cayley, parametric (Newton-Schulz in the graph)', opts: { inverse: 'newton-schulz' as const } },
       { label: 'Cayley, parametric, com.microsoft Inverse', opts: { inverse: 'com.microsoft' } },
       { label: 'Cayley, materialized', opts: {}, materialize: true },
       { label: 'AOL', opts: { orth: 'aol' } },

@@ -153,7 +153,7 @@ describe('reliability: issue 11 defects', function () {
 
     it('the derived Newton-Schulz iteration count stays within its bound at the largest alpha', async function () {
       const d = tmp.make('splice-alpha');
-      const r = await inProcess(['splice', RESNET, '--stage', 'layer4', '--alpha', '1e6', '-o', path.join(d, 'out.onnx'), '--json']);
+      const r = await inProcess(['splice', RESNET, '--stage', 'layer4', '--alpha', '1e6', '--inverse', 'newton-schulz', '-o', path.join(d, 'out.onnx'), '--json']);
       expect(r.code, r.stderr).to.equal(0);
       const meta = JSON.parse(Model.load(path.join(d, 'out.onnx')).metadata().get('iqa-surgeon.robust_block')!) as { nsIterations: number }[];
       expect(meta[0]!.nsIterations).to.be.within(1, 100);

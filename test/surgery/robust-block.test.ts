@@ -87,7 +87,7 @@ describe('surgery/robust-block', () => {
   describe('Cayley orthogonal conv (materialized, run by ONNX Runtime)', () => {
     for (const c of golden.cayley) {
       for (const variant of c.variants) {
-        for (const form of ['materialized', 'newton-schulz', 'com.microsoft'] as const) {
+        for (const form of ['materialized', 'schur', 'newton-schulz', 'com.microsoft'] as const) {
           it(`${c.name} (${variant.init}, alpha ${variant.alpha.toFixed(3)}, ${form}): equals the PyTorch golden output within 1e-4`, async () => {
             const y = await runPart(c.x.shape, c.x.data, cayleyPart(c, variant.alpha, c.bias.data, form));
             expect([...y.dims]).to.deep.equal(variant.y.shape);

@@ -33,7 +33,7 @@ export function registerSplice(program: Command, io: CliIO): void {
     .option('--after <module>', 'splice after a module (base.13, layer3.2) or conv<k> of the stage: the last tensor it produces that every path passes through; applies to the one --stage')
     .option('--orth <kind>', 'orthogonal conv: cayley | aol', oneOf('--orth', ['cayley', 'aol'] as const))
     .option('--form <form>', 'cayley: parametric (Q computed in the graph from W, alpha) | materialized (Q stored)', oneOf('--form', ['parametric', 'materialized'] as const))
-    .option('--inverse <method>', 'parametric cayley: newton-schulz (standard ops) | com.microsoft (Inverse op)', oneOf('--inverse', ['newton-schulz', 'com.microsoft'] as const))
+    .option('--inverse <method>', 'parametric cayley: schur (exact, standard ops; default) | newton-schulz (iterations, standard ops) | com.microsoft (Inverse op)', oneOf('--inverse', ['schur', 'newton-schulz', 'com.microsoft'] as const))
     .option('--ns-iterations <n>', 'Newton-Schulz iterations (default: enough for any kernel at the initial alpha)', parsePositiveInt('--ns-iterations'))
     .option('--reduce <fraction>', 'reduce-conv channels as a fraction of C (default 0.5)', parseFiniteNumber('--reduce'))
     .option('--kernel <k>', 'reduce-conv kernel: 1 (default) or 3 (unpadded)', (v) => parseInteger('--kernel', 1, 3)(v) as 1 | 3)

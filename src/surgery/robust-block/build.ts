@@ -16,6 +16,8 @@ import { UserError } from '../../errors.js';
 import type { Graph } from '../../ir/graph.js';
 import type { Node } from '../../ir/node.js';
 import type { Value } from '../../ir/value.js';
+import type { InverseRegion } from '../../ir/inverse-regions.js';
+import type { ShapeStandIn } from '../splice-check.js';
 import { mulberry32 } from '../../util/random.js';
 import { Emitter } from '../emit.js';
 import { kernelSpectrumNorm, type KernelShape } from './cayley.js';
@@ -51,8 +53,12 @@ export interface BuiltBlock {
   q?: { re: Value; im: Value };
   /** Values computed from initializers only, which `materialize` replaces by constants (Q, or AOL's rescaled kernel). */
   foldable: Value[];
-  /** Cayley, parametric: the W and alpha initializers, and the Newton-Schulz iterations (0 with com.microsoft Inverse). */
+  /** Cayley, parametric: the W and alpha initializers, and the Newton-Schulz iterations (0 with the other inverses). */
   parametric?: { weight: Value; alpha: Value; iterations: number };
+  /** Cayley, parametric: what the post-splice shape check runs instead of the block (see splice-check.ts). */
+  shapeStandIn?: ShapeStandIn;
+  /** Cayley, parametric: the per-frequency inverse as a region for the autodiff engine. */
+  inverseRegion?: InverseRegion;
 }
 
 /** PyTorch's default conv init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias. */
@@ -161,13 +167,15 @@ export function buildRobustBlock(graph: Graph, x: Value, geo: BlockGeometry, o: 
     } else {
       const weight = e.f32('orth.weight', [geo.c, cmid, k, k], orth.w);
       const alphaV = e.f32('orth.alpha', [], [alpha]);
-      const iterations = o.nsIterations ?? newtonSchulzIterations(Math.min(geo.c, cmid), alpha);
+      const iterations = o.inverse === 'newton-schulz' ? (o.nsIterations ?? newtonSchulzIterations(Math.min(geo.c, cmid), alpha)) : 0;
       if (o.inverse === 'newton-schulz') checkNsIterations(iterations, alpha);
       const r = emitCayleyParametric(e, reduced, { weight, alpha: alphaV, bias }, shape, n, { method: o.inverse, iterations });
       output = r.output;
       built.q = { re: r.qr, im: r.qi };
       built.foldable = [r.qr, r.qi];
-      built.parametric = { weight, alpha: alphaV, iterations: o.inverse === 'newton-schulz' ? iterations : 0 };
+      built.parametric = { weight, alpha: alphaV, iterations };
+      built.inverseRegion = r.region;
+      built.shapeStandIn = { orthOutput: r.output.name, pooled: pooled.name, crop: (kr - 1) / 2, n };
     }
   }
   let outShape: [number, number, number] = [geo.c, n, n];

@@ -6,20 +6,30 @@
  * Parametric form, all in real arithmetic (complex matrices as real and imaginary planes):
  *   Wf = Eh W Ew^T with Eh[u,a] = exp(2 pi i u (a-s)/n), Ew[v,b] = exp(2 pi i v (b-s)/n)
  *        (the conjugated, centred spectrum of the zero-padded kernel: no Pad needed);
- *   M = Wf * alpha / ||Wf||_F; per frequency U = M[:cin], V = M[cin:] (constant selection MatMuls);
- *   A = U - U^H + V^H V; B = I + A; C = B^-1 from the real 2cin x 2cin block form
- *   [[Br, -Bi], [Bi, Br]], by a Newton-Schulz iteration X <- X (2I - B X), X0 = B^T / ||B||_F^2
- *   (standard ops; converges because the symmetric part of B is >= I), or by com.microsoft
- *   Inverse when asked; Q = [C (I - A); -2 V C]. For cin > cout the matrices are transposed
+ *   M = Wf * alpha / ||Wf||_F, with ||Wf||_F^2 = sum over channel pairs of W Ka W^T Kv (Ka, Kv the
+ *   k x k cosine sums over the n x m frequencies; exact, no spectrum-sized reduction: a float32
+ *   sum over the tens of millions of spectrum entries was off by 0.2-0.7% at the paper's sizes);
+ *   per frequency U = M[:cin], V = M[cin:] (Slice);
+ *   A = U - U^H + V^H V; B = I + A; C = B^-1 by one of
+ *   - `schur` (default): an exact recursive block inverse on the complex planes (schur-inverse.ts);
+ *   - `newton-schulz`: X <- X (2I - B X), X0 = B^T / ||B||_F^2 on the real 2cin x 2cin block form
+ *     [[Br, -Bi], [Bi, Br]], a fixed iteration count (files spliced before kept it; still offered);
+ *   - `com.microsoft`: the Inverse op on the block form;
+ *   Q = [C (I - A); -2 V C] = [2C - I; -2 V C]. For cin > cout the matrices are transposed
  *   before and after, as in the reference.
+ *
+ * The inverse is returned as a region (input B, output C) for the autodiff engine, which treats it
+ * as one op (metadata `iqa-surgeon.inverse-regions`, see src/ir/inverse-regions.ts).
  */
 import { UsageError } from '../../errors.js';
 import type { Value } from '../../ir/value.js';
 import type { Emitter } from '../emit.js';
 import { cayleySpectrum, spectrumArrays, type KernelShape } from './cayley.js';
 import { dftMatrices, rfftBins } from './dft.js';
+import { emitSchurInverse } from './schur-inverse.js';
+import type { InverseRegion } from '../../ir/inverse-regions.js';
 
-export type InverseMethod = 'newton-schulz' | 'com.microsoft';
+export type InverseMethod = 'schur' | 'newton-schulz' | 'com.microsoft';
 
 /** y = irfft2(Q(f) rfft2(z)(f)) + bias for z [N, cin, n, n]; qr, qi [n, m, cout, cin]. */
 export function emitSpectralConv(e: Emitter, z: Value, qr: Value, qi: Value, bias: Value, n: number): Value {
@@ -36,11 +46,18 @@ export function emitSpectralConv(e: Emitter, z: Value, qr: Value, qi: Value, bia
   const b = e.op('MatMul', [z, sw], 'orth/rfft/MatMul_sw');
   const xr = e.op('Add', [e.op('MatMul', [ch, a], 'orth/rfft/MatMul_ch_a'), e.op('MatMul', [sh, b], 'orth/rfft/MatMul_sh_b')], 'orth/rfft/Add');
   const xi = e.op('Sub', [e.op('MatMul', [ch, b], 'orth/rfft/MatMul_ch_b'), e.op('MatMul', [sh, a], 'orth/rfft/MatMul_sh_a')], 'orth/rfft/Sub');
-  // per frequency: [N, cin, n, m] -> [n, m, cin, N]; Y = Q X; back to [N, cout, n, m]
-  const tr = e.op('Transpose', [xr], 'orth/Transpose_xr', { perm: [2, 3, 1, 0] });
-  const ti = e.op('Transpose', [xi], 'orth/Transpose_xi', { perm: [2, 3, 1, 0] });
-  const yr = e.op('Sub', [e.op('MatMul', [qr, tr], 'orth/MatMul_qr_xr'), e.op('MatMul', [qi, ti], 'orth/MatMul_qi_xi')], 'orth/Sub_yr');
-  const yi = e.op('Add', [e.op('MatMul', [qr, ti], 'orth/MatMul_qr_xi'), e.op('MatMul', [qi, tr], 'orth/MatMul_qi_xr')], 'orth/Add_yi');
+  // per frequency: [2N, cin, n, m] (real parts, then imaginary) -> [n, m, cin, 2N]; P = Qr X and
+  // R = Qi X read each Q plane once for both parts (Q is the largest array: 2.3 GB at the
+  // Linearity position); Yr = Pr - Ri, Yi = Pi + Rr; back to [N, cout, n, m]
+  const t = e.op('Transpose', [e.op('Concat', [xr, xi], 'orth/Concat_x', { axis: 0 })], 'orth/Transpose_x', { perm: [2, 3, 1, 0] });
+  const split = (v: Value, name: string): [Value, Value] => {
+    const parts = e.op('Reshape', [v, e.i64(`${name}.shape`, [5], [0, 0, 0, 2, -1])], `${name}/Reshape`);
+    return [0, 1].map((k) => e.op('Gather', [parts, e.i64(`${name}.index${k}`, [], [k])], `${name}/Gather_${k}`, { axis: 3 })) as [Value, Value];
+  };
+  const [pr, pi] = split(e.op('MatMul', [qr, t], 'orth/MatMul_qr'), 'orth/p');
+  const [rr, ri] = split(e.op('MatMul', [qi, t], 'orth/MatMul_qi'), 'orth/r');
+  const yr = e.op('Sub', [pr, ri], 'orth/Sub_yr');
+  const yi = e.op('Add', [pi, rr], 'orth/Add_yi');
   const ur = e.op('Transpose', [yr], 'orth/Transpose_yr', { perm: [3, 2, 0, 1] });
   const ui = e.op('Transpose', [yi], 'orth/Transpose_yi', { perm: [3, 2, 0, 1] });
   // irfft2: conjugate transform along h, then the real inverse along w (1/n^2 folded into ar, ai)
@@ -90,6 +107,28 @@ export function newtonSchulzIterations(c: number, alpha: number, tol = 1e-7): nu
   return Math.max(6, Math.ceil(Math.log2(Math.log(1 / tol) * bound)));
 }
 
+/**
+ * ||Wf||_F of W [cout, cin, k, k] over the n x (n/2+1) frequencies, in the graph without the
+ * spectrum: |Wf(u,v)|^2 summed over u, v is W Ka W^T Kv per channel pair, with
+ * Ka[a,a'] = sum_u cos(2 pi u (a-a')/n) and Kv[b,b'] = sum_v cos(2 pi v (b-b')/n) (the sine
+ * parts cancel: Ka is even, and the odd part of Kv meets a symmetric product). Summed axis by
+ * axis, so no float32 sum runs over more than max(k, cin, cout) terms.
+ */
+export function emitSpectrumNorm(e: Emitter, weight: Value, k: number, n: number): Value {
+  const m = rfftBins(n);
+  const ka = new Float64Array(k * k);
+  const kv = new Float64Array(k * k);
+  for (let a = 0; a < k; a++)
+    for (let b = 0; b < k; b++) {
+      for (let u = 0; u < n; u++) ka[a * k + b]! += Math.cos((2 * Math.PI * u * (a - b)) / n);
+      for (let v = 0; v < m; v++) kv[a * k + b]! += Math.cos((2 * Math.PI * v * (a - b)) / n);
+    }
+  const t = e.op('MatMul', [e.f32('cayley.norm_ka', [k, k], ka), e.op('MatMul', [weight, e.f32('cayley.norm_kv', [k, k], kv)], 'orth/cayley/norm/MatMul_kv')], 'orth/cayley/norm/MatMul_ka');
+  let sq = e.op('Mul', [t, weight], 'orth/cayley/norm/Mul');
+  for (const axis of [3, 2, 1, 0]) sq = e.reduceSum(sq, [axis], false, `orth/cayley/norm/ReduceSum_${axis}`);
+  return e.op('Sqrt', [sq], 'orth/cayley/norm/Sqrt');
+}
+
 export interface ParametricValues {
   weight: Value;
   alpha: Value;
@@ -107,12 +146,16 @@ export function emitCayleyParametric(
   shape: KernelShape,
   n: number,
   inverse: { method: InverseMethod; iterations: number },
-): { output: Value; qr: Value; qi: Value } {
-  const { qr, qi } = emitCayleyQ(e, p.weight, p.alpha, shape, n, inverse);
-  return { output: emitSpectralConv(e, z, qr, qi, p.bias, n), qr, qi };
+): { output: Value; qr: Value; qi: Value; region: InverseRegion } {
+  const { qr, qi, region } = emitCayleyQ(e, p.weight, p.alpha, shape, n, inverse);
+  return { output: emitSpectralConv(e, z, qr, qi, p.bias, n), qr, qi, region };
 }
 
-/** The per-frequency Cayley matrices Q [n, m, cout, cin] (real, imaginary) from W and alpha values. */
+/**
+ * The per-frequency Cayley matrices Q [n, m, cout, cin] (real, imaginary) from W and alpha values,
+ * and the inverse's region. `chunk` computes the frequency rows u in [rows[0], rows[1]) only, with
+ * alpha / ||Wf||_F given (`scale`) or computed in the graph from the whole kernel.
+ */
 export function emitCayleyQ(
   e: Emitter,
   weight: Value,
@@ -120,8 +163,8 @@ export function emitCayleyQ(
   shape: KernelShape,
   n: number,
   inverse: { method: InverseMethod; iterations: number },
-  chunk?: { rows: [number, number]; scale: number },
-): { qr: Value; qi: Value } {
+  chunk?: { rows: [number, number]; scale?: number },
+): { qr: Value; qi: Value; region: InverseRegion } {
   const p = { weight, alpha: alphaValue };
   const { cout, cin, k } = shape;
   const m = rfftBins(n);
@@ -152,15 +195,8 @@ export function emitCayleyQ(
   const wfr = e.op('Sub', [e.op('MatMul', [Ehr, tr], 'orth/cayley/MatMul_ehr_tr'), e.op('MatMul', [Ehi, ti], 'orth/cayley/MatMul_ehi_ti')], 'orth/cayley/Sub_wfr');
   const wfi = e.op('Add', [e.op('MatMul', [Ehr, ti], 'orth/cayley/MatMul_ehr_ti'), e.op('MatMul', [Ehi, tr], 'orth/cayley/MatMul_ehi_tr')], 'orth/cayley/Add_wfi');
   let scale: Value;
-  if (chunk) scale = e.f32('cayley.scale', [], [chunk.scale]);
-  else {
-    const norm = e.op(
-      'Sqrt',
-      [e.op('Add', [e.op('ReduceSumSquare', [wfr], 'orth/cayley/ReduceSumSquare_r', { keepdims: 0 }), e.op('ReduceSumSquare', [wfi], 'orth/cayley/ReduceSumSquare_i', { keepdims: 0 })], 'orth/cayley/Add_norm')],
-      'orth/cayley/Sqrt_norm',
-    );
-    scale = e.op('Div', [p.alpha, norm], 'orth/cayley/Div_scale');
-  }
+  if (chunk?.scale !== undefined) scale = e.f32('cayley.scale', [], [chunk.scale]);
+  else scale = e.op('Div', [p.alpha, emitSpectrumNorm(e, p.weight, k, n)], 'orth/cayley/Div_scale');
   // per frequency [n, m, cout, cin]; work on the tall orientation (rows >= cols)
   const tall = cout >= cin;
   const perm = tall ? [2, 3, 0, 1] : [2, 3, 1, 0];
@@ -169,17 +205,20 @@ export function emitCayleyQ(
   const R = tall ? cout : cin; // rows
   const C = tall ? cin : cout; // cols
   const T = (x: Value, name: string): Value => e.op('Transpose', [x], name, { perm: [0, 1, 3, 2] });
-  const selU = e.f32('cayley.sel_u', [C, R], selection(C, R, 0));
-  const ur = e.op('MatMul', [selU, mr], 'orth/cayley/MatMul_ur');
-  const ui = e.op('MatMul', [selU, mi], 'orth/cayley/MatMul_ui');
+  // x[..., r0:r1, c0:c1] of a rank-4 value (Slice, not a selection MatMul: no C^3 work per frequency)
+  const slice = (x: Value, [r0, r1]: [number, number], [c0, c1]: [number, number], name: string): Value =>
+    e.opset >= 10
+      ? e.op('Slice', [x, e.i64(`${name}.starts`, [2], [r0, c0]), e.i64(`${name}.ends`, [2], [r1, c1]), e.i64(`${name}.axes`, [2], [2, 3])], name)
+      : e.op('Slice', [x], name, { starts: [r0, c0], ends: [r1, c1], axes: [2, 3] });
+  const ur = slice(mr, [0, C], [0, C], 'orth/cayley/Slice_ur');
+  const ui = slice(mi, [0, C], [0, C], 'orth/cayley/Slice_ui');
   let ar = e.op('Sub', [ur, T(ur, 'orth/cayley/Transpose_ur')], 'orth/cayley/Sub_ar');
   let ai = e.op('Add', [ui, T(ui, 'orth/cayley/Transpose_ui')], 'orth/cayley/Add_ai');
   let vr: Value | undefined;
   let vi: Value | undefined;
   if (R > C) {
-    const selV = e.f32('cayley.sel_v', [R - C, R], selection(R - C, R, C));
-    vr = e.op('MatMul', [selV, mr], 'orth/cayley/MatMul_vr');
-    vi = e.op('MatMul', [selV, mi], 'orth/cayley/MatMul_vi');
+    vr = slice(mr, [C, R], [0, C], 'orth/cayley/Slice_vr');
+    vi = slice(mi, [C, R], [0, C], 'orth/cayley/Slice_vi');
     const vrT = T(vr, 'orth/cayley/Transpose_vr');
     const viT = T(vi, 'orth/cayley/Transpose_vi');
     const vhvR = e.op('Add', [e.op('MatMul', [vrT, vr], 'orth/cayley/MatMul_vrvr'), e.op('MatMul', [viT, vi], 'orth/cayley/MatMul_vivi')], 'orth/cayley/Add_vhv_r');
@@ -189,46 +228,52 @@ export function emitCayleyQ(
   }
   const I = e.f32('cayley.eye', [C, C], eye(C));
   const br = e.op('Add', [I, ar], 'orth/cayley/Add_br');
-  // block form [[Br, -Bi], [Bi, Br]]
-  const top = e.op('Concat', [br, e.op('Neg', [ai], 'orth/cayley/Neg_bi')], 'orth/cayley/Concat_top', { axis: 3 });
-  const bot = e.op('Concat', [ai, br], 'orth/cayley/Concat_bot', { axis: 3 });
-  const bb = e.op('Concat', [top, bot], 'orth/cayley/Concat_block', { axis: 2 });
-  let inv: Value;
-  if (inverse.method === 'com.microsoft') {
-    inv = e.opDomain('Inverse', 'com.microsoft', [bb], 'orth/cayley/Inverse');
+  let cr: Value;
+  let ci: Value;
+  let region: InverseRegion;
+  if (inverse.method === 'schur') {
+    const c = emitSchurInverse(e, { re: br, im: ai }, C, 4, 'orth/cayley/inv');
+    cr = c.re;
+    ci = c.im;
+    region = { input: br.name, output: cr.name, inputImag: ai.name, outputImag: ci.name };
   } else {
-    if (inverse.iterations < 1) throw new UsageError('--ns-iterations must be at least 1');
-    const twoI = e.f32('cayley.two_eye', [2 * C, 2 * C], eye(2 * C).map((v) => 2 * v));
-    const fro = e.reduceSumSquare(bb, [2, 3], true, 'orth/cayley/ns/ReduceSumSquare');
-    let x = e.op('Div', [T(bb, 'orth/cayley/ns/Transpose_b'), fro], 'orth/cayley/ns/Div_x0');
-    for (let it = 0; it < inverse.iterations; it++) {
-      const bx = e.op('MatMul', [bb, x], `orth/cayley/ns/MatMul_bx_${it}`);
-      x = e.op('MatMul', [x, e.op('Sub', [twoI, bx], `orth/cayley/ns/Sub_${it}`)], `orth/cayley/ns/MatMul_x_${it}`);
+    // block form [[Br, -Bi], [Bi, Br]]
+    const top = e.op('Concat', [br, e.op('Neg', [ai], 'orth/cayley/Neg_bi')], 'orth/cayley/Concat_top', { axis: 3 });
+    const bot = e.op('Concat', [ai, br], 'orth/cayley/Concat_bot', { axis: 3 });
+    const bb = e.op('Concat', [top, bot], 'orth/cayley/Concat_block', { axis: 2 });
+    let inv: Value;
+    if (inverse.method === 'com.microsoft') {
+      inv = e.opDomain('Inverse', 'com.microsoft', [bb], 'orth/cayley/Inverse');
+    } else {
+      if (inverse.iterations < 1) throw new UsageError('--ns-iterations must be at least 1');
+      const twoI = e.f32('cayley.two_eye', [2 * C, 2 * C], eye(2 * C).map((v) => 2 * v));
+      const fro = e.reduceSumSquare(bb, [2, 3], true, 'orth/cayley/ns/ReduceSumSquare');
+      let x = e.op('Div', [T(bb, 'orth/cayley/ns/Transpose_b'), fro], 'orth/cayley/ns/Div_x0');
+      for (let it = 0; it < inverse.iterations; it++) {
+        const bx = e.op('MatMul', [bb, x], `orth/cayley/ns/MatMul_bx_${it}`);
+        x = e.op('MatMul', [x, e.op('Sub', [twoI, bx], `orth/cayley/ns/Sub_${it}`)], `orth/cayley/ns/MatMul_x_${it}`);
+      }
+      inv = x;
     }
-    inv = x;
+    region = { input: bb.name, output: inv.name };
+    // C = B^-1 = Cr + i Ci from the block inverse's left column
+    cr = slice(inv, [0, C], [0, C], 'orth/cayley/Slice_cr');
+    ci = slice(inv, [C, 2 * C], [0, C], 'orth/cayley/Slice_ci');
   }
-  // C = B^-1 = Cr + i Ci from the block inverse's left column
-  const colSel = new Float64Array(2 * C * C);
-  for (let i = 0; i < C; i++) colSel[i * C + i] = 1; // rows 0..C-1 of a [2C, C] selector
-  const left = e.op('MatMul', [inv, e.f32('cayley.sel_col', [2 * C, C], colSel)], 'orth/cayley/MatMul_left');
-  const cr = e.op('MatMul', [e.f32('cayley.sel_top', [C, 2 * C], selection(C, 2 * C, 0)), left], 'orth/cayley/MatMul_cr');
-  const ci = e.op('MatMul', [e.f32('cayley.sel_bot', [C, 2 * C], selection(C, 2 * C, C)), left], 'orth/cayley/MatMul_ci');
-  // top = C (I - A)
-  const dr = e.op('Sub', [I, ar], 'orth/cayley/Sub_dr');
-  const qTopR = e.op('Add', [e.op('MatMul', [cr, dr], 'orth/cayley/MatMul_crdr'), e.op('MatMul', [ci, ai], 'orth/cayley/MatMul_ciai')], 'orth/cayley/Add_qtop_r');
-  const qTopI = e.op('Sub', [e.op('MatMul', [ci, dr], 'orth/cayley/MatMul_cidr'), e.op('MatMul', [cr, ai], 'orth/cayley/MatMul_crai')], 'orth/cayley/Sub_qtop_i');
-  let qr = qTopR;
-  let qi = qTopI;
+  // top = C (I - A) = C (2I - B) = 2C - I (no product with the possibly large A)
+  const two = e.f32('cayley.two', [], [2]);
+  let qr = e.op('Sub', [e.op('Mul', [cr, two], 'orth/cayley/Mul_qtop_r'), I], 'orth/cayley/Sub_qtop_r');
+  let qi = e.op('Mul', [ci, two], 'orth/cayley/Mul_qtop_i');
   if (vr && vi) {
     const m2 = e.f32('cayley.minus_two', [], [-2]);
     const botR = e.op('Mul', [e.op('Sub', [e.op('MatMul', [vr, cr], 'orth/cayley/MatMul_vrcr'), e.op('MatMul', [vi, ci], 'orth/cayley/MatMul_vici')], 'orth/cayley/Sub_bot_r'), m2], 'orth/cayley/Mul_bot_r');
     const botI = e.op('Mul', [e.op('Add', [e.op('MatMul', [vr, ci], 'orth/cayley/MatMul_vrci'), e.op('MatMul', [vi, cr], 'orth/cayley/MatMul_vicr')], 'orth/cayley/Add_bot_i'), m2], 'orth/cayley/Mul_bot_i');
-    qr = e.op('Concat', [qTopR, botR], 'orth/cayley/Concat_qr', { axis: 2 });
-    qi = e.op('Concat', [qTopI, botI], 'orth/cayley/Concat_qi', { axis: 2 });
+    qr = e.op('Concat', [qr, botR], 'orth/cayley/Concat_qr', { axis: 2 });
+    qi = e.op('Concat', [qi, botI], 'orth/cayley/Concat_qi', { axis: 2 });
   }
   if (!tall) {
     qr = T(qr, 'orth/cayley/Transpose_qr');
     qi = T(qi, 'orth/cayley/Transpose_qi');
   }
-  return { qr, qi };
+  return { qr, qi, region };
 }

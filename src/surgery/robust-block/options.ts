@@ -1,4 +1,5 @@
 /** RobustBlock options, their defaults, and the reference code's choices (`compat: 'paper-code'`). */
+import { UsageError } from '../../errors.js';
 import { checkSpliceOptionBounds, type OptionNaming } from './bounds.js';
 
 export interface RobustBlockOptions {
@@ -18,8 +19,8 @@ export interface RobustBlockOptions {
   alpha: 'norm' | number;
   /** Cayley: compute Q in the graph from W and alpha (default, trainable) or store Q precomputed. */
   form: 'parametric' | 'materialized';
-  /** Cayley, parametric: how the graph inverts I + A (standard ops, or com.microsoft Inverse). */
-  inverse: 'newton-schulz' | 'com.microsoft';
+  /** Cayley, parametric: how the graph inverts I + A: an exact block inverse in standard ops (default), Newton-Schulz iterations, or com.microsoft Inverse. */
+  inverse: 'schur' | 'newton-schulz' | 'com.microsoft';
   /** Cayley, parametric, Newton-Schulz: iterations (default: enough for any kernel at the initial alpha). */
   nsIterations?: number;
   /** Resize the block's square output back to the edge's H x W (bilinear), for models whose later ops need the original size. */
@@ -38,7 +39,7 @@ export const DEFAULT_BLOCK_OPTIONS: RobustBlockOptions = {
   pool: 'avg',
   alpha: 'norm',
   form: 'parametric',
-  inverse: 'newton-schulz',
+  inverse: 'schur',
   restoreSize: false,
   seed: 0,
   prefix: 'robust_block',
@@ -51,7 +52,12 @@ export const PAPER_CODE: Partial<RobustBlockOptions> = { pool: 'max', reduceKern
 export function resolveBlockOptions(opts: Partial<RobustBlockOptions> & { compat?: 'paper-code' } = {}, naming: OptionNaming = 'cli'): RobustBlockOptions {
   const { compat, ...rest } = opts;
   const defined = Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<RobustBlockOptions>;
+  // an iteration count asks for Newton-Schulz (files and scripts from before the exact inverse)
+  if (defined.nsIterations !== undefined && defined.inverse === undefined) defined.inverse = 'newton-schulz';
   const o: RobustBlockOptions = { ...DEFAULT_BLOCK_OPTIONS, ...(compat === 'paper-code' ? PAPER_CODE : {}), ...defined };
   checkSpliceOptionBounds(o as unknown as Record<string, unknown>, naming);
+  if (o.nsIterations !== undefined && o.inverse !== 'newton-schulz') {
+    throw new UsageError(`${naming === 'cli' ? '--ns-iterations' : "'nsIterations'"} applies to the Newton-Schulz inverse only, not to ${naming === 'cli' ? '--inverse' : "'inverse'"} ${o.inverse}`);
+  }
   return o;
 }

@@ -1,0 +1,71 @@
+/**
+ * Child process of the positions benchmark: opens one model with ONNX Runtime (graph
+ * optimisations 'all' or 'disabled'), runs one forward at batch 1 and, if asked, `reps` timed
+ * forwards at batch 8 alternating with a second model, after a warm-up; prints the times and the process's peak resident memory (VmHWM) as JSON.
+ */
+import { readFileSync } from 'node:fs';
+import { DataType } from '../onnx/data-types.js';
+import { openRunner } from '../runtime/session.js';
+
+function peakRss(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+function input(n: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = 12345;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 4294967296;
+  }
+  return out;
+}
+
+const [file, h, w, opt, other, reps] = process.argv.slice(2);
+if (!file || !h || !w || !(opt === 'all' || opt === 'disabled')) {
+  process.stderr.write('usage: positions-child <model> <height> <width> all|disabled [<other model> <batch-8 reps>]\n');
+  process.exit(1);
+}
+const feed = (b: number) => {
+  const dims = [b, 3, Number(h), Number(w)];
+  return { input: { elemType: DataType.FLOAT, dims, data: input(dims.reduce((a, c) => a * c, 1)) } };
+};
+const t0 = performance.now();
+const session = await openRunner(file, { optimization: opt, logSeverity: 3 });
+const sessionMs = performance.now() - t0;
+const t1 = performance.now();
+const first = await session.run(feed(1));
+const forwardMs = performance.now() - t1;
+const score = first[Object.keys(first)[0]!]!.data[0];
+let batch8Ms: number | undefined;
+let otherBatch8Ms: number | undefined;
+if (other && reps) {
+  // batch 8 of this model and the other one, alternating (A B A B ...) so that a changing load
+  // on a shared machine affects both alike; medians
+  const second = await openRunner(other, { optimization: opt, logSeverity: 3 });
+  const x = feed(8);
+  await session.run(x);
+  await second.run(x);
+  const ta: number[] = [];
+  const tb: number[] = [];
+  for (let r = 0; r < Number(reps); r++) {
+    let t = performance.now();
+    await session.run(x);
+    ta.push(performance.now() - t);
+    t = performance.now();
+    await second.run(x);
+    tb.push(performance.now() - t);
+  }
+  const median = (v: number[]) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+  batch8Ms = median(ta);
+  otherBatch8Ms = median(tb);
+  await second.dispose();
+}
+await session.dispose();
+process.stdout.write(`${JSON.stringify({ sessionMs, forwardMs, batch8Ms, otherBatch8Ms, peakRssBytes: peakRss(), score: Number(score) })}\n`);
