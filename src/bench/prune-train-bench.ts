@@ -93,9 +93,12 @@ export async function runShrinkBench(repoRoot: string, log: (s: string) => void)
 }
 
 export interface FinetuneBenchResult {
+  /** The default engine's step throughput (images/s over the first epoch's steps). */
   trainImagesPerSecond: number;
   ortForwardImagesPerSecond: number;
   ratio: number;
+  /** Step throughput per engine on the same model (one epoch on the first 24 training images each; tfjs's steps are minutes at full size). */
+  engines: { engine: string; imagesPerSecond: number; ratio: number }[];
   endToEnd: { images: number; train: number; val: number; seconds: number; valSroccBefore: number; valSroccAfter: number; valPlccBefore: number; valPlccAfter: number; best: number };
 }
 
@@ -116,6 +119,36 @@ export async function runFinetuneBench(repoRoot: string, log: (s: string) => voi
     // throughput: images/s over the first epoch's steps vs ONNX Runtime forward at the same batch
     const [h, w] = preprocess.size;
     const ortMs = await ortForwardMs(spliced, [8, 3, h, w], 10);
+    const ortIps = 8 / (ortMs / 1000);
+    // step throughput per engine, same model, batch and images
+    const engines: FinetuneBenchResult['engines'] = [];
+    for (const engine of ['tfjs', 'ort'] as const) {
+      let images = 0;
+      let ms = 0;
+      let prev = performance.now();
+      const one = await finetune(Model.fromBytes(spliced.toBytes()), {
+        train: train.slice(0, 24),
+        val: val.slice(0, 8),
+        preprocess,
+        score,
+        epochs: 1,
+        batch: 8,
+        lr: 1e-4,
+        seed: 0,
+        engine,
+        onEvent: (e) => {
+          const now = performance.now();
+          if (e.kind === 'batch' && e.batch > 1) {
+            images += e.images;
+            ms += now - prev;
+          }
+          prev = now;
+        },
+      });
+      const ips = images / (ms / 1000);
+      engines.push({ engine: one.engine, imagesPerSecond: ips, ratio: ips / ortIps });
+      log(`  fine-tuning step, ${one.engine}: ${ips.toFixed(2)} images/s (${(ips / ortIps).toExponential(2)}x ONNX Runtime forward)`);
+    }
     const t0 = performance.now();
     let stepImages = 0;
     let stepMs = 0;
@@ -141,13 +174,13 @@ export async function runFinetuneBench(repoRoot: string, log: (s: string) => voi
     });
     const seconds = (performance.now() - t0) / 1000;
     const trainIps = stepImages / (stepMs / 1000);
-    const ortIps = 8 / (ortMs / 1000);
     const before = r.epochs[0]!;
     const best = r.epochs.find((e) => e.epoch === r.best)!;
     const result: FinetuneBenchResult = {
       trainImagesPerSecond: trainIps,
       ortForwardImagesPerSecond: ortIps,
       ratio: trainIps / ortIps,
+      engines,
       endToEnd: { images: items.length, train: train.length, val: val.length, seconds, valSroccBefore: before.valSrocc, valSroccAfter: best.valSrocc, valPlccBefore: before.valPlcc, valPlccAfter: best.valPlcc, best: r.best },
     };
     log(`  fine-tuning step (${r.engine.split(':')[0]}, batch 8, splice+prune 10%): ${trainIps.toFixed(2)} images/s vs ONNX Runtime forward ${ortIps.toFixed(0)} images/s -> ${result.ratio.toExponential(2)}x`);

@@ -1,7 +1,8 @@
 /**
  * ONNX-graph gradient rules of the slice family (Concat, Slice), for src/autodiff/.
  *
- * - Concat: each input's gradient is the Slice of dy at its offset along the axis (sizes static).
+ * - Concat: each input's gradient is the Slice of dy at its offset along the axis (constant offsets
+ *   where the sizes are static, run-time ones from Shape where an axis is symbolic, opset >= 10).
  * - Slice with constant starts/ends/axes and steps of 1: dy padded with zeros back to the input's
  *   extent (Pad; the begin/end amounts from the clamped starts/ends and the input's static dims).
  *   Other steps are refused.
@@ -16,15 +17,21 @@ const concat: GradientRule = {
     if (!d) return n.inputs.map(() => null);
     const r = rankOf(g, n.outputs[0]!.name);
     const axis = (((n.attrInt('axis') ?? g.fail('no axis')) % r) + r) % r;
-    let offset = 0;
+    // offsets are constants where the sizes are static, else computed at run time (a symbolic
+    // batch axis: the RobustBlock stacks real and imaginary planes along it)
+    let offset: number | string = 0;
+    const asTensor = (v: number | string): string => (typeof v === 'number' ? g.constInt64([v]) : v);
     return n.inputs.map((v, j) => {
-      const dims = v ? g.dims(v.name) : undefined;
-      const size = dims?.[axis];
-      if (typeof size !== 'number') g.fail(`the size of input ${j} along axis ${axis} is not known statically`);
+      const size = v ? g.dims(v.name)?.[axis] : undefined;
       const start = offset;
-      offset += size as number;
+      if (typeof size === 'number' && typeof start === 'number') offset = start + size;
+      else {
+        if (!v || g.opset < 10) g.fail(`the size of input ${j} along axis ${axis} is not known statically`);
+        const sz = typeof size === 'number' ? g.constInt64([size]) : g.shape(v!.name, axis, axis + 1);
+        offset = g.emit('Add', [asTensor(start), sz])[0]!;
+      }
       if (!wanted[j]) return null;
-      return g.emit('Slice', [d, g.constInt64([start]), g.constInt64([offset]), g.constInt64([axis])])[0]!;
+      return g.emit('Slice', [d, asTensor(start), asTensor(offset), g.constInt64([axis])])[0]!;
     });
   },
 };
