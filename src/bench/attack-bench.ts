@@ -26,6 +26,7 @@ import { evaluateModels } from '../evaluate/evaluate.js';
 import { Model } from '../ir/model.js';
 import { DataType } from '../onnx/data-types.js';
 import { openRunner } from '../runtime/session.js';
+import { medianMs } from './measure.js';
 
 export interface AttackBenchEngineRow {
   engine: string;
@@ -46,17 +47,6 @@ export interface AttackBenchResult {
   evaluation: { engine: string; images: number; attacks: string; eps: number; seconds: number; imagesPerSecond: number; ratio: number };
 }
 
-/** Median ms of `reps` runs after one warm-up. */
-async function median(reps: number, f: () => Promise<unknown>): Promise<number> {
-  await f();
-  const t: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await f();
-    t.push(performance.now() - t0);
-  }
-  return t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!;
-}
 
 export async function runAttackBench(repoRoot: string, log: (s: string) => void, opts: { images?: number; engines?: EngineChoice[] } = {}): Promise<AttackBenchResult> {
   const file = path.join(repoRoot, 'graphs/linearity_r18w16.onnx');
@@ -79,7 +69,7 @@ export async function runAttackBench(repoRoot: string, log: (s: string) => void,
     try {
       const input = runner.inputs()[0]!.name;
       const feed = { [input]: { elemType: DataType.FLOAT, dims: [8, ...dims], data: map.toModel(px.subarray(0, 8 * 3 * h * w)) } };
-      ortMs = await median(10, () => runner.run(feed));
+      ortMs = await medianMs(10, () => runner.run(feed));
     } finally {
       await runner.dispose();
     }

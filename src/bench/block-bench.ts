@@ -14,6 +14,7 @@ import { materialize } from '../surgery/materialize.js';
 import { spliceRobustBlock, type SpliceOptions } from '../surgery/splice.js';
 import { widenResnet } from './make-large-model.js';
 import type { InverseMethod } from '../surgery/robust-block/cayley-graph.js';
+import { seededUniform } from './measure.js';
 
 export interface BlockBenchRow {
   variant: string;
@@ -42,15 +43,6 @@ export const PAPER_SCALE: BlockBenchConfig = { label: 'paper scale', widen: 8, h
 /** A reduced setting (widths / 4, 128 x 160) where the in-graph Cayley forms can be timed too. */
 export const REDUCED_SCALE: BlockBenchConfig = { label: 'reduced scale', widen: 2, height: 128, width: 160, batches: [1, 8], reps: 5, parametricCayley: ['schur', 'newton-schulz', 'com.microsoft'] };
 
-function seededInput(n: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = 12345;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 4294967296;
-  }
-  return out;
-}
 
 async function timeModel(file: string, cfg: BlockBenchConfig, log: (s: string) => void, opts: RunnerOptions = {}): Promise<{ sessionMs: number; inferMs: Record<string, number> }> {
   const t0 = performance.now();
@@ -61,7 +53,7 @@ async function timeModel(file: string, cfg: BlockBenchConfig, log: (s: string) =
   try {
     for (const b of cfg.batches) {
       const shape = [b, 3, cfg.height, cfg.width];
-      const x = { elemType: DataType.FLOAT, dims: shape, data: seededInput(shape.reduce((a, c) => a * c, 1)) };
+      const x = { elemType: DataType.FLOAT, dims: shape, data: seededUniform(shape.reduce((a, c) => a * c, 1)) };
       await session.run({ input: x }); // warm-up
       const ts: number[] = [];
       for (let r = 0; r < cfg.reps; r++) {

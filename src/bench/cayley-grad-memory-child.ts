@@ -5,7 +5,6 @@
  * ONNX Runtime (CPU) and prints, as JSON, the peak resident memory (VmHWM), the times, and the
  * static estimate of the gradient graph's peak.
  */
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { estimateMemory } from '../analysis/memory-estimate.js';
 import { buildGradientGraph } from '../autodiff/index.js';
@@ -15,16 +14,8 @@ import { openRunner, setMaxMemoryBytes, type RuntimeTensor } from '../runtime/in
 import { buildRobustBlock } from '../surgery/robust-block/build.js';
 import { DEFAULT_BLOCK_OPTIONS, type RobustBlockOptions } from '../surgery/robust-block/options.js';
 import { tensorTypedData } from '../onnx/tensor-data.js';
+import { peakRss } from './measure.js';
 
-function peakRss(): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) * 1024;
-  } catch {
-    // not Linux
-  }
-  return process.resourceUsage().maxRSS * 1024;
-}
 
 /** Seeded uniform values in [-0.5, 0.5). */
 function seeded(n: number, seed: number): Float32Array {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Model } from '../ir/model.js';
 import { widenResnet } from './make-large-model.js';
+import { median } from './measure.js';
 
 export interface IoBenchResult {
   fileBytes: number;
@@ -24,10 +25,6 @@ export interface IoBenchResult {
   byteIdentical: boolean;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 function time(fn: () => void, reps: number): number {
   const ts: number[] = [];

@@ -2,22 +2,13 @@
  * Child process of the I/O benchmark: loads and saves one model and prints the peak resident
  * memory it added over its own baseline (after imports), as JSON.
  */
-import { readFileSync } from 'node:fs';
 import { Model } from '../ir/model.js';
+import { peakRss } from './measure.js';
 
 /**
  * Peak RSS of this process image. On Linux this is VmHWM: getrusage's maxRSS survives exec and
  * would report the parent's size at fork time.
  */
-function peakRss(): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) * 1024;
-  } catch {
-    // not Linux
-  }
-  return process.resourceUsage().maxRSS * 1024;
-}
 
 const [src, out] = process.argv.slice(2);
 if (!src || !out) {

@@ -14,6 +14,7 @@ import { Model } from '../ir/model.js';
 import { loadBackend } from '../mirror/backend.js';
 import { Mirror } from '../mirror/mirror.js';
 import { mulberry32 } from '../util/random.js';
+import { median } from './measure.js';
 
 export interface MirrorBenchRow {
   model: string;
@@ -27,10 +28,6 @@ export interface MirrorBenchRow {
   transposeShare: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 async function time(reps: number, f: () => Promise<unknown>): Promise<number> {
   await f(); // warm-up

@@ -32,6 +32,7 @@ import { DataType } from '../onnx/data-types.js';
 import { openRunner } from '../runtime/index.js';
 import { makeDefaultDataset } from '../data/make-default.js';
 import { widenResnet } from './make-large-model.js';
+import { median } from './measure.js';
 
 export interface GradRow {
   size: string;
@@ -58,10 +59,6 @@ export interface OrtGradBench {
   profile: ProfileRow[];
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-}
 
 function seeded(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);

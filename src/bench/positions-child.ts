@@ -3,29 +3,11 @@
  * optimisations 'all' or 'disabled'), runs one forward at batch 1 and, if asked, `reps` timed
  * forwards at batch 8 alternating with a second model, after a warm-up; prints the times and the process's peak resident memory (VmHWM) as JSON.
  */
-import { readFileSync } from 'node:fs';
 import { DataType } from '../onnx/data-types.js';
 import { openRunner } from '../runtime/session.js';
+import { median, peakRss, seededUniform } from './measure.js';
 
-function peakRss(): number {
-  try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-    if (m) return Number(m[1]) * 1024;
-  } catch {
-    // not Linux
-  }
-  return process.resourceUsage().maxRSS * 1024;
-}
 
-function input(n: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = 12345;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 4294967296;
-  }
-  return out;
-}
 
 const [file, h, w, opt, other, reps] = process.argv.slice(2);
 if (!file || !h || !w || !(opt === 'all' || opt === 'disabled')) {
@@ -34,7 +16,7 @@ if (!file || !h || !w || !(opt === 'all' || opt === 'disabled')) {
 }
 const feed = (b: number) => {
   const dims = [b, 3, Number(h), Number(w)];
-  return { input: { elemType: DataType.FLOAT, dims, data: input(dims.reduce((a, c) => a * c, 1)) } };
+  return { input: { elemType: DataType.FLOAT, dims, data: seededUniform(dims.reduce((a, c) => a * c, 1)) } };
 };
 const t0 = performance.now();
 const session = await openRunner(file, { optimization: opt, logSeverity: 3 });
@@ -62,7 +44,6 @@ if (other && reps) {
     await second.run(x);
     tb.push(performance.now() - t);
   }
-  const median = (v: number[]) => v.sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
   batch8Ms = median(ta);
   otherBatch8Ms = median(tb);
   await second.dispose();

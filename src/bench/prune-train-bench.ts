@@ -22,6 +22,7 @@ import { shrinkPruned } from '../surgery/prune/shrink.js';
 import { spliceRobustBlock } from '../surgery/splice.js';
 import { finetune } from '../train/finetune.js';
 import { widenResnet } from './make-large-model.js';
+import { medianMs } from './measure.js';
 
 function params(m: Model): number {
   return m.graph.initializers().reduce((s, v) => s + (v.initializer!.data_type === DataType.FLOAT && !v.name.endsWith('.prune_mask') ? tensorDims(v.initializer!).reduce((a, b) => a * b, 1) : 0), 0);
@@ -32,24 +33,12 @@ function input(dims: number[], seed: number): Float32Array {
   return Float32Array.from({ length: dims.reduce((a, b) => a * b, 1) }, () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32) * 2 - 1);
 }
 
-/** Median ms of `reps` runs after one warm-up. */
-async function median(reps: number, f: () => Promise<unknown>): Promise<number> {
-  await f();
-  const t: number[] = [];
-  for (let i = 0; i < reps; i++) {
-    const t0 = performance.now();
-    await f();
-    t.push(performance.now() - t0);
-  }
-  return t.sort((a, b) => a - b)[Math.floor(t.length / 2)]!;
-}
-
 async function ortForwardMs(model: Model, dims: number[], reps: number): Promise<number> {
   const name = model.graph.inputs.find((v) => !v.isInitializer)!.name;
   const runner = await openRunner(model, { optimization: 'all', logSeverity: 3 });
   try {
     const feed = { [name]: { elemType: DataType.FLOAT, dims, data: input(dims, 3) } };
-    return await median(reps, () => runner.run(feed));
+    return await medianMs(reps, () => runner.run(feed));
   } finally {
     await runner.dispose();
   }

@@ -1,0 +1,45 @@
+/**
+ * What every benchmark measures with: medians, timed runs, peak memory, seeded inputs (one copy,
+ * shared by the bench files and their child processes).
+ */
+import { readFileSync } from 'node:fs';
+
+/** The median of `xs` (the upper one for an even count). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+/** Median ms of `reps` runs of `f` after one warm-up run. */
+export async function medianMs(reps: number, f: () => Promise<unknown>): Promise<number> {
+  await f();
+  const t: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await f();
+    t.push(performance.now() - t0);
+  }
+  return median(t);
+}
+
+/** The process's peak resident memory in bytes (VmHWM on Linux, else Node's maxRSS). */
+export function peakRss(): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (m) return Number(m[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
+
+/** `n` values in [0, 1) from a fixed linear congruential stream (the same on every run). */
+export function seededUniform(n: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = 12345;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 4294967296;
+  }
+  return out;
+}
