@@ -5,7 +5,7 @@
  * (materialized) and trainable (parametric, in-graph) forms, plus file size and session-creation
  * time. Random weights, generated at run time.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { openRunner, type RunnerOptions } from '../runtime/session.js';
@@ -14,7 +14,7 @@ import { materialize } from '../surgery/materialize.js';
 import { spliceRobustBlock, type SpliceOptions } from '../surgery/splice.js';
 import { widenResnet } from './make-large-model.js';
 import type { InverseMethod } from '../surgery/robust-block/cayley-graph.js';
-import { seededUniform } from './measure.js';
+import { fileSize, seededUniform } from './measure.js';
 
 export interface BlockBenchRow {
   variant: string;
@@ -116,14 +116,4 @@ export async function runBlockBench(repoRoot: string, cfg: BlockBenchConfig, log
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function fileSize(file: string): number {
-  let n = statSync(file).size;
-  try {
-    n += statSync(`${file}.data`).size;
-  } catch {
-    // no external data
-  }
-  return n;
 }

@@ -2,7 +2,7 @@
  * What every benchmark measures with: medians, timed runs, peak memory, seeded inputs (one copy,
  * shared by the bench files and their child processes).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 
 /** The median of `xs` (the upper one for an even count). */
 export function median(xs: readonly number[]): number {
@@ -42,4 +42,15 @@ export function seededUniform(n: number): Float32Array {
     out[i] = s / 4294967296;
   }
   return out;
+}
+
+/** Bytes of a model file plus its external-data file (`<file>.data`) when there is one. */
+export function fileSize(file: string): number {
+  let n = statSync(file).size;
+  try {
+    n += statSync(`${file}.data`).size;
+  } catch {
+    // no external data
+  }
+  return n;
 }

@@ -11,7 +11,7 @@
  * `half` halves the input sizes (full widths; a quicker check of the wiring, not the paper's setting).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +20,7 @@ import { materialize } from '../surgery/materialize.js';
 import { spliceRobustBlock, type SpliceOptions } from '../surgery/splice.js';
 import { widenResnet } from './make-large-model.js';
 import { dbcnn, inceptionResnetV2, tres } from './paper-models.js';
-import { peakRss } from './measure.js';
+import { fileSize, peakRss } from './measure.js';
 
 export interface ChildRun {
   sessionMs: number;
@@ -48,16 +48,6 @@ export interface PositionRow {
   overheadBatch8: number;
 }
 
-
-function fileSize(file: string): number {
-  let n = statSync(file).size;
-  try {
-    n += statSync(`${file}.data`).size;
-  } catch {
-    // no external data
-  }
-  return n;
-}
 
 interface Position {
   name: string;
