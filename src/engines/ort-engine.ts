@@ -41,6 +41,8 @@ export interface OrtEngineOptions {
   optimization?: OptimizationLevel;
   /** ONNX Runtime profiling of every session the engine opens (files `<prefix>_<date>.json`, written on dispose). */
   profilePrefix?: string;
+  /** ONNX Runtime's intra-op threads spin between operators (default on, ONNX Runtime's own default). */
+  spinning?: boolean;
 }
 
 /** The request every engine call could make: all float inputs and the trainable parameters (checked before anything runs). */
@@ -215,6 +217,7 @@ export class OrtEngine implements DifferentiableModel {
       optimization: this.opts.optimization ?? 'all',
       ...(this.opts.threads !== undefined ? { intraOpThreads: this.opts.threads } : {}),
       ...(this.opts.profilePrefix !== undefined ? { profilePrefix: this.opts.profilePrefix } : {}),
+      ...(this.opts.spinning !== undefined ? { spinning: this.opts.spinning } : {}),
     });
     this.provider = runner.provider;
     if (runner.notices.length) this.fallback = ` (${runner.notices[0]})`;

@@ -41,6 +41,8 @@ export interface RunnerOptions {
   profilePrefix?: string;
   /** ONNX Runtime's CPU memory arena (default on); off, freed buffers go back to the system (lower peak RSS for very large graphs). */
   memoryArena?: boolean;
+  /** Whether ONNX Runtime's intra-op threads spin while waiting for work (default: ONNX Runtime's, on). Off, an idle session leaves the cores to other sessions and processes. */
+  spinning?: boolean;
 }
 
 /** Where a session's model came from. */
@@ -207,6 +209,7 @@ export async function openRunner(model: Model | Uint8Array | string, opts: Runne
     ...(opts.intraOpThreads !== undefined ? { intraOpNumThreads: opts.intraOpThreads } : {}),
     ...(opts.profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: opts.profilePrefix } : {}),
     ...(opts.memoryArena === false ? { enableCpuMemArena: false } : {}),
+    ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   };
   const notices: string[] = [];
   const create = (providers: string[]): Promise<OrtSession> =>
