@@ -11,13 +11,16 @@
 import { UserError } from '../errors.js';
 import { Model } from '../ir/model.js';
 import type { NodeProto, TensorProto, ValueInfoProto } from '../onnx/proto-types.js';
+import { Recomputation, readSegments } from './checkpoints.js';
 import { BackwardWriter } from './emitter.js';
 import { buildLossHead } from './loss.js';
 import { planGradient } from './plan.js';
 import type { GradientGraph, GradientGraphRequest } from './types.js';
 
 export const MEMORY_POLICY =
-  'forward values the backward pass reads are kept until their last use in the backward pass (nothing is recomputed); ONNX Runtime frees every other activation after its last use; MaxPool also outputs its argmax Indices for the backward';
+  'forward values the backward pass reads are kept until their last use in the backward pass; ONNX Runtime frees every other activation after its last use; MaxPool also outputs its argmax Indices for the backward';
+const RECOMPUTE_POLICY = (n: number): string =>
+  `${MEMORY_POLICY}; the internal values of ${n} checkpoint segment(s) are not kept but recomputed from the segment's inputs when the backward pass reaches the segment, one segment at a time`;
 
 function floatInfo(name: string, dims: readonly (number | string | undefined)[] | undefined): ValueInfoProto {
   const shape = dims ? { shape: { dim: dims.map((d) => (typeof d === 'number' ? { dim_value: d } : typeof d === 'string' && !d.includes('?') ? { dim_param: d } : {})) } } : {};
@@ -42,6 +45,8 @@ export function buildGradientGraph(model: Model, req: GradientGraphRequest): Gra
     }
   }
 
+  const fromMeta = req.checkpoints ? { segments: [...req.checkpoints], warnings: [] } : readSegments(clone);
+  const recompute = new Recomputation(clone, w, plan.path, plan.regionNodes, fromMeta.segments);
   const head = buildLossHead(clone, w, req.loss);
   const contributions = new Map<string, string[]>();
   const add = (value: string, grad: string): void => {
@@ -72,7 +77,7 @@ export function buildGradientGraph(model: Model, req: GradientGraphRequest): Gra
     if (dy.every((d) => d === null)) continue;
     const nd = new Set(rule.nonDifferentiable ?? []);
     const wanted = node.inputs.map((v, j) => v !== null && plan.path.live.has(v.name) && !nd.has(j));
-    const grads = rule.backward(w.forNode(node), dy, wanted);
+    const grads = rule.backward(w.forNode(recompute.view(node)), dy, wanted);
     wanted.forEach((want, j) => {
       const g = grads[j];
       if (want && g) add(node.inputs[j]!.name, g);
@@ -128,7 +133,7 @@ export function buildGradientGraph(model: Model, req: GradientGraphRequest): Gra
   const keep: NodeProto[] = [];
   for (let i = graph.nodes.length - 1; i >= 0; i--) {
     const n = graph.nodes[i]!;
-    if (!n.outputs.some((o) => o && needed.has(o.name))) continue;
+    if (recompute.copies.has(n) || !n.outputs.some((o) => o && needed.has(o.name))) continue;
     keep.push(n.proto);
     for (const v of n.inputs) if (v) needed.add(v.name);
     for (const sg of n.subgraphs) for (const sn of sg.allNodes()) for (const v of sn.inputs) if (v) needed.add(v.name);
@@ -162,9 +167,10 @@ export function buildGradientGraph(model: Model, req: GradientGraphRequest): Gra
     model: result,
     feeds: { params: Object.fromEntries(plan.params.map((p) => [p, p])), ...(head.target ? { target: head.target } : {}), cotangents: head.cotangents },
     fetch: { loss: lossOut.name, outputs, inputGrads, paramGrads },
-    memory: MEMORY_POLICY,
+    memory: recompute.used > 0 ? RECOMPUTE_POLICY(recompute.used) : MEMORY_POLICY,
     opset: { version: plan.opset.version, ...(plan.opset.note ? { note: plan.opset.note } : {}) },
     inverseRegions: { used: plan.inverseRegions, warnings: plan.warnings },
+    checkpoints: { used: recompute.used, warnings: [...fromMeta.warnings, ...recompute.warnings] },
   };
 }
 

@@ -23,6 +23,8 @@ export class BackwardWriter {
   private readonly constCache = new Map<string, string>();
   /** Values of the int64 constants this writer made (for the attribute forms of old opsets). */
   private readonly intConstants = new Map<string, number[]>();
+  /** Recomputed values (checkpointing) -> the forward values they equal, for shapes, types and constness. */
+  private readonly aliases = new Map<string, string>();
 
   constructor(
     readonly model: Model,
@@ -32,8 +34,17 @@ export class BackwardWriter {
     readonly params: ReadonlySet<string> = new Set(),
   ) {}
 
+  /** `copy` (a recomputed value) equals the forward value `original`. */
+  alias(copy: string, original: string): void {
+    this.aliases.set(copy, original);
+  }
+
+  private original(value: string): string {
+    return this.aliases.get(value) ?? value;
+  }
+
   isConstant(value: string): boolean {
-    const v = this.model.graph.lookup(value);
+    const v = this.model.graph.lookup(this.original(value));
     if (!v) return false;
     if (v.initializer) return !this.params.has(value) && !v.isGraphInput;
     const p = v.producer();
@@ -122,16 +133,17 @@ export class BackwardWriter {
   dims(value: string): readonly (number | string)[] | undefined {
     const known = this.gradDims.get(value);
     if (known) return known;
-    const s = this.shapes.get(value)?.shape;
+    const s = this.shapes.get(this.original(value))?.shape;
     return s && s.every((d) => d !== undefined) ? s : undefined;
   }
 
   elemType(value: string): number | undefined {
-    return this.shapes.get(value)?.elemType ?? this.model.graph.lookup(value)?.elemType;
+    const v = this.original(value);
+    return this.shapes.get(v)?.elemType ?? this.model.graph.lookup(v)?.elemType;
   }
 
   constantInts(value: string): number[] | undefined {
-    const v = this.model.graph.lookup(value);
+    const v = this.model.graph.lookup(this.original(value));
     if (!v) return undefined;
     if (v.initializer) return v.isGraphInput ? undefined : tensorToNumbers(v.initializer);
     const p = v.producer();

@@ -29,6 +29,8 @@ export interface GradientPlan {
   warnings: string[];
   /** How many inverse regions are differentiated as one Inverse op. */
   inverseRegions: number;
+  /** Those regions, as the nodes that stand for them on the path. */
+  regionNodes: InverseRegionNode[];
 }
 
 /** The nodes of the path that cannot be differentiated, one phrase each. */
@@ -69,7 +71,7 @@ export function planGradient(model: Model, req: GradientGraphRequest): GradientP
   const fromMeta = req.inverseRegions ? { regions: [...req.inverseRegions], warnings: [] } : readInverseRegions(model);
   const collapsed = collapseInverseRegions(model, differentiablePath(model, shapes, [...inputs, ...params], outs), fromMeta.regions);
   const path = collapsed.path;
-  const base = { opset, shapes, path, inputs, params, lossOutputs: outs, warnings: [...fromMeta.warnings, ...collapsed.warnings], inverseRegions: collapsed.regions.length };
+  const base = { opset, shapes, path, inputs, params, lossOutputs: outs, warnings: [...fromMeta.warnings, ...collapsed.warnings], inverseRegions: collapsed.regions.length, regionNodes: collapsed.regions };
   const rules = new Map<Node, GradientRule>();
   const found = problems(model, base, rules);
   if (found.length > 0) {

@@ -28,6 +28,8 @@ export interface GradientGraphRequest {
    * graph is valid for those dims; the graph inputs keep their declared dims (compatible extension).
    */
   inputShapes?: Record<string, (number | string)[]>;
+  /** Checkpoint segments whose internal values are recomputed in the backward pass instead of kept (compatible extension); default: the model metadata `iqa-surgeon.checkpoints`. */
+  checkpoints?: readonly { inputs: string[]; outputs: string[] }[];
 }
 
 export interface GradientGraph {
@@ -43,4 +45,6 @@ export interface GradientGraph {
   opset?: { version: number; note?: string };
   /** Inverse regions differentiated as one Inverse op, and warnings (regions ignored, malformed metadata) (compatible extension). */
   inverseRegions?: { used: number; warnings: string[] };
+  /** Checkpoint segments recomputed in the backward pass, and warnings (segments ignored, malformed metadata) (compatible extension). */
+  checkpoints?: { used: number; warnings: string[] };
 }

@@ -14,6 +14,7 @@ import { openRunner, setMaxMemoryBytes, type RuntimeTensor } from '../runtime/in
 import { buildRobustBlock } from '../surgery/robust-block/build.js';
 import { DEFAULT_BLOCK_OPTIONS, type RobustBlockOptions } from '../surgery/robust-block/options.js';
 import { tensorTypedData } from '../onnx/tensor-data.js';
+import { chunkCayleyForGradients, type CayleyBlockSpec } from '../surgery/robust-block/gradient-chunks.js';
 import { peakRss } from './measure.js';
 
 
@@ -39,10 +40,12 @@ export interface ChildArgs {
   arena?: boolean;
   /** Build and estimate only (no ONNX Runtime run). */
   dryRun?: boolean;
+  /** Chunk the Cayley by frequency rows with recomputation (src/surgery/robust-block/gradient-chunks.ts), this many bytes per chunk; absent: whole. */
+  chunkBytes?: number;
 }
 
 /** x [1, c, h, w] -> Relu -> RobustBlock (parametric Cayley) -> y. */
-export function cayleyBlockModel(a: ChildArgs): { model: Model; params: string[] } {
+export function cayleyBlockModel(a: ChildArgs): { model: Model; params: string[]; block: CayleyBlockSpec } {
   const model = new Model({
     ir_version: 8,
     opset_import: [
@@ -73,7 +76,10 @@ export function cayleyBlockModel(a: ChildArgs): { model: Model; params: string[]
     const last = g.nodes.filter((n) => n.name.startsWith(`${p}/orth/cayley/ns/MatMul_x_`)).pop()!;
     model.setMetadata(INVERSE_REGIONS_KEY, JSON.stringify([{ input: b.outputs[0]!.name, output: last.outputs[0]!.name }]));
   }
-  return { model, params: [`${p}.orth.weight`, `${p}.orth.alpha`, `${p}.orth.bias`, `${p}.reduce.weight`] };
+  const b = built!;
+  const block: CayleyBlockSpec = { prefix: p, weight: `${p}.orth.weight`, alpha: `${p}.orth.alpha`, qr: b.q!.re.name, qi: b.q!.im.name, cout: a.c, cin: b.cmid, k: o.orthKernel, n: b.n, inverse: o.inverse as CayleyBlockSpec['inverse'], iterations: b.parametric?.iterations ?? 0 };
+  if (a.chunkBytes !== undefined) chunkCayleyForGradients(model, [block], { chunkBytes: a.chunkBytes });
+  return { model, params: [`${p}.orth.weight`, `${p}.orth.alpha`, `${p}.orth.bias`, `${p}.reduce.weight`], block };
 }
 
 async function main(): Promise<void> {

@@ -154,7 +154,8 @@ export function emitCayleyParametric(
 /**
  * The per-frequency Cayley matrices Q [n, m, cout, cin] (real, imaginary) from W and alpha values,
  * and the inverse's region. `chunk` computes the frequency rows u in [rows[0], rows[1]) only, with
- * alpha / ||Wf||_F given (`scale`) or computed in the graph from the whole kernel.
+ * alpha / ||Wf||_F given (`scale`: a number, or a value computed once for all chunks) or computed
+ * in the graph from the whole kernel.
  */
 export function emitCayleyQ(
   e: Emitter,
@@ -163,7 +164,7 @@ export function emitCayleyQ(
   shape: KernelShape,
   n: number,
   inverse: { method: InverseMethod; iterations: number },
-  chunk?: { rows: [number, number]; scale?: number },
+  chunk?: { rows: [number, number]; scale?: number | Value },
 ): { qr: Value; qi: Value; region: InverseRegion } {
   const p = { weight, alpha: alphaValue };
   const { cout, cin, k } = shape;
@@ -195,7 +196,8 @@ export function emitCayleyQ(
   const wfr = e.op('Sub', [e.op('MatMul', [Ehr, tr], 'orth/cayley/MatMul_ehr_tr'), e.op('MatMul', [Ehi, ti], 'orth/cayley/MatMul_ehi_ti')], 'orth/cayley/Sub_wfr');
   const wfi = e.op('Add', [e.op('MatMul', [Ehr, ti], 'orth/cayley/MatMul_ehr_ti'), e.op('MatMul', [Ehi, tr], 'orth/cayley/MatMul_ehi_tr')], 'orth/cayley/Add_wfi');
   let scale: Value;
-  if (chunk?.scale !== undefined) scale = e.f32('cayley.scale', [], [chunk.scale]);
+  if (typeof chunk?.scale === 'number') scale = e.f32('cayley.scale', [], [chunk.scale]);
+  else if (chunk?.scale !== undefined) scale = chunk.scale;
   else scale = e.op('Div', [p.alpha, emitSpectrumNorm(e, p.weight, k, n)], 'orth/cayley/Div_scale');
   // per frequency [n, m, cout, cin]; work on the tall orientation (rows >= cols)
   const tall = cout >= cin;
