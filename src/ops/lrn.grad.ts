@@ -8,7 +8,7 @@
  * are a constant [C, C] band matrix applied along the channel axis (MatMul; static C). s is
  * recomputed from x, nothing extra is kept.
  */
-import { applyAlongAxis, inputName, mul, one, rankOf, scalar, staticDims, sub } from './grad-helpers.js';
+import { applyAlongAxis, inputName, mul, one, rankOf, scalar, sub } from './grad-helpers.js';
 import type { GradientRule, GradientTable } from './types.js';
 
 const lrn: GradientRule = {
@@ -19,7 +19,8 @@ const lrn: GradientRule = {
     const x = inputName(g, 0);
     const r = rankOf(g, x);
     const size = node.attrInt('size') ?? g.fail('LRN without size');
-    const C = staticDims(g, x)[1]!;
+    const C = g.dims(x)?.[1];
+    if (typeof C !== 'number') g.fail(`the channel count of '${x}' is not static; LRN's gradient needs it`);
     const alpha = node.attrFloat('alpha', 1e-4);
     const beta = node.attrFloat('beta', 0.75);
     const bias = node.attrFloat('bias', 1);
