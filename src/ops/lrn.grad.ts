@@ -19,8 +19,8 @@ const lrn: GradientRule = {
     const x = inputName(g, 0);
     const r = rankOf(g, x);
     const size = node.attrInt('size') ?? g.fail('LRN without size');
-    const C = g.dims(x)?.[1];
-    if (typeof C !== 'number') g.fail(`the channel count of '${x}' is not static; LRN's gradient needs it`);
+    const c = g.dims(x)?.[1];
+    const C = typeof c === 'number' ? c : g.fail(`the channel count of '${x}' is not static; LRN's gradient needs it`);
     const alpha = node.attrFloat('alpha', 1e-4);
     const beta = node.attrFloat('beta', 0.75);
     const bias = node.attrFloat('bias', 1);

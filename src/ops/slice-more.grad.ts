@@ -1,6 +1,6 @@
 /**
  * ONNX gradient rules of the slice family beyond Concat and Slice (slice.grad.ts): Split, Gather,
- * GatherElements, Pad, Trilu (GatherND and the scatters: slice-scatter.grad.ts).
+ * GatherElements, Pad, Trilu, OneHot (its values) (GatherND and the scatters: slice-scatter.grad.ts).
  *
  * The gathers' adjoint is a scatter-add of dy into zeros of the data's shape: ScatterND /
  * ScatterElements with reduction 'add' (opset 16, which the gradient graph imports when it can).
@@ -175,7 +175,22 @@ const trilu: GradientRule = {
   },
 };
 
+/** OneHot: y is off or on per position, so d values = [sum(dy (1 - hot)), sum(dy hot)]; indices and depth carry none. */
+const oneHot: GradientRule = {
+  nonDifferentiable: [0, 1],
+  backward: (g, dy, wanted) => {
+    const d = dy[0];
+    if (!d || !wanted[2]) return [null, null, null];
+    const hot = one(g, 'OneHot', [inputName(g, 0), inputName(g, 1), g.constFloat([0, 1])], { axis: g.node.attrInt('axis', -1)! });
+    const total = (t: string): string => one(g, 'Reshape', [one(g, 'ReduceSum', [t], { keepdims: 0 }), g.constInt64([1])]);
+    const on = total(one(g, 'Mul', [d, hot]));
+    const off = one(g, 'Sub', [total(d), on]);
+    return [null, null, one(g, 'Concat', [off, on], { axis: 0 })];
+  },
+};
+
 export const SLICE_MORE_GRADIENTS: GradientTable = {
+  OneHot: oneHot,
   Split: split,
   Gather: gather,
   GatherElements: gatherElements,

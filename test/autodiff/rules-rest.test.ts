@@ -203,6 +203,20 @@ describe('autodiff rules for the remaining float ops vs finite differences of OR
       expectWrongGradientFails(smallCase([nd('GatherND', ['x', 'i'], [int('batch_dims', 1)])], [val('x', [2, 4, 3], 1), i64('i', [1, 3, 1, 2], [2, 2, 1])], ['y'], { opset: 16 })));
   });
 
+  describe('float Range, OneHot values, EyeLike', () => {
+    const scalarIn = (name: string, v: number): TVal => ({ name, dims: [], data: [v] });
+    it('Range: start and delta (limit sets the length only)', async () =>
+      check(smallCase([nd('Range', ['s', 'l', 'd'])], [scalarIn('s', 0.3), scalarIn('l', 5.05), scalarIn('d', 0.5)], ['y'], { opset: 11, inputs: ['s', 'd'] })));
+    it('OneHot: the gradient of [off, on] (axis -1 and 0, a negative index)', async () => {
+      await check(smallCase([nd('OneHot', ['i', 'depth', 'v'])], [i64('i', [0, 3, -1, 2, 1, 1], [2, 3]), i64('depth', [4], []), { name: 'v', dims: [2], data: [-0.4, 1.3] }], ['y'], { opset: 11 }));
+      await check(smallCase([nd('OneHot', ['i', 'depth', 'v'], [int('axis', 0)])], [i64('i', [2, 0, 1]), i64('depth', [3], []), { name: 'v', dims: [2], data: [0.2, 0.9] }], ['y'], { opset: 11 }));
+    });
+    it('EyeLike: no gradient through it (y = EyeLike(x) x)', async () =>
+      check(smallCase([nd('EyeLike', ['x'], [int('k', 1)], ['e']), nd('Mul', ['e', 'x'])], [val('x', [3, 4], 4)], ['y'], { opset: 13 })));
+    it('a 5% wrong Range gradient fails', async () =>
+      expectWrongGradientFails(smallCase([nd('Range', ['s', 'l', 'd'])], [scalarIn('s', 0.3), scalarIn('l', 5.05), scalarIn('d', 0.5)], ['y'], { opset: 11, inputs: ['s', 'd'] })));
+  });
+
   describe('ScatterElements / ScatterND with reduction mul, max, min: data and updates', () => {
     /** data and updates with distinct values (no max/min ties): well-separated levels, shuffled. */
     const distinct = (name: string, dims: number[], seed: number, offset: number): TVal => {
