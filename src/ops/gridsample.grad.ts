@@ -1,6 +1,6 @@
 /**
  * ONNX gradient rule of GridSample (resize family; Resize is in resize.grad.ts), 4-D NCHW, opsets
- * 16 and 20, static dims. It re-derives the mirror's taps (src/ops/resize.ts) in the gradient
+ * 16 and 20, static dims but the batch. It re-derives the mirror's taps (src/ops/resize.ts) in the gradient
  * graph: per axis of length L the grid coordinate g is denormalised (align_corners:
  * x = (g + 1) (L - 1) / 2, else ((g + 1) L - 1) / 2), rounded half to even for nearest, then
  * outside [lo, hi] ([0, L-1] with align_corners, [-0.5, L-0.5] without) clamped to [0, L-1]
@@ -20,7 +20,7 @@
  * disagree on it). Kinks (integer coordinates, the bounds, half-integers for nearest) have one-sided
  * derivatives; the rule takes the right-hand one, as floor does.
  */
-import { FLOAT, INT64, add, inputName, mul, one, reduceSum, scalar, staticDims, sub, unsqueeze } from './grad-helpers.js';
+import { FLOAT, INT64, add, inputName, mul, one, reduceSum, scalar, sub, unsqueeze } from './grad-helpers.js';
 import type { GradientEmitter, GradientRule, GradientTable } from './types.js';
 
 const MODES: Readonly<Record<string, 'linear' | 'nearest' | 'cubic'>> = { bilinear: 'linear', linear: 'linear', nearest: 'nearest', bicubic: 'cubic', cubic: 'cubic' };
@@ -138,32 +138,38 @@ const gridSample: GradientRule = {
     const node = g.node;
     const x = inputName(g, 0);
     const grid = inputName(g, 1);
-    const xd = staticDims(g, x);
-    if (xd.length !== 4) g.fail(`the gradient of GridSample on a rank-${xd.length} input (4-D NCHW only)`);
-    const [N, C, H, W] = xd as [number, number, number, number];
-    const gd = staticDims(g, grid);
-    const [, Ho, Wo] = gd as [number, number, number, number];
+    // every dim but the batch must be static (the batch may be symbolic)
+    const stat = (v: string, from: number): number[] => {
+      const dv = g.dims(v);
+      const rest = dv?.slice(from);
+      if (!dv || !rest || rest.some((k) => typeof k !== 'number')) return g.fail(`the dims of '${v}' after the batch are not static (${dv ? `[${dv.join(',')}]` : 'unknown'}); GridSample's gradient needs them`);
+      return rest as number[];
+    };
+    const xd = stat(x, 1);
+    if (xd.length !== 3) g.fail(`the gradient of GridSample on a rank-${xd.length + 1} input (4-D NCHW only)`);
+    const [C, H, W] = xd as [number, number, number];
+    const [Ho, Wo] = stat(grid, 1) as [number, number, number];
     const P = Ho * Wo;
     const mode = MODES[node.attrString('mode', g.opset >= 20 ? 'linear' : 'bilinear')!]!;
     const pad = node.attrString('padding_mode', 'zeros')!;
     const ac = node.attrInt('align_corners', 0) !== 0;
-    const coord = (k: number): string => one(g, 'Reshape', [one(g, 'Gather', [grid, g.constInt64([k], [])], { axis: 3 }), g.constInt64([N, 1, P])]);
+    const coord = (k: number): string => one(g, 'Reshape', [one(g, 'Gather', [grid, g.constInt64([k], [])], { axis: 3 }), g.constInt64([-1, 1, P])]);
     const tx = axisTaps(g, coord(0), W, mode, pad, ac);
     const ty = axisTaps(g, coord(1), H, mode, pad, ac);
-    const dyf = one(g, 'Reshape', [d, g.constInt64([N, C, P])]);
-    const xf = one(g, 'Reshape', [x, g.constInt64([N, C, H * W])]);
-    const idxShape = g.constInt64([N, C, P]);
+    const dyf = one(g, 'Reshape', [d, g.constInt64([-1, C, P])]);
+    const xf = one(g, 'Reshape', [x, g.constInt64([-1, C, H * W])]);
+    const idxShape = g.constInt64([1, C, 1]);
     const taps: { idx: string; a: number; b: number }[] = [];
     ty.idx.forEach((iy, a) => tx.idx.forEach((ix, b) => taps.push({ idx: one(g, 'Expand', [add(g, mul(g, iy, g.constInt64([W], [])), ix), idxShape]), a, b })));
     if (wanted[0]) {
       const upd = taps.map(({ a, b }) => mul(g, dyf, mul(g, ty.w[a]!, tx.w[b]!)));
       const all = (v: string[]): string => (v.length === 1 ? v[0]! : one(g, 'Concat', v, { axis: 2 }));
-      const zeros = one(g, 'ConstantOfShape', [g.constInt64([N, C, H * W])]);
+      const zeros = one(g, 'ConstantOfShape', [one(g, 'Shape', [xf])]);
       const sc = one(g, 'ScatterElements', [zeros, all(taps.map((t) => t.idx)), all(upd)], { axis: 2, reduction: 'add' });
-      out[0] = one(g, 'Reshape', [sc, g.constInt64([N, C, H, W])]);
+      out[0] = one(g, 'Reshape', [sc, g.constInt64([-1, C, H, W])]);
     }
     if (wanted[1]) {
-      if (mode === 'nearest' || !tx.dw || !ty.dw) out[1] = one(g, 'ConstantOfShape', [g.constInt64([N, Ho, Wo, 2])]);
+      if (mode === 'nearest' || !tx.dw || !ty.dw) out[1] = one(g, 'ConstantOfShape', [one(g, 'Shape', [grid])]);
       else {
         let sx: string | null = null;
         let sy: string | null = null;
@@ -177,7 +183,7 @@ const gridSample: GradientRule = {
         const gx = reduceSum(g, mul(g, dyf, sx!), [1], false);
         const gy = reduceSum(g, mul(g, dyf, sy!), [1], false);
         const both = one(g, 'Concat', [unsqueeze(g, gx, [-1]), unsqueeze(g, gy, [-1])], { axis: -1 });
-        out[1] = one(g, 'Reshape', [both, g.constInt64([N, Ho, Wo, 2])]);
+        out[1] = one(g, 'Reshape', [both, g.constInt64([-1, Ho, Wo, 2])]);
       }
     }
     return out;

@@ -12,6 +12,7 @@ import { checkDifferentiable } from '../../src/autodiff/index.js';
 import type { HostTensor } from '../../src/differentiable/model.js';
 import { createEngine } from '../../src/engines/factory.js';
 import { UserError } from '../../src/errors.js';
+import { Model } from '../../src/ir/model.js';
 import type { AttributeProto, NodeProto } from '../../src/onnx/proto-types.js';
 import { expectGradientsMatch, expectWrongGradientFails, lossFeeds, randn, relL2, runGradientGraph, smallCase, type GradCase, type TVal } from './harness.js';
 
@@ -128,6 +129,12 @@ describe('autodiff rules for the remaining float ops vs finite differences of OR
       await check(gridCase({ mode: 'nearest', pad: 'border', ac: 0, opset: 20, seed: 43 }));
     });
     it('upsampling grid (more outputs than inputs, taps repeated)', async () => check(gridCase({ mode: 'bilinear', pad: 'zeros', ac: 0, opset: 16, seed: 44, x: [1, 2, 3, 3], out: [6, 5] })));
+    it('a symbolic batch (the other dims static)', async () => {
+      const c = gridCase({ mode: 'bilinear', pad: 'border', ac: 0, opset: 16, seed: 48 });
+      const proto = c.model.syncProto();
+      for (const v of proto.graph!.input!) v.type!.tensor_type!.shape!.dim![0] = { dim_param: 'N' };
+      await check({ ...c, model: new Model(proto) });
+    });
     it('nearest: the grid gradient is zero', async () => {
       const c = gridCase({ mode: 'nearest', pad: 'zeros', ac: 0, opset: 16, seed: 45 });
       const r = await runGradientGraph({ ...c, inputs: ['x', 'grid'] });
