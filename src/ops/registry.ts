@@ -43,13 +43,16 @@ import { SLICE_KERNELS } from './slice.js';
 import { SLICE_SHAPE_RULES } from './slice.shape.js';
 import { SPECTRAL_KERNELS } from './spectral.js';
 import { SPECTRAL_SHAPE_RULES } from './spectral.shape.js';
-import type { GradientTable, KernelTable, OpDefinition, OpKernel, ShapeRuleTable } from './types.js';
+import type { GradientRule, GradientTable, KernelTable, OpDefinition, OpKernel, ShapeRuleTable } from './types.js';
 import { UNARY_GRADIENTS } from './unary.grad.js';
 import { UNARY_KERNELS } from './unary.js';
 import { UNARY_SHAPE_RULES } from './unary.shape.js';
 // rules beyond each family's core set, in a second file per family (merged into its table below)
 import { CONV_MORE_GRADIENTS } from './conv-more.grad.js';
 import { EINSUM_GRADIENTS } from './einsum.grad.js';
+import { GRIDSAMPLE_GRADIENTS } from './gridsample.grad.js';
+import { LRN_GRADIENTS } from './lrn.grad.js';
+import { SLICE_SCATTER_GRADIENTS } from './slice-scatter.grad.js';
 import { ELEMENTWISE_MORE_GRADIENTS } from './elementwise-more.grad.js';
 import { MICROSOFT_GRADIENTS } from './microsoft.grad.js';
 import { NORM_MORE_GRADIENTS } from './norm-more.grad.js';
@@ -134,18 +137,21 @@ export function registryProblems(registry: ReadonlyMap<string, RegistryEntry>): 
   return problems.sort();
 }
 
-/** More gradient rules per family (`<family>-more.grad.ts` and families with no core rules), merged into the family's `gradients`. */
-const MORE_GRADIENTS: Readonly<Record<string, GradientTable>> = {
+/**
+ * More gradient rules per family (`<family>-more.grad.ts`, families with no core rules, and
+ * single-op files such as `lrn.grad.ts`), merged into the family's `gradients`.
+ */
+const MORE_GRADIENTS: Readonly<Record<string, GradientTable | readonly GradientTable[]>> = {
   conv: CONV_MORE_GRADIENTS,
   elementwise: ELEMENTWISE_MORE_GRADIENTS,
   matmul: EINSUM_GRADIENTS,
   microsoft: MICROSOFT_GRADIENTS,
-  norm: NORM_MORE_GRADIENTS,
+  norm: [NORM_MORE_GRADIENTS, LRN_GRADIENTS],
   pool: POOL_MORE_GRADIENTS,
   reduce: REDUCE_MORE_GRADIENTS,
-  resize: RESIZE_GRADIENTS,
+  resize: [RESIZE_GRADIENTS, GRIDSAMPLE_GRADIENTS],
   shape: SHAPE_MORE_GRADIENTS,
-  slice: SLICE_MORE_GRADIENTS,
+  slice: [SLICE_MORE_GRADIENTS, SLICE_SCATTER_GRADIENTS],
   spectral: SPECTRAL_GRADIENTS,
   unary: UNARY_MORE_GRADIENTS,
 };
@@ -154,10 +160,14 @@ const MORE_GRADIENTS: Readonly<Record<string, GradientTable>> = {
 function withMoreGradients(families: Readonly<Record<string, OpFamily>>): Record<string, OpFamily> {
   return Object.fromEntries(
     Object.entries(families).map(([name, f]) => {
-      const more = MORE_GRADIENTS[name];
-      if (!more) return [name, f];
-      for (const key of Object.keys(more)) if (f.gradients?.[key]) throw new Error(`internal: gradient rule of ${key} defined twice in family ${name}`);
-      return [name, { ...f, gradients: { ...f.gradients, ...more } }];
+      const entry = MORE_GRADIENTS[name];
+      if (!entry) return [name, f];
+      let gradients: Record<string, GradientRule> = { ...f.gradients };
+      for (const more of Array.isArray(entry) ? (entry as readonly GradientTable[]) : [entry as GradientTable]) {
+        for (const key of Object.keys(more)) if (gradients[key]) throw new Error(`internal: gradient rule of ${key} defined twice in family ${name}`);
+        gradients = { ...gradients, ...more };
+      }
+      return [name, { ...f, gradients }];
     }),
   );
 }

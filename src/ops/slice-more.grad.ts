@@ -1,6 +1,6 @@
 /**
  * ONNX gradient rules of the slice family beyond Concat and Slice (slice.grad.ts): Split, Gather,
- * GatherElements, GatherND, ScatterElements, ScatterND, Pad, Trilu.
+ * GatherElements, Pad, Trilu, OneHot (its values) (GatherND and the scatters: slice-scatter.grad.ts).
  *
  * The gathers' adjoint is a scatter-add of dy into zeros of the data's shape: ScatterND /
  * ScatterElements with reduction 'add' (opset 16, which the gradient graph imports when it can).
@@ -102,42 +102,6 @@ const gatherElements: GradientRule = {
   },
 };
 
-const gatherND: GradientRule = {
-  nonDifferentiable: [1],
-  unsupported: (node, opset) => needs16('the gradient of GatherND')(node, opset) ?? (opset >= 12 && node.attrInt('batch_dims', 0) !== 0 ? 'GatherND with batch_dims' : undefined),
-  backward: (g, dy, wanted) => {
-    if (!wanted[0] || !dy[0]) return [null, null];
-    const x = inputName(g, 0);
-    const idx = inputName(g, 1);
-    const i64 = g.elemType(idx) === INT64 ? idx : one(g, 'Cast', [idx], { to: INT64 });
-    return [one(g, 'ScatterND', [zerosLike(g, x), i64, dy[0]], { reduction: 'add' }), null];
-  },
-};
-
-/** Scatter (reduction none or add): data gets dy (minus the overwritten positions when none), updates the gathered dy. */
-function scatterRule(kind: 'elements' | 'nd'): GradientRule {
-  return {
-    nonDifferentiable: [1],
-    unsupported: (node, opset) => {
-      const red = opset >= 16 ? node.attrString('reduction', 'none') : 'none';
-      return red === 'none' || red === 'add' ? undefined : `the gradient of ${node.opType} with reduction '${red}'`;
-    },
-    backward: (g, dy, wanted) => {
-      const out: (string | null)[] = [null, null, null];
-      const d = dy[0];
-      if (!d) return out;
-      const idx = inputName(g, 1);
-      const upd = inputName(g, 2);
-      const add = g.opset >= 16 && g.node.attrString('reduction', 'none') === 'add';
-      const axis = g.node.attrInt('axis', 0)!;
-      const attrs: Record<string, number> = kind === 'elements' ? { axis } : {};
-      if (wanted[0]) out[0] = add ? d : one(g, kind === 'elements' ? 'ScatterElements' : 'ScatterND', [d, idx, zerosLike(g, upd)], attrs);
-      if (wanted[2]) out[2] = kind === 'elements' ? one(g, 'GatherElements', [d, idx], { axis }) : one(g, 'GatherND', [d, idx]);
-      return out;
-    },
-  };
-}
-
 /** Index map of one padded axis (as the mirror's kernel): output position p -> input index. */
 function padIndex(mode: string, p: number, dim: number): number {
   if (mode === 'edge') return Math.min(Math.max(p, 0), dim - 1);
@@ -211,14 +175,25 @@ const trilu: GradientRule = {
   },
 };
 
+/** OneHot: y is off or on per position, so d values = [sum(dy (1 - hot)), sum(dy hot)]; indices and depth carry none. */
+const oneHot: GradientRule = {
+  nonDifferentiable: [0, 1],
+  backward: (g, dy, wanted) => {
+    const d = dy[0];
+    if (!d || !wanted[2]) return [null, null, null];
+    const hot = one(g, 'OneHot', [inputName(g, 0), inputName(g, 1), g.constFloat([0, 1])], { axis: g.node.attrInt('axis', -1)! });
+    const total = (t: string): string => one(g, 'Reshape', [one(g, 'ReduceSum', [t], { keepdims: 0 }), g.constInt64([1])]);
+    const on = total(one(g, 'Mul', [d, hot]));
+    const off = one(g, 'Sub', [total(d), on]);
+    return [null, null, one(g, 'Concat', [off, on], { axis: 0 })];
+  },
+};
+
 export const SLICE_MORE_GRADIENTS: GradientTable = {
+  OneHot: oneHot,
   Split: split,
   Gather: gather,
   GatherElements: gatherElements,
-  GatherND: gatherND,
-  ScatterElements: scatterRule('elements'),
-  Scatter: scatterRule('elements'),
-  ScatterND: scatterRule('nd'),
   Pad: pad,
   Trilu: trilu,
 };

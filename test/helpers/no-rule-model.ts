@@ -2,7 +2,7 @@
  * A small IQA-shaped model (image [N,3,16,16] -> Conv -> <op> -> GlobalAveragePool -> Flatten ->
  * Gemm -> score [N,1]) whose <op> has a tfjs mirror kernel but no ONNX gradient rule, for the
  * engine factory's fallback tests. The op is chosen when the test runs, from float ops of one
- * input (first one the gradient rules refuse), so the tests keep working as rules are added; undefined
+ * input, or one with an attribute value its rule refuses (first one the gradient rules refuse), so the tests keep working as rules are added; undefined
  * when every candidate has a rule.
  */
 import { checkDifferentiable } from '../../src/autodiff/index.js';
@@ -20,6 +20,8 @@ const CANDIDATES: { opType: string; attrs?: AttributeProto[] }[] = [
   { opType: 'GlobalLpPool' },
   { opType: 'LpPool', attrs: [{ name: 'kernel_shape', ints: [2, 2], type: 7 }] },
   ...['Hardmax', 'Round', 'Floor', 'Ceil', 'Sign', 'Erf', 'Atan', 'Asinh', 'Softsign', 'Shrink', 'ThresholdedRelu', 'HardSigmoid', 'Mish', 'Celu', 'Selu', 'Cos', 'Sin', 'Elu', 'Softplus'].map((opType) => ({ opType })),
+  // every float op of the mirror has a rule now: an attribute value the rule refuses (the mirror runs it)
+  { opType: 'MaxPool', attrs: [{ name: 'kernel_shape', ints: [2, 2], type: 7 }, { name: 'storage_order', i: 1, type: 2 }] },
 ];
 
 export function modelWithOp(opType: string, attrs: AttributeProto[] = []): Model {

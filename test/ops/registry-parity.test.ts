@@ -46,6 +46,12 @@ describe('op registry parity', () => {
     expect(opDefinition('Inverse', 'com.microsoft').kernel).to.not.equal(undefined);
   });
 
+  it('every op with a float mirror kernel has a gradient rule, but those whose outputs are integers or booleans', () => {
+    const noRule = registeredOps().filter((e) => e.definition.kernel?.types.includes(1) && !e.definition.gradient).map((e) => e.key);
+    // outputs that end a differentiated path: indices, comparisons, predicates, shapes
+    expect(noRule.sort()).to.deep.equal(['ArgMax', 'ArgMin', 'Equal', 'Greater', 'GreaterOrEqual', 'IsInf', 'IsNaN', 'Less', 'LessOrEqual', 'Shape', 'Size']);
+  });
+
   it('one op, one family: the shape rule and the kernel of an op are registered by the same family', () => {
     // shape rules of ops without a kernel (ConvInteger, RandomNormal, ...) are fine; an op never
     // has its kernel in one family and its rule in another
