@@ -27,6 +27,7 @@ import { tensorDims, tensorTypedData } from '../onnx/tensor-data.js';
 import { openRunner, type ExecutionProvider, type OptimizationLevel, type Runner, type RuntimeTensor } from '../runtime/index.js';
 import { hostToRuntime, runtimeToHost } from './host-tensors.js';
 import { sessionModel } from './session-model.js';
+import { gradientForm } from '../differentiable/gradient-form.js';
 
 export interface OrtEngineOptions {
   /** Trainable parameter selectors (names, globs, `stage:<name>`, `robust-block`, `all`); default: none. */
@@ -97,6 +98,8 @@ export class OrtEngine implements DifferentiableModel {
   private provider: ExecutionProvider;
   private fallback = '';
   private disposed = false;
+  /** The form gradient graphs are built from (large Cayley blocks chunked; see gradientForm), made on first use. */
+  private differentiated: Model | undefined;
 
   private constructor(model: Model, trainable: string[], opts: OrtEngineOptions) {
     this.model = model;
@@ -280,7 +283,8 @@ export class OrtEngine implements DifferentiableModel {
   private gradSession(req: GradientGraphRequest, fed: string[]): Promise<GradSession> {
     const key = JSON.stringify(['gradients', req.loss, [...(req.inputs ?? [])].sort(), [...(req.params ?? [])].sort(), fed]);
     return this.cached(key, async () => {
-      const base = fed.length ? sessionModel(this.model, fed) : this.model;
+      this.differentiated ??= gradientForm(this.model).model;
+      const base = fed.length ? sessionModel(this.differentiated, fed) : this.differentiated;
       const graph = buildGradientGraph(base, req);
       const runner = await this.open(graph.model);
       const s: GradSession = { runner, graph };

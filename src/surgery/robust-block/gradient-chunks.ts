@@ -94,6 +94,11 @@ function rowBytes(b: CayleyBlockSpec): number {
   return 4 * rfftBins(b.n) * (24 * c * c + 4 * b.cout * b.cin);
 }
 
+/** Approximate bytes of the block's Cayley computed whole (every frequency row at once). */
+export function cayleyWholeBytes(b: CayleyBlockSpec): number {
+  return rowBytes(b) * b.n;
+}
+
 /** The MatMul reading `q` as its first input (its only reader), or undefined. */
 function spectralProduct(model: Model, name: string): { node: ReturnType<Value['uses']>[number]['node']; x: Value } | undefined {
   const q = model.graph.lookup(name);
