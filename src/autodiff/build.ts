@@ -77,7 +77,7 @@ export function buildGradientGraph(model: Model, req: GradientGraphRequest): Gra
     if (dy.every((d) => d === null)) continue;
     const nd = new Set(rule.nonDifferentiable ?? []);
     const wanted = node.inputs.map((v, j) => v !== null && plan.path.live.has(v.name) && !nd.has(j));
-    const grads = rule.backward(w.forNode(recompute.view(node)), dy, wanted);
+    const grads = rule.backward(w.forNode(recompute.view(node, dy.find((d) => d !== null) ?? null)), dy, wanted);
     wanted.forEach((want, j) => {
       const g = grads[j];
       if (want && g) add(node.inputs[j]!.name, g);
@@ -121,6 +121,7 @@ export function buildGradientGraph(model: Model, req: GradientGraphRequest): Gra
     n.output = (n.output ?? []).map((x) => rename.get(x) ?? x);
   }
   for (const f of finals) if (f.identity) w.nodes.push({ input: [f.value], output: [f.name], name: w.fresh(`grad/out/${f.name}`), op_type: 'Identity' });
+  recompute.prune(w.nodes, new Set(finals.map((f) => f.name)));
 
   // assemble
   const proto = clone.syncProto();

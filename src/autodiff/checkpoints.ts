@@ -15,6 +15,7 @@ import { UserError } from '../errors.js';
 import type { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 import type { Value } from '../ir/value.js';
+import type { NodeProto } from '../onnx/proto-types.js';
 import { readCheckpoints, type CheckpointSegment } from '../ir/checkpoints.js';
 import type { BackwardWriter } from './emitter.js';
 import { InverseRegionNode } from './inverse-regions.js';
@@ -78,6 +79,7 @@ export class Recomputation {
   /** The recomputed nodes (written among the backward nodes, not with the forward ones). */
   readonly copies = new Set<Node>();
   readonly warnings: string[] = [];
+  private readonly live: ReadonlySet<string>;
 
   constructor(
     private readonly model: Model,
@@ -86,6 +88,7 @@ export class Recomputation {
     regions: readonly InverseRegionNode[],
     specs: readonly CheckpointSegment[],
   ) {
+    this.live = path.live;
     const onPath = new Set(path.nodes);
     const order = new Map(model.graph.nodes.map((n, i) => [n, i]));
     for (const spec of specs) {
@@ -118,19 +121,59 @@ export class Recomputation {
     return this.segments.length;
   }
 
-  /** The node the gradient rule of `node` should read: its recomputed copy inside a segment (emitted on first use), else itself. */
-  view(node: Node): Node {
+  /**
+   * The node the gradient rule of `node` should read: its recomputed copy inside a segment
+   * (emitted on first use, gated on `gate`, the gradient that reached the segment), else itself.
+   */
+  view(node: Node, gate: string | null): Node {
     const seg = this.owner.get(node);
     if (!seg) return node;
-    seg.views ??= this.recompute(seg);
+    seg.views ??= this.recompute(seg, gate);
     return seg.views.get(node) ?? node;
   }
 
-  private recompute(seg: Segment): Map<Node, Node> {
+  /**
+   * Recomputed nodes whose outputs nothing reads (a recomputed output only the forward needed)
+   * are dropped from `nodes`.
+   */
+  prune(nodes: NodeProto[], outputs: ReadonlySet<string>): void {
+    const copies = new Set([...this.copies].map((n) => n.name));
+    for (;;) {
+      const read = new Set<string>(outputs);
+      for (const n of nodes) for (const x of n.input ?? []) if (x) read.add(x);
+      const dead = nodes.filter((n) => copies.has(n.name ?? '') && !(n.output ?? []).some((o) => o && read.has(o)));
+      if (dead.length === 0) return;
+      const d = new Set(dead);
+      nodes.splice(0, nodes.length, ...nodes.filter((n) => !d.has(n)));
+    }
+  }
+
+  /**
+   * The segment's nodes again, reading the segment's differentiated inputs through
+   * Where(IsNaN(max(gate)), x, x) = x: a data dependency on the gradient that reached the segment,
+   * so a runtime cannot run the recomputation before the backward gets there (all segments at
+   * once), and its common-subexpression elimination (ONNX Runtime's, at every optimisation
+   * level) cannot merge the copies back into the forward nodes they repeat. Inputs that are not
+   * differentiated (constants) are read as they are, so a constant segment folds once.
+   */
+  private recompute(seg: Segment, gate: string | null): Map<Node, Node> {
     const g = this.model.graph;
     const values = new Map<Value, Value>();
     const views = new Map<Node, Node>();
-    const mapped = (v: Value | null): Value | null => (v ? (values.get(v) ?? v) : null);
+    const w = this.writer;
+    let cond: string | undefined;
+    const gated = (v: Value): Value => {
+      if (!gate || !this.live.has(v.name)) return v;
+      cond ??= w.emit('IsNaN', [w.emit('ReduceMax', [gate], { keepdims: 0 }, { base: 'recompute/gate' })[0]!], {}, { base: 'recompute/gate' })[0]!;
+      w.emit('Where', [cond, v.name, v.name], {}, { base: `recompute/gate/${v.name}` });
+      // the gated value as a value of the graph (the recomputed nodes read it), named by the graph
+      const gv = g.addValue(`recompute/gate/${v.name}`);
+      w.nodes[w.nodes.length - 1]!.output = [gv.name];
+      w.alias(gv.name, v.name);
+      values.set(v, gv);
+      return gv;
+    };
+    const mapped = (v: Value | null): Value | null => (v ? (values.get(v) ?? (v.producer() && seg.members.has(v.producer()!) ? v : gated(v))) : null);
     for (const n of seg.nodes) {
       const copy = g.addNode({
         opType: n.opType,

@@ -61,6 +61,10 @@ describe('autodiff: checkpoint segments (recomputation)', function () {
     expect(relL2(ck.paramGrads.w!, plain.paramGrads.w!)).to.be.at.most(1e-6);
     const nodes = ck.graph.model.graph.nodes;
     expect(nodes.filter((n) => n.name.startsWith('recompute/')).map((n) => n.opType)).to.deep.equal(['Mul', 'Exp']);
+    // the copies read the differentiated inputs through the gate on the gradient that reached the
+    // segment (a runtime cannot run them early, nor merge them with the forward nodes)
+    const mulCopy = nodes.find((n) => n.name.startsWith('recompute/') && n.opType === 'Mul')!;
+    expect(mulCopy.inputs.map((v) => v!.producer()?.opType)).to.deep.equal(['Where', 'Where']);
     // b is the segment's internal value: only the forward's Exp reads it, no backward node
     const readersOfB = nodes.filter((n) => n.inputs.some((v) => v?.name === 'b'));
     expect(readersOfB.map((n) => n.opType)).to.deep.equal(['Exp']);
