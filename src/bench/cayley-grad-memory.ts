@@ -4,8 +4,11 @@
  * reduce conv 1024 -> 512, Cayley 512 -> 1024 at n = 32), computed by the gradient graph in ONNX
  * Runtime on the CPU, in a child process whose peak resident memory (VmHWM) is reported.
  *
- *   node dist/bench/cayley-grad-memory.js [--c 1024] [--h 32] [--w 42] [--inverse com.microsoft|newton-schulz|...] [--ns-iterations k] [--arena] [--dry-run]
+ *   node dist/bench/cayley-grad-memory.js [--c 1024] [--h 32] [--w 42] [--inverse schur|com.microsoft|newton-schulz] [--ns-iterations k] [--arena] [--dry-run] [--whole | --chunk-bytes B]
  *
+ * By default the Cayley is differentiated as the ort engine does at this size: in frequency-row
+ * chunks recomputed in the backward pass (src/differentiable/gradient-form.ts, 512 MiB chunks);
+ * --whole differentiates it whole (every chunk's values kept: 15-17 GB here).
  * --dry-run builds the gradient graph and prints its static peak estimate without running it.
  * The machine is shared: run the full size rarely (it takes minutes on 2 cores).
  */
@@ -31,7 +34,8 @@ if (isMain) {
     c: Number(arg('c') ?? 1024),
     h: Number(arg('h') ?? 32),
     w: Number(arg('w') ?? 42),
-    inverse: arg('inverse') ?? 'com.microsoft',
+    inverse: arg('inverse') ?? 'schur',
+    ...(process.argv.includes('--whole') ? {} : { chunkBytes: Number(arg('chunk-bytes') ?? 512 * 2 ** 20) }),
     ...(arg('ns-iterations') ? { nsIterations: Number(arg('ns-iterations')) } : {}),
     ...(process.argv.includes('--dry-run') ? { dryRun: true } : {}),
     ...(process.argv.includes('--arena') ? { arena: true } : {}),
