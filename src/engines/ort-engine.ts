@@ -42,7 +42,11 @@ export interface OrtEngineOptions {
   optimization?: OptimizationLevel;
   /** ONNX Runtime profiling of every session the engine opens (files `<prefix>_<date>.json`, written on dispose). */
   profilePrefix?: string;
-  /** ONNX Runtime's intra-op threads spin between operators (default on, ONNX Runtime's own default). */
+  /**
+   * ONNX Runtime's intra-op threads spin between operators (default off for the engine's sessions:
+   * spinning threads hold the cores after a run, slowing whatever runs next on a loaded or small
+   * machine, e.g. a forward interleaved with gradient steps; docs/AUTODIFF.md).
+   */
   spinning?: boolean;
 }
 
@@ -220,7 +224,7 @@ export class OrtEngine implements DifferentiableModel {
       optimization: this.opts.optimization ?? 'all',
       ...(this.opts.threads !== undefined ? { intraOpThreads: this.opts.threads } : {}),
       ...(this.opts.profilePrefix !== undefined ? { profilePrefix: this.opts.profilePrefix } : {}),
-      ...(this.opts.spinning !== undefined ? { spinning: this.opts.spinning } : {}),
+      spinning: this.opts.spinning ?? false,
     });
     this.provider = runner.provider;
     if (runner.notices.length) this.fallback = ` (${runner.notices[0]})`;

@@ -104,8 +104,9 @@ function weightGrad(g: GradientEmitter, d: string, x: string, wdims: number[], s
  * dW by unfolding: patches = Conv(x, one-hot kernel [C*kk, 1, k...], group C) -> [N, C*kk, O...]
  * (each channel's kk window taps), then a batched contraction with dy over the output positions
  * and the batch: dW[g, m, c*kk] = sum_n,l dy[n, g, m, l] patches[n, g, c*kk, l] (MatMul over l,
- * ReduceSum over n). A 1x1 conv with
- * stride 1 and no pads uses x itself.
+ * then a MatMul by ones over n; or n folded into the contraction where output positions are
+ * fewer than output channels), which is W's own layout. A 1x1 conv with stride 1 and no pads
+ * uses x itself.
  */
 function weightGradUnfold(g: GradientEmitter, d: string, x: string, wdims: number[], _sp: number[], win: ReturnType<typeof windowOf>, group: number): string {
   const M = wdims[0]!;
@@ -121,24 +122,34 @@ function weightGradUnfold(g: GradientEmitter, d: string, x: string, wdims: numbe
     patches = g.emit('Conv', [x, e], { strides: win.strides, dilations: win.dilations, pads: [...win.begin, ...win.end], group: C, kernel_shape: win.kernel })[0]!;
   }
   const L = win.out.reduce((a, b) => a * b, 1);
-  // dW^T[g] = sum_n patches[n, g] @ dy[n, g]^T: the transpose falls on dy (kk times smaller than
-  // the patches); ONNX Runtime's Einsum measured 1.6x slower than this Transpose + MatMul + ReduceSum
+  // dW[g] = sum_n dy[n, g] @ patches[n, g]^T is already W's layout [Mg, Cg*kk] (patch channel
+  // c*kk + t): no transpose of the result (ONNX Runtime fuses the patches' transpose into the MatMul)
   const Mg = M / group;
   const p4 = g.emit('Reshape', [patches, g.constInt64([-1, group, Cg * kk, L])])[0]!;
   const d4 = g.emit('Reshape', [d, g.constInt64([-1, group, Mg, L])])[0]!;
-  let gwT: string;
+  let gw: string;
   if (L >= Mg) {
-    const dT = g.emit('Transpose', [d4], { perm: [0, 1, 3, 2] })[0]!;
-    gwT = g.reduceSum(g.emit('MatMul', [p4, dT])[0]!, [0], false);
+    const pT = g.emit('Transpose', [p4], { perm: [0, 1, 3, 2] })[0]!;
+    const prod = g.emit('MatMul', [d4, pT])[0]!;
+    // the sum over the batch as a MatMul by ones [1, N]: ONNX Runtime's ReduceSum over a leading
+    // axis (size 1 at batch 1) runs several times slower than a copy on weight-sized tensors
+    gw = g.emit('MatMul', [onesRow(g, d), g.emit('Reshape', [prod, g.constInt64([0, -1])])[0]!])[0]!;
   } else {
     // few output positions (deep layers): fold the batch into the contraction instead of summing
-    // N products of the weight's size (ONNX Runtime's ReduceSum over axis 0 is slow at that size)
-    const pT = g.emit('Reshape', [g.emit('Transpose', [p4], { perm: [1, 2, 0, 3] })[0]!, g.constInt64([group, Cg * kk, -1])])[0]!;
-    const dT = g.emit('Reshape', [g.emit('Transpose', [d4], { perm: [1, 0, 3, 2] })[0]!, g.constInt64([group, -1, Mg])])[0]!;
-    gwT = g.emit('MatMul', [pT, dT])[0]!;
+    // N products of the weight's size (the transposes only move the batch axis: copies at batch 1)
+    const dF = g.emit('Reshape', [g.emit('Transpose', [d4], { perm: [1, 2, 0, 3] })[0]!, g.constInt64([group, Mg, -1])])[0]!;
+    const pF = g.emit('Reshape', [g.emit('Transpose', [p4], { perm: [1, 2, 0, 3] })[0]!, g.constInt64([group, Cg * kk, -1])])[0]!;
+    gw = g.emit('MatMul', [dF, g.emit('Transpose', [pF], { perm: [0, 2, 1] })[0]!])[0]!;
   }
-  const gw = g.emit('Transpose', [gwT], { perm: [0, 2, 1] })[0]!;
   return g.emit('Reshape', [gw, g.constInt64([M, Cg, ...win.kernel])])[0]!;
+}
+
+/** Ones [1, N] for the batch N of `v` (a constant where N is static). */
+function onesRow(g: GradientEmitter, v: string): string {
+  const n = g.dims(v)?.[0];
+  if (typeof n === 'number') return g.constFloat(new Array<number>(n).fill(1), [1, n]);
+  const shape = g.emit('Concat', [g.constInt64([1]), g.shape(v, 0, 1)], { axis: 0 })[0]!;
+  return g.emit('Expand', [g.constFloat([1], [1, 1]), shape])[0]!;
 }
 
 /**

@@ -54,6 +54,23 @@ describe('autodiff core rules vs finite differences of ORT', function () {
     }
   }
 
+  it('Conv with a symbolic batch, dW by unfolding (the batch sum by ones of run-time size, and the batch folded into the contraction)', async () => {
+    const saved = CONV_WEIGHT_GRAD.form;
+    CONV_WEIGHT_GRAD.form = 'unfold';
+    try {
+      // 3x3 pads 1 at 6x6 (L 36 >= M 4: MatMul by ones) and 3x3 stride 2 at 5x5 (L 4 < M 12: folded)
+      for (const [w, attrs] of [[[4, 3, 3, 3], [ints('pads', [1, 1, 1, 1])]], [[12, 3, 3, 3], [ints('strides', [2, 2])]]] as const) {
+        const vals: TVal[] = [{ name: 'x', dims: ['N', 3, w[0] === 4 ? 6 : 5, w[0] === 4 ? 6 : 5], feedDims: [3, 3, w[0] === 4 ? 6 : 5, w[0] === 4 ? 6 : 5], data: randn(3 * 3 * (w[0] === 4 ? 36 : 25), 1) }, val('w', [...w], 2, true, 0.5)];
+        const kase = smallCase([nd('Conv', ['x', 'w'], [...attrs])], vals, ['y']);
+        const r = await expectGradientsMatch(kase);
+        expect(r.paramGrads.w!.length).to.equal(n([...w]));
+        await expectWrongGradientFails(kase);
+      }
+    } finally {
+      CONV_WEIGHT_GRAD.form = saved;
+    }
+  });
+
   it('Conv dX form auto: the flipped Conv where the weight is constant (attacks), ConvTranspose where it is trained', () => {
     const vals = [val('x', [1, 2, 5, 5], 1), val('w', [3, 2, 3, 3], 2, true)];
     const kase = smallCase([nd('Conv', ['x', 'w'], [ints('pads', [1, 1, 1, 1])])], vals, ['y']);
