@@ -9,6 +9,8 @@
 import type { Model } from '../ir/model.js';
 import { cayleyBlocks, chunkCayleyForGradients, cayleyWholeBytes, type ChunkReport } from '../surgery/robust-block/gradient-chunks.js';
 
+export type { ChunkReport };
+
 /** A block's Cayley is chunked when computing it whole would take more than this (bytes, roughly). */
 export const CHUNK_ABOVE_BYTES = 2 * 2 ** 30;
 

@@ -27,7 +27,7 @@ import { tensorDims, tensorTypedData } from '../onnx/tensor-data.js';
 import { openRunner, type ExecutionProvider, type OptimizationLevel, type Runner, type RuntimeTensor } from '../runtime/index.js';
 import { hostToRuntime, runtimeToHost } from './host-tensors.js';
 import { sessionModel } from './session-model.js';
-import { gradientForm } from '../differentiable/gradient-form.js';
+import { gradientForm, type ChunkReport } from '../differentiable/gradient-form.js';
 
 export interface OrtEngineOptions {
   /** Trainable parameter selectors (names, globs, `stage:<name>`, `robust-block`, `all`); default: none. */
@@ -48,6 +48,8 @@ export interface OrtEngineOptions {
    * machine, e.g. a forward interleaved with gradient steps; docs/AUTODIFF.md).
    */
   spinning?: boolean;
+  /** When a parametric Cayley block is differentiated in recomputed frequency chunks (src/differentiable/gradient-form.ts; default: above 2 GiB whole, 512 MiB chunks). */
+  cayleyChunks?: { aboveBytes?: number; chunkBytes?: number };
 }
 
 /** The request every engine call could make: all float inputs and the trainable parameters (checked before anything runs). */
@@ -104,6 +106,7 @@ export class OrtEngine implements DifferentiableModel {
   private disposed = false;
   /** The form gradient graphs are built from (large Cayley blocks chunked; see gradientForm), made on first use. */
   private differentiated: Model | undefined;
+  private chunked: ChunkReport[] = [];
 
   private constructor(model: Model, trainable: string[], opts: OrtEngineOptions) {
     this.model = model;
@@ -144,7 +147,13 @@ export class OrtEngine implements DifferentiableModel {
 
   describe(): string {
     const threads = this.opts.threads !== undefined ? `${this.opts.threads} intra-op threads` : `ONNX Runtime's default intra-op threads (${os.availableParallelism()} cores)`;
-    return `${this.engine}: ONNX Runtime with gradient graphs (reverse mode as ONNX, src/autodiff), ${this.provider} execution provider${this.fallback}, ${threads}, graph optimisation ${this.opts.optimization ?? 'all'}; ${this.host.size} parameter(s) fed as inputs, every other weight constant`;
+    return `${this.engine}: ONNX Runtime with gradient graphs (reverse mode as ONNX, src/autodiff), ${this.provider} execution provider${this.fallback}, ${threads}, graph optimisation ${this.opts.optimization ?? 'all'}; ${this.host.size} parameter(s) fed as inputs, every other weight constant${this.chunkNote}`;
+  }
+
+  /** What gradientForm did, once gradients were asked for. */
+  private get chunkNote(): string {
+    const c = this.chunked.filter((r) => r.chunks > 0);
+    return c.length ? `; RobustBlock Cayley differentiated in recomputed frequency chunks (${c.map((r) => `${r.prefix}: ${r.chunks} chunks of ${r.rows} row(s)`).join(', ')})` : '';
   }
 
   /** The engine's host copies of fed parameters (their count and bytes); sessions are ONNX Runtime's. */
@@ -287,7 +296,12 @@ export class OrtEngine implements DifferentiableModel {
   private gradSession(req: GradientGraphRequest, fed: string[]): Promise<GradSession> {
     const key = JSON.stringify(['gradients', req.loss, [...(req.inputs ?? [])].sort(), [...(req.params ?? [])].sort(), fed]);
     return this.cached(key, async () => {
-      this.differentiated ??= gradientForm(this.model).model;
+      const c = this.opts.cayleyChunks;
+      if (!this.differentiated) {
+        const form = gradientForm(this.model, { ...(c?.aboveBytes !== undefined ? { chunkAboveBytes: c.aboveBytes } : {}), ...(c?.chunkBytes !== undefined ? { chunkBytes: c.chunkBytes } : {}) });
+        this.differentiated = form.model;
+        this.chunked = form.chunked;
+      }
       const base = fed.length ? sessionModel(this.differentiated, fed) : this.differentiated;
       const graph = buildGradientGraph(base, req);
       const runner = await this.open(graph.model);

@@ -8,6 +8,7 @@
 import { expect } from 'chai';
 import { buildGradientGraph } from '../../src/autodiff/index.js';
 import { gradientForm } from '../../src/differentiable/gradient-form.js';
+import { OrtEngine } from '../../src/engines/ort-engine.js';
 import { CHECKPOINTS_KEY } from '../../src/ir/checkpoints.js';
 import { Model } from '../../src/ir/model.js';
 import { readInverseRegions } from '../../src/ir/inverse-regions.js';
@@ -142,6 +143,26 @@ describe('autodiff: the RobustBlock Cayley in recomputed frequency chunks', func
       if (inverse === 'schur') await expectWrongGradientFails({ ...c, inputs: [] }, { steps: RELU_STEPS });
     });
   }
+
+  it('the ort engine differentiates the chunked form when asked (gradients as the whole form, the user model untouched)', async () => {
+    const m = await spliced();
+    const before = m.graph.nodes.length;
+    const feeds = { input: { dims: X_DIMS, data: kase(m).feeds.input!.data as Float32Array } };
+    const grads = async (chunks: boolean): Promise<Record<string, Float32Array>> => {
+      const e = await OrtEngine.create(m, { trainable: PARAMS, ...(chunks ? { cayleyChunks: { aboveBytes: 0, chunkBytes: 1 } } : {}) });
+      try {
+        const r = await e.gradients(feeds, { kind: 'mean', output: 'score' }, { inputs: ['input'] });
+        expect(e.describe()).to.match(chunks ? /recomputed frequency chunks \(robust_block: \d+ chunks of 1 row/ : /constant$/);
+        return { input: r.inputGrads.input!.data as Float32Array, ...Object.fromEntries(PARAMS.map((p) => [p, r.paramGrads[p]!.data as Float32Array])) };
+      } finally {
+        e.dispose();
+      }
+    };
+    const whole = await grads(false);
+    const chunked = await grads(true);
+    for (const k of Object.keys(whole)) expect(relL2(chunked[k]!, whole[k]!), k).to.be.at.most(1e-4);
+    expect(m.graph.nodes.length).to.equal(before);
+  });
 
   it('buildGradientGraph takes segments from the request over the metadata', async () => {
     const m = await spliced();
