@@ -17,6 +17,7 @@ import { runOrtGradBench } from './ortgrad-bench.js';
 import { runAttackBench } from './attack-bench.js';
 import { runPositionsBench } from './positions-bench.js';
 import { runTorchBench } from './torch-bench.js';
+import { runBlockStepBench } from './block-step-bench.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -105,6 +106,18 @@ if (only?.has('torch')) {
   const size = sizeArg >= 0 ? (process.argv[sizeArg + 1] ?? '').split('x').map(Number) : undefined;
   if (size && !(size.length === 2 && size.every((v) => Number.isInteger(v) && v >= 16 && v <= 4096))) throw new Error(`--torch-size '${process.argv[sizeArg + 1]}' must be HxW, integers 16..4096`);
   results.torch = await runTorchBench(repoRoot, (s) => console.log(s), size ? { size: [size[0]!, size[1]!] } : {});
+}
+
+// never part of the default run: the RobustBlock's training step at the paper's position (minutes, GBs; a child process under a memory cap)
+if (only?.has('blockstep')) {
+  const sizeArg = process.argv.indexOf('--blockstep-size');
+  const size = sizeArg >= 0 ? process.argv[sizeArg + 1] : 'full';
+  if (size !== 'full' && size !== 'half') throw new Error(`--blockstep-size must be full or half (got '${size}')`);
+  const bArg = process.argv.indexOf('--blockstep-batches');
+  const batches = bArg >= 0 ? (process.argv[bArg + 1] ?? '').split(',').map(Number) : undefined;
+  if (batches && !batches.every((b) => Number.isInteger(b) && b >= 1 && b <= 256)) throw new Error('--blockstep-batches must list integers 1..256');
+  console.log(`== RobustBlock training step (all weights trainable), patched vs unpatched ResNet-50 IQA (${size} size), ONNX Runtime CPU`);
+  results.blockstep = await runBlockStepBench(repoRoot, (s) => console.log(s), { size, ...(batches ? { batches } : {}) });
 }
 
 // never part of the default run: full-width models of the paper's four positions (minutes, GBs)

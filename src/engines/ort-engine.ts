@@ -43,6 +43,8 @@ export interface OrtEngineOptions {
   profilePrefix?: string;
   /** ONNX Runtime's intra-op threads spin between operators (default on, ONNX Runtime's own default). */
   spinning?: boolean;
+  /** ONNX Runtime's CPU memory arena (default on); off, each run's buffers go back to the system, so several engines in one process peak at the largest, not the sum. */
+  memoryArena?: boolean;
 }
 
 /** The request every engine call could make: all float inputs and the trainable parameters (checked before anything runs). */
@@ -218,6 +220,7 @@ export class OrtEngine implements DifferentiableModel {
       ...(this.opts.threads !== undefined ? { intraOpThreads: this.opts.threads } : {}),
       ...(this.opts.profilePrefix !== undefined ? { profilePrefix: this.opts.profilePrefix } : {}),
       ...(this.opts.spinning !== undefined ? { spinning: this.opts.spinning } : {}),
+      ...(this.opts.memoryArena !== undefined ? { memoryArena: this.opts.memoryArena } : {}),
     });
     this.provider = runner.provider;
     if (runner.notices.length) this.fallback = ` (${runner.notices[0]})`;
