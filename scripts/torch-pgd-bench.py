@@ -18,7 +18,9 @@ Batch 1 at HxW, float32, CPU. Per thread count, medians of `reps` timed runs aft
 - PGD-8 per image: eps 8/255, step 1/255, 8 sign steps from the clean image (no random start),
   pixels in [0,1] normalised by ImageNet mean/std inside each step, projected to the eps ball
   and [0,1]; seconds per image over `pgd_images` images after the warm-ups above.
-Prints one JSON object on stdout.
+Each time is given as wall time and as process CPU time (time.process_time: all threads, user +
+system), the latter less sensitive to other processes on a shared machine. Prints one JSON object
+on stdout.
 """
 import argparse
 import json
@@ -73,13 +75,15 @@ def median(xs):
 
 
 def timed(reps, f):
+    """Median wall ms, median process CPU ms (all threads), and the wall times, of `reps` runs after a warm-up."""
     f()
-    ts = []
+    ts, cs = [], []
     for _ in range(reps):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         f()
         ts.append((time.perf_counter() - t) * 1000)
-    return median(ts), ts
+        cs.append((time.process_time() - c) * 1000)
+    return median(ts), median(cs), ts
 
 
 def bench(model, threads, h, w, reps, pgd_images):
@@ -119,14 +123,15 @@ def bench(model, threads, h, w, reps, pgd_images):
                 adv = torch.min(torch.max(adv, px - eps), px + eps).clamp(0, 1)
         return adv.detach()
 
-    fwd, fwd_all = timed(reps, forward)
-    ig, ig_all = timed(reps, input_grad)
-    wg, wg_all = timed(reps, weight_grad)
-    t = time.perf_counter()
+    fwd, fwd_cpu, fwd_all = timed(reps, forward)
+    ig, ig_cpu, ig_all = timed(reps, input_grad)
+    wg, wg_cpu, wg_all = timed(reps, weight_grad)
+    t, c = time.perf_counter(), time.process_time()
     for i in range(pgd_images):
         g = torch.Generator().manual_seed(5 + i)
         pgd8(torch.rand(1, 3, h, w, generator=g) * 0.8 + 0.1)
     pgd_s = (time.perf_counter() - t) / pgd_images
+    pgd_cpu_s = (time.process_time() - c) / pgd_images
     return {
         "threads": threads,
         "torch_get_num_threads": torch.get_num_threads(),
@@ -137,6 +142,7 @@ def bench(model, threads, h, w, reps, pgd_images):
         "weight_grad_ratio": wg / fwd,
         "pgd8_s_per_image": pgd_s,
         "pgd8_forwards": pgd_s * 1000 / fwd,
+        "cpu": {"forward_ms": fwd_cpu, "input_grad_ms": ig_cpu, "weight_grad_ms": wg_cpu, "pgd8_s_per_image": pgd_cpu_s},
         "runs_ms": {"forward": fwd_all, "input_grad": ig_all, "weight_grad": wg_all},
     }
 

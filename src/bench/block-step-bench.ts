@@ -1,6 +1,6 @@
 /**
  * RobustBlock training-step cost (issue 15, a record): `npm run bench -- --only blockstep
- * [--blockstep-size half] [--blockstep-batches 8,32]`.
+ * [--blockstep-size half] [--blockstep-batches 8,32] [--blockstep-dry]` (`--blockstep-dry`: the estimates only).
  *
  * Model: the full-width ResNet-50 IQA export (make-large-model.ts `widenResnet`) at 498x664 (the
  * Linearity position of positions-bench.ts), and the same model with the RobustBlock spliced after
@@ -132,7 +132,7 @@ function runChild(args: BlockStepChildArgs, capBytes: number, log: (s: string) =
   });
 }
 
-export async function runBlockStepBench(repoRoot: string, log: (s: string) => void, opts: { size?: 'full' | 'half'; batches?: number[]; reps?: number } = {}): Promise<BlockStepBench> {
+export async function runBlockStepBench(repoRoot: string, log: (s: string) => void, opts: { size?: 'full' | 'half'; batches?: number[]; reps?: number; dryRun?: boolean } = {}): Promise<BlockStepBench> {
   const size: [number, number] = opts.size === 'half' ? [249, 332] : [498, 664];
   const batches = opts.batches ?? [8, 32];
   const reps = opts.reps ?? 2;
@@ -161,7 +161,9 @@ export async function runBlockStepBench(repoRoot: string, log: (s: string) => vo
       paramBytes[variant] = names.reduce((s, n) => s + 4 * model.graph.lookup(n)!.declaredShape!.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1), 0);
       const grad = buildGradientGraph(model, { loss: { kind: 'cotangents', outputs: ['score'] }, inputs: [], params: names });
       for (const batch of batches) {
-        const e = estimateMemory(grad.model, { inputShapes: { input: [batch, 3, ...size] } });
+        // every input with a batch dim gets its size (a symbolic dim left open is taken as 1, which
+        // would contradict the image's batch and leave every shape unknown)
+        const e = estimateMemory(grad.model, { inputShapes: { input: [batch, 3, ...size], [grad.feeds.cotangents.score!]: [batch, 1] } });
         estimates.push({ variant, batch, bytes: e.bytes, peakActivationBytes: e.peakActivationBytes, initializerBytes: e.initializerBytes, unknownValues: e.unknownValues });
         log(`  estimate, ${variant}, batch ${batch}: ${GB(e.bytes)} (peak activations ${GB(e.peakActivationBytes)}, initializers ${GB(e.initializerBytes)}${e.unknownValues ? `, ${e.unknownValues} values of unknown size not counted` : ''})`);
       }
@@ -175,7 +177,8 @@ export async function runBlockStepBench(repoRoot: string, log: (s: string) => vo
       const row: BlockStepRow = { batch, childEstimateBytes };
       rows.push(row);
       const avail = availableBytes();
-      if (tooSlow) row.skipped = tooSlow;
+      if (opts.dryRun) row.skipped = 'dry run: estimates only';
+      else if (tooSlow) row.skipped = tooSlow;
       else if (childEstimateBytes > ESTIMATE_LIMIT_BYTES) row.skipped = `estimated ${GB(childEstimateBytes)} (over ${GB(ESTIMATE_LIMIT_BYTES)}): not run`;
       else if (childEstimateBytes > avail - 1e9) row.skipped = `estimated ${GB(childEstimateBytes)}, but only ${GB(avail)} available now (the machine is shared): not run`;
       if (row.skipped) {

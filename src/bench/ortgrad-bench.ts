@@ -115,10 +115,7 @@ async function gradStep(file: string, x: HostTensor, reps: number, weights: bool
     const fs: number[] = [];
     const gs: number[] = [];
     // process CPU time too (user + system, all threads): less sensitive to other processes' load
-    const cpu = (): number => {
-      const u = process.cpuUsage();
-      return (u.user + u.system) / 1000;
-    };
+    const cpu = cpuMs;
     const fc: number[] = [];
     const gc: number[] = [];
     for (let i = 0; i < reps; i++) {
@@ -196,20 +193,33 @@ async function profileRequest(file: string, x: HostTensor, weights: boolean, dir
   return summarizeProfile(newest, weights ? 'all-weight gradients' : 'input gradients');
 }
 
+/** Process CPU time so far (user + system, all threads), ms. */
+export function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 /**
- * PGD-8 (eps 8/255, step 1/255) images per second through the library's pgd on `engine`; with
- * `warmup`, one untimed PGD-1 first (session builds and first-run allocations left out).
+ * PGD-8 (eps 8/255, step 1/255) through the library's pgd on `engine`, one image at a time: wall
+ * and process CPU seconds per image; with `warmup`, one untimed PGD-1 first (session builds and
+ * first-run allocations left out).
  */
-export async function pgdImagesPerSecond(engine: DifferentiableModel, h: number, w: number, images: number, opts: { warmup?: boolean } = {}): Promise<number> {
+export async function pgdSecondsPerImage(engine: DifferentiableModel, h: number, w: number, images: number, opts: { warmup?: boolean } = {}): Promise<{ wall: number; cpu: number }> {
   const pre = resolvePreprocess({ size: [h, w] });
   const objective = scoreObjective(engine, resolveScoreSpec(engine.outputNames, new Map()), pixelMap(pre, h * w), [3, h, w]);
   if (opts.warmup) await pgd(objective, Float32Array.from(seeded(3 * h * w, 4), (v) => 0.5 + 0.4 * v), 1, { eps: 8 / 255, step: 1 / 255, iters: 1, direction: 'up', randomStart: false, seed: 0 });
   const t = performance.now();
+  const c = cpuMs();
   for (let i = 0; i < images; i++) {
     const px = Float32Array.from(seeded(3 * h * w, 5 + i), (v) => 0.5 + 0.4 * v);
     await pgd(objective, px, 1, { eps: 8 / 255, step: 1 / 255, iters: 8, direction: 'up', randomStart: false, seed: 0 });
   }
-  return images / ((performance.now() - t) / 1000);
+  return { wall: (performance.now() - t) / 1000 / images, cpu: (cpuMs() - c) / 1000 / images };
+}
+
+/** PGD-8 images per second (wall) through the library's pgd on `engine`. */
+export async function pgdImagesPerSecond(engine: DifferentiableModel, h: number, w: number, images: number, opts: { warmup?: boolean } = {}): Promise<number> {
+  return 1 / (await pgdSecondsPerImage(engine, h, w, images, opts)).wall;
 }
 
 export async function runOrtGradBench(repoRoot: string, log: (s: string) => void, opts: { reps?: number; sizes?: [number, number][]; weightsAtLarge?: boolean } = {}): Promise<OrtGradBench> {

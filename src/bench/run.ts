@@ -105,7 +105,10 @@ if (only?.has('torch')) {
   const sizeArg = process.argv.indexOf('--torch-size');
   const size = sizeArg >= 0 ? (process.argv[sizeArg + 1] ?? '').split('x').map(Number) : undefined;
   if (size && !(size.length === 2 && size.every((v) => Number.isInteger(v) && v >= 16 && v <= 4096))) throw new Error(`--torch-size '${process.argv[sizeArg + 1]}' must be HxW, integers 16..4096`);
-  results.torch = await runTorchBench(repoRoot, (s) => console.log(s), size ? { size: [size[0]!, size[1]!] } : {});
+  const repsArg = process.argv.indexOf('--torch-reps');
+  const reps = repsArg >= 0 ? Number(process.argv[repsArg + 1]) : undefined;
+  if (reps !== undefined && !(Number.isInteger(reps) && reps >= 1 && reps <= 100)) throw new Error('--torch-reps must be an integer 1..100');
+  results.torch = await runTorchBench(repoRoot, (s) => console.log(s), { ...(size ? { size: [size[0]!, size[1]!] as [number, number] } : {}), ...(reps !== undefined ? { reps } : {}) });
 }
 
 // never part of the default run: the RobustBlock's training step at the paper's position (minutes, GBs; a child process under a memory cap)
@@ -117,7 +120,7 @@ if (only?.has('blockstep')) {
   const batches = bArg >= 0 ? (process.argv[bArg + 1] ?? '').split(',').map(Number) : undefined;
   if (batches && !batches.every((b) => Number.isInteger(b) && b >= 1 && b <= 256)) throw new Error('--blockstep-batches must list integers 1..256');
   console.log(`== RobustBlock training step (all weights trainable), patched vs unpatched ResNet-50 IQA (${size} size), ONNX Runtime CPU`);
-  results.blockstep = await runBlockStepBench(repoRoot, (s) => console.log(s), { size, ...(batches ? { batches } : {}) });
+  results.blockstep = await runBlockStepBench(repoRoot, (s) => console.log(s), { size, ...(batches ? { batches } : {}), dryRun: process.argv.includes('--blockstep-dry') });
 }
 
 // never part of the default run: full-width models of the paper's four positions (minutes, GBs)

@@ -11,7 +11,8 @@
  * session options, optimisation all) at 1 intra-op thread and at ONNX Runtime's default, and
  * PGD-8 per image through the library's pgd on the ort engine at 1 thread and the default.
  * Ratios are ORT time / PyTorch time (below 1: ONNX Runtime is faster), 1 thread against 1 thread
- * and default threads against PyTorch at 2 threads (this machine's core count, say the rows).
+ * and default threads against PyTorch at 2 threads (this machine's core count, say the rows), in
+ * wall time and in process CPU time (all threads), the latter less sensitive to other processes.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -20,8 +21,8 @@ import path from 'node:path';
 import type { HostTensor } from '../differentiable/model.js';
 import { OrtEngine } from '../engines/ort-engine.js';
 import { Model } from '../ir/model.js';
-import { medianMs } from './measure.js';
-import { baseline, makeModel, pgdImagesPerSecond, seeded } from './ortgrad-bench.js';
+import { median } from './measure.js';
+import { baseline, cpuMs, makeModel, pgdSecondsPerImage, seeded } from './ortgrad-bench.js';
 
 export const TORCH_PYTHON = '/usr/bin/python3';
 
@@ -34,6 +35,8 @@ export interface TorchRow {
   weight_grad_ratio: number;
   pgd8_s_per_image: number;
   pgd8_forwards: number;
+  /** Process CPU time (all threads, user + system). */
+  cpu: { forward_ms: number; input_grad_ms: number; weight_grad_ms: number; pgd8_s_per_image: number };
 }
 
 export interface TorchSide {
@@ -49,8 +52,10 @@ export interface OrtRow {
   forwardMs: number;
   pgd8SecondsPerImage: number;
   pgd8Forwards: number;
-  /** ORT over PyTorch at the matching thread count. */
-  vsTorch: { torchThreads: number; forward: number; pgd8: number };
+  /** Process CPU time (all threads, user + system): median forward, PGD-8 per image. */
+  cpu: { forwardMs: number; pgd8SecondsPerImage: number };
+  /** ORT over PyTorch at the matching thread count, wall time and CPU time. */
+  vsTorch: { torchThreads: number; forward: number; pgd8: number; cpuForward: number; cpuPgd8: number };
 }
 
 export type TorchBench = { skipped: string } | { size: string; torch: TorchSide; ort: OrtRow[]; cores: number };
@@ -77,6 +82,7 @@ export async function runTorchBench(repoRoot: string, log: (s: string) => void, 
   const torch = JSON.parse(text) as TorchSide;
   for (const r of torch.rows) {
     log(`    torch ${torch.torch}, ${r.threads} thread(s): forward ${r.forward_ms.toFixed(0)} ms, input-gradient step ${r.input_grad_ms.toFixed(0)} ms (${r.input_grad_ratio.toFixed(2)}x), all-weight step ${r.weight_grad_ms.toFixed(0)} ms (${r.weight_grad_ratio.toFixed(2)}x), PGD-8 ${r.pgd8_s_per_image.toFixed(2)} s/image (${r.pgd8_forwards.toFixed(1)} forwards)`);
+    log(`      CPU time: forward ${r.cpu.forward_ms.toFixed(0)} ms, input-gradient step ${r.cpu.input_grad_ms.toFixed(0)} ms (${(r.cpu.input_grad_ms / r.cpu.forward_ms).toFixed(2)}x), all-weight step ${r.cpu.weight_grad_ms.toFixed(0)} ms (${(r.cpu.weight_grad_ms / r.cpu.forward_ms).toFixed(2)}x), PGD-8 ${r.cpu.pgd8_s_per_image.toFixed(2)} s/image`);
   }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'iqa-torch-bench-'));
   const ort: OrtRow[] = [];
@@ -87,24 +93,42 @@ export async function runTorchBench(repoRoot: string, log: (s: string) => void, 
     for (const threads of [1, undefined]) {
       const label = threads === undefined ? `default (${os.availableParallelism()} cores)` : String(threads);
       const base = await baseline(file, x, threads);
-      let forwardMs: number;
+      const walls: number[] = [];
+      const cpus: number[] = [];
       try {
-        forwardMs = await medianMs(reps, () => base.run());
+        await base.run();
+        for (let i = 0; i < reps; i++) {
+          const t0 = performance.now();
+          const c0 = cpuMs();
+          await base.run();
+          walls.push(performance.now() - t0);
+          cpus.push(cpuMs() - c0);
+        }
       } finally {
         await base.dispose();
       }
+      const forwardMs = median(walls);
       const engine = await OrtEngine.create(Model.load(file), threads !== undefined ? { threads } : {});
-      let pgdS: number;
+      let pgdS: { wall: number; cpu: number };
       try {
-        pgdS = 1 / (await pgdImagesPerSecond(engine, h, w, 1, { warmup: true }));
+        pgdS = await pgdSecondsPerImage(engine, h, w, 1, { warmup: true });
       } finally {
         engine.dispose();
       }
       const tThreads = threads ?? Math.min(2, os.availableParallelism());
       const t = torch.rows.find((r) => r.threads === tThreads) ?? torch.rows[torch.rows.length - 1]!;
-      const row: OrtRow = { threads: label, forwardMs, pgd8SecondsPerImage: pgdS, pgd8Forwards: (pgdS * 1000) / forwardMs, vsTorch: { torchThreads: t.threads, forward: forwardMs / t.forward_ms, pgd8: pgdS / t.pgd8_s_per_image } };
+      const cpu = { forwardMs: median(cpus), pgd8SecondsPerImage: pgdS.cpu };
+      const row: OrtRow = {
+        threads: label,
+        forwardMs,
+        pgd8SecondsPerImage: pgdS.wall,
+        pgd8Forwards: (pgdS.wall * 1000) / forwardMs,
+        cpu,
+        vsTorch: { torchThreads: t.threads, forward: forwardMs / t.forward_ms, pgd8: pgdS.wall / t.pgd8_s_per_image, cpuForward: cpu.forwardMs / t.cpu.forward_ms, cpuPgd8: cpu.pgd8SecondsPerImage / t.cpu.pgd8_s_per_image },
+      };
       ort.push(row);
-      log(`    ORT, ${label} intra-op thread(s): forward ${forwardMs.toFixed(0)} ms, PGD-8 ${pgdS.toFixed(2)} s/image (${row.pgd8Forwards.toFixed(1)} forwards); ORT/PyTorch(${t.threads} thread(s)): forward ${row.vsTorch.forward.toFixed(2)}x, PGD-8 ${row.vsTorch.pgd8.toFixed(2)}x`);
+      log(`    ORT, ${label} intra-op thread(s): forward ${forwardMs.toFixed(0)} ms (CPU ${cpu.forwardMs.toFixed(0)} ms), PGD-8 ${pgdS.wall.toFixed(2)} s/image (CPU ${pgdS.cpu.toFixed(2)} s; ${row.pgd8Forwards.toFixed(1)} forwards)`);
+      log(`      ORT/PyTorch (${t.threads} thread(s)): forward ${row.vsTorch.forward.toFixed(2)}x wall, ${row.vsTorch.cpuForward.toFixed(2)}x CPU; PGD-8 ${row.vsTorch.pgd8.toFixed(2)}x wall, ${row.vsTorch.cpuPgd8.toFixed(2)}x CPU`);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
