@@ -12,7 +12,7 @@ import type { HostTensor } from '../differentiable/model.js';
 import { OrtEngine } from '../engines/ort-engine.js';
 import { Model } from '../ir/model.js';
 import { median, peakRss } from './measure.js';
-import { seeded } from './ortgrad-bench.js';
+import { cpuMs, seeded } from './ortgrad-bench.js';
 
 export interface BlockStepChildArgs {
   /** Variant name -> model file (steps run in this order within each round). */
@@ -27,7 +27,10 @@ export interface BlockStepChildResult {
   batch: number;
   firstMs: Record<string, number>;
   stepsMs: Record<string, number[]>;
+  /** Process CPU time of each step (all threads, user + system): less sensitive to other processes. */
+  stepsCpuMs: Record<string, number[]>;
   medianMs: Record<string, number>;
+  medianCpuMs: Record<string, number>;
   params: Record<string, number>;
   peakRssBytes: number;
 }
@@ -39,16 +42,20 @@ async function main(): Promise<void> {
   for (const n of names) engines.set(n, await OrtEngine.create(Model.load(a.files[n]!), { trainable: ['all'], memoryArena: false }));
   const x: HostTensor = { dims: [a.batch, 3, a.h, a.w], data: seeded(a.batch * 3 * a.h * a.w, 1) };
   const ct = { score: { dims: [a.batch, 1], data: new Float32Array(a.batch).fill(1 / a.batch) } };
+  let lastCpu = 0;
   const step = async (n: string): Promise<number> => {
     const t = performance.now();
+    const c = cpuMs();
     const r = await engines.get(n)!.gradients({ input: x }, ct, {});
     if (!Number.isFinite(r.loss)) throw new Error(`${n}: the loss is ${r.loss}`);
+    lastCpu = cpuMs() - c;
     return performance.now() - t;
   };
-  const out: BlockStepChildResult = { batch: a.batch, firstMs: {}, stepsMs: {}, medianMs: {}, params: {}, peakRssBytes: 0 };
+  const out: BlockStepChildResult = { batch: a.batch, firstMs: {}, stepsMs: {}, stepsCpuMs: {}, medianMs: {}, medianCpuMs: {}, params: {}, peakRssBytes: 0 };
   for (const n of names) {
     out.firstMs[n] = await step(n);
     out.stepsMs[n] = [];
+    out.stepsCpuMs[n] = [];
     out.params[n] = engines.get(n)!.trainableNames().length;
     process.stderr.write(`    batch ${a.batch} ${n}: first call (gradient graph, session, run) ${(out.firstMs[n] / 1000).toFixed(1)} s, peak RSS so far ${(peakRss() / 2 ** 30).toFixed(2)} GiB\n`);
   }
@@ -56,10 +63,14 @@ async function main(): Promise<void> {
     for (const n of names) {
       const ms = await step(n);
       out.stepsMs[n]!.push(ms);
-      process.stderr.write(`    batch ${a.batch} ${n}: step ${(ms / 1000).toFixed(1)} s\n`);
+      out.stepsCpuMs[n]!.push(lastCpu);
+      process.stderr.write(`    batch ${a.batch} ${n}: step ${(ms / 1000).toFixed(1)} s (CPU ${(lastCpu / 1000).toFixed(1)} s)\n`);
     }
   }
-  for (const n of names) out.medianMs[n] = median(out.stepsMs[n]!);
+  for (const n of names) {
+    out.medianMs[n] = median(out.stepsMs[n]!);
+    out.medianCpuMs[n] = median(out.stepsCpuMs[n]!);
+  }
   for (const e of engines.values()) e.dispose();
   out.peakRssBytes = peakRss();
   process.stdout.write(`${JSON.stringify(out)}\n`);
