@@ -60,7 +60,7 @@ export interface OrtGradBench {
 }
 
 
-function seeded(n: number, seed: number): Float32Array {
+export function seeded(n: number, seed: number): Float32Array {
   const out = new Float32Array(n);
   let s = seed >>> 0 || 1;
   for (let i = 0; i < n; i++) {
@@ -82,7 +82,7 @@ async function timeIt(reps: number, f: () => Promise<unknown>): Promise<number> 
 }
 
 /** The widened ResNet-50 with its input declared [batch, 3, h, w], saved to `file`. */
-function makeModel(repoRoot: string, widen: number, h: number, w: number, file: string): void {
+export function makeModel(repoRoot: string, widen: number, h: number, w: number, file: string): void {
   const m = widenResnet(path.join(repoRoot, 'fixtures/models/resnet50_iqa.onnx'), widen);
   const dims = m.graph.inputs[0]!.info!.type!.tensor_type!.shape!.dim!;
   dims[2] = { dim_value: h };
@@ -90,11 +90,11 @@ function makeModel(repoRoot: string, widen: number, h: number, w: number, file: 
   m.save(file);
 }
 
-type Baseline = { run(): Promise<unknown>; dispose(): Promise<void> };
+export type Baseline = { run(): Promise<unknown>; dispose(): Promise<void> };
 
 /** ORT forward of the unmodified file, default session options (ORT's: full optimisation, default threads). */
-async function baseline(file: string, x: HostTensor): Promise<Baseline> {
-  const r = await openRunner(file, { optimization: 'all' });
+export async function baseline(file: string, x: HostTensor, threads?: number): Promise<Baseline> {
+  const r = await openRunner(file, { optimization: 'all', ...(threads !== undefined ? { intraOpThreads: threads } : {}) });
   const feed = { input: { elemType: DataType.FLOAT, dims: x.dims, data: x.data as Float32Array } };
   await r.run(feed);
   return { run: () => r.run(feed), dispose: () => r.dispose() };
@@ -115,10 +115,7 @@ async function gradStep(file: string, x: HostTensor, reps: number, weights: bool
     const fs: number[] = [];
     const gs: number[] = [];
     // process CPU time too (user + system, all threads): less sensitive to other processes' load
-    const cpu = (): number => {
-      const u = process.cpuUsage();
-      return (u.user + u.system) / 1000;
-    };
+    const cpu = cpuMs;
     const fc: number[] = [];
     const gc: number[] = [];
     for (let i = 0; i < reps; i++) {
@@ -196,16 +193,33 @@ async function profileRequest(file: string, x: HostTensor, weights: boolean, dir
   return summarizeProfile(newest, weights ? 'all-weight gradients' : 'input gradients');
 }
 
-/** PGD-8 (eps 8/255, step 1/255) images per second through the library's pgd on `engine`. */
-async function pgdImagesPerSecond(engine: DifferentiableModel, h: number, w: number, images: number): Promise<number> {
+/** Process CPU time so far (user + system, all threads), ms. */
+export function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/**
+ * PGD-8 (eps 8/255, step 1/255) through the library's pgd on `engine`, one image at a time: wall
+ * and process CPU seconds per image; with `warmup`, one untimed PGD-1 first (session builds and
+ * first-run allocations left out).
+ */
+export async function pgdSecondsPerImage(engine: DifferentiableModel, h: number, w: number, images: number, opts: { warmup?: boolean } = {}): Promise<{ wall: number; cpu: number }> {
   const pre = resolvePreprocess({ size: [h, w] });
   const objective = scoreObjective(engine, resolveScoreSpec(engine.outputNames, new Map()), pixelMap(pre, h * w), [3, h, w]);
+  if (opts.warmup) await pgd(objective, Float32Array.from(seeded(3 * h * w, 4), (v) => 0.5 + 0.4 * v), 1, { eps: 8 / 255, step: 1 / 255, iters: 1, direction: 'up', randomStart: false, seed: 0 });
   const t = performance.now();
+  const c = cpuMs();
   for (let i = 0; i < images; i++) {
     const px = Float32Array.from(seeded(3 * h * w, 5 + i), (v) => 0.5 + 0.4 * v);
     await pgd(objective, px, 1, { eps: 8 / 255, step: 1 / 255, iters: 8, direction: 'up', randomStart: false, seed: 0 });
   }
-  return images / ((performance.now() - t) / 1000);
+  return { wall: (performance.now() - t) / 1000 / images, cpu: (cpuMs() - c) / 1000 / images };
+}
+
+/** PGD-8 images per second (wall) through the library's pgd on `engine`. */
+export async function pgdImagesPerSecond(engine: DifferentiableModel, h: number, w: number, images: number, opts: { warmup?: boolean } = {}): Promise<number> {
+  return 1 / (await pgdSecondsPerImage(engine, h, w, images, opts)).wall;
 }
 
 export async function runOrtGradBench(repoRoot: string, log: (s: string) => void, opts: { reps?: number; sizes?: [number, number][]; weightsAtLarge?: boolean } = {}): Promise<OrtGradBench> {

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only io,block,convgrad,mirror,structural,shrink,finetune,ortgrad,attacks]` (`--only positions [--positions linearity,koncept,dbcnn,tres] [--positions-half]`: the paper's four positions, never in a default run): every benchmark, as ratios against a baseline measured in
+ * `npm run bench [-- --only io,block,convgrad,mirror,structural,shrink,finetune,ortgrad,attacks]` (`--only positions [--positions linearity,koncept,dbcnn,tres] [--positions-half]`: the paper's four positions; `--only torch [--torch-size HxW]`: ONNX Runtime vs Debian's PyTorch; `--only blockstep [--blockstep-size half]`: the RobustBlock training step; none of them in a default run): every benchmark, as ratios against a baseline measured in
  * the same process, printed and written to docs/benchmarks/latest.json (docs/BENCHMARKS.md
  * records the runs that matter, with the machine).
  */
@@ -16,6 +16,8 @@ import { runFinetuneBench, runShrinkBench } from './prune-train-bench.js';
 import { runOrtGradBench } from './ortgrad-bench.js';
 import { runAttackBench } from './attack-bench.js';
 import { runPositionsBench } from './positions-bench.js';
+import { runTorchBench } from './torch-bench.js';
+import { runBlockStepBench } from './block-step-bench.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -95,6 +97,30 @@ if (want('attacks')) {
 if (want('structural')) {
   console.log('== structural commands on long chain models (fresh child processes, --max-nodes raised)');
   results.structural = await runStructuralBench((s) => console.log(s));
+}
+
+// never part of the default run: PyTorch (Debian's, /usr/bin/python3) against ONNX Runtime, minutes
+if (only?.has('torch')) {
+  console.log('== ONNX Runtime vs PyTorch (record): ResNet-50 IQA, forward and PGD-8 per image, 1 thread and default threads');
+  const sizeArg = process.argv.indexOf('--torch-size');
+  const size = sizeArg >= 0 ? (process.argv[sizeArg + 1] ?? '').split('x').map(Number) : undefined;
+  if (size && !(size.length === 2 && size.every((v) => Number.isInteger(v) && v >= 16 && v <= 4096))) throw new Error(`--torch-size '${process.argv[sizeArg + 1]}' must be HxW, integers 16..4096`);
+  const repsArg = process.argv.indexOf('--torch-reps');
+  const reps = repsArg >= 0 ? Number(process.argv[repsArg + 1]) : undefined;
+  if (reps !== undefined && !(Number.isInteger(reps) && reps >= 1 && reps <= 100)) throw new Error('--torch-reps must be an integer 1..100');
+  results.torch = await runTorchBench(repoRoot, (s) => console.log(s), { ...(size ? { size: [size[0]!, size[1]!] as [number, number] } : {}), ...(reps !== undefined ? { reps } : {}) });
+}
+
+// never part of the default run: the RobustBlock's training step at the paper's position (minutes, GBs; a child process under a memory cap)
+if (only?.has('blockstep')) {
+  const sizeArg = process.argv.indexOf('--blockstep-size');
+  const size = sizeArg >= 0 ? process.argv[sizeArg + 1] : 'full';
+  if (size !== 'full' && size !== 'half') throw new Error(`--blockstep-size must be full or half (got '${size}')`);
+  const bArg = process.argv.indexOf('--blockstep-batches');
+  const batches = bArg >= 0 ? (process.argv[bArg + 1] ?? '').split(',').map(Number) : undefined;
+  if (batches && !batches.every((b) => Number.isInteger(b) && b >= 1 && b <= 256)) throw new Error('--blockstep-batches must list integers 1..256');
+  console.log(`== RobustBlock training step (all weights trainable), patched vs unpatched ResNet-50 IQA (${size} size), ONNX Runtime CPU`);
+  results.blockstep = await runBlockStepBench(repoRoot, (s) => console.log(s), { size, ...(batches ? { batches } : {}), dryRun: process.argv.includes('--blockstep-dry') });
 }
 
 // never part of the default run: full-width models of the paper's four positions (minutes, GBs)

@@ -67,6 +67,9 @@ export function parseInteger(option: string, min: number, max = Number.MAX_SAFE_
   };
 }
 
+/** `--threads`: ONNX Runtime's intra-op threads, 1 to 1024. */
+export const parseThreads = parseInteger('--threads', 1, 1024);
+
 export function parsePositiveInt(option: string) {
   return parseInteger(option, 1);
 }

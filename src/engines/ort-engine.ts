@@ -50,6 +50,8 @@ export interface OrtEngineOptions {
   spinning?: boolean;
   /** When a parametric Cayley block is differentiated in recomputed frequency chunks (src/differentiable/gradient-form.ts; default: above 2 GiB whole, 512 MiB chunks). */
   cayleyChunks?: { aboveBytes?: number; chunkBytes?: number };
+  /** ONNX Runtime's CPU memory arena (default on); off, each run's buffers go back to the system, so several engines in one process peak at the largest, not the sum. */
+  memoryArena?: boolean;
 }
 
 /** The request every engine call could make: all float inputs and the trainable parameters (checked before anything runs). */
@@ -234,6 +236,7 @@ export class OrtEngine implements DifferentiableModel {
       ...(this.opts.threads !== undefined ? { intraOpThreads: this.opts.threads } : {}),
       ...(this.opts.profilePrefix !== undefined ? { profilePrefix: this.opts.profilePrefix } : {}),
       spinning: this.opts.spinning ?? false,
+      ...(this.opts.memoryArena !== undefined ? { memoryArena: this.opts.memoryArena } : {}),
     });
     this.provider = runner.provider;
     if (runner.notices.length) this.fallback = ` (${runner.notices[0]})`;

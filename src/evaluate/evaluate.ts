@@ -92,6 +92,8 @@ export interface EvaluateOptions {
   quantize?: boolean;
   engine?: EngineChoice;
   ep?: ExecutionProvider;
+  /** ONNX Runtime intra-op threads of the scorers and of the ort engine (default: ONNX Runtime's). */
+  threads?: number;
   /** Called with the gradient engine's one-line description (engine, provider or backend) once it is built. */
   onEngine?: (describe: string) => void;
   rScoreVariant?: RScoreVariant;
@@ -197,7 +199,7 @@ async function evaluateModel(m: EvaluatedModel, mi: number, o: EvaluateOptions, 
   const [h, w] = m.preprocess.size;
   const dims: [number, number, number] = [3, h, w];
   const map = pixelMap(m.preprocess, h * w);
-  const scorer = await openScorer(m.file, m.score, map, dims, { ep: o.ep ?? 'cpu' });
+  const scorer = await openScorer(m.file, m.score, map, dims, { ep: o.ep ?? 'cpu', ...(o.threads !== undefined ? { threads: o.threads } : {}) });
   const names = o.images.map((i) => i.name);
   const seeds = o.seeds && o.seeds.length > 0 ? o.seeds : [o.seed ?? 0];
   try {
@@ -240,7 +242,7 @@ async function evaluateModel(m: EvaluatedModel, mi: number, o: EvaluateOptions, 
     let objective: ScoreObjective | undefined;
     const objectiveNow = async (): Promise<ScoreObjective> => {
       if (!objective) {
-        engine = await createEngine({ model: Model.load(src.file), engine: o.engine ?? 'auto', ...(o.engine !== 'tfjs' && o.ep ? { ep: o.ep } : {}) });
+        engine = await createEngine({ model: Model.load(src.file), engine: o.engine ?? 'auto', ...(o.engine !== 'tfjs' && o.ep ? { ep: o.ep } : {}), ...(o.engine !== 'tfjs' && o.threads !== undefined ? { threads: o.threads } : {}) });
         o.onEngine?.(engine.describe());
         objective = scoreObjective(engine, src.score, pixelMap(src.preprocess, h * w), dims);
       }

@@ -15,8 +15,8 @@ export interface Scorer {
   dispose(): Promise<void>;
 }
 
-export async function openScorer(file: string, score: ScoreSpec, pixels: PixelMap, imageDims: readonly [number, number, number], opts: { ep?: ExecutionProvider; batch?: number } = {}): Promise<Scorer> {
-  const runner: Runner = await openRunner(file, { provider: opts.ep ?? 'cpu' });
+export async function openScorer(file: string, score: ScoreSpec, pixels: PixelMap, imageDims: readonly [number, number, number], opts: { ep?: ExecutionProvider; batch?: number; threads?: number } = {}): Promise<Scorer> {
+  const runner: Runner = await openRunner(file, { provider: opts.ep ?? 'cpu', ...(opts.threads !== undefined ? { intraOpThreads: opts.threads } : {}) });
   const input = runner.inputs()[0]!.name;
   const per = imageDims[0] * imageDims[1] * imageDims[2];
   const batch = opts.batch ?? 8;

@@ -51,6 +51,8 @@ export interface FinetuneOptions {
   engine?: EngineChoice;
   /** Execution provider of the ort engine (default cpu). */
   ep?: 'cpu' | 'cuda';
+  /** Intra-op threads of the ort engine (default: ONNX Runtime's). */
+  threads?: number;
   seed?: number;
   /** Folder for per-epoch checkpoints; with `resume`, continue from the last one there. */
   checkpointDir?: string;
@@ -249,7 +251,7 @@ class Trainer {
  */
 export async function finetune(model: Model, o: FinetuneOptions): Promise<FinetuneResult> {
   const cfg = checkOptions(o);
-  const engine = await createEngine({ model, engine: o.engine ?? 'auto', trainable: o.trainable ?? ['all'], ...(o.ep ? { ep: o.ep } : {}) });
+  const engine = await createEngine({ model, engine: o.engine ?? 'auto', trainable: o.trainable ?? ['all'], ...(o.ep ? { ep: o.ep } : {}), ...(o.threads !== undefined ? { threads: o.threads } : {}) });
   try {
     const orth = o.freezeOrth ? orthParameters(model) : new Set<string>();
     const trainable = engine.trainableNames().filter((n) => !orth.has(n));

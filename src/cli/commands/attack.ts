@@ -18,7 +18,7 @@ import { Model } from '../../ir/model.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
 import { readRegularFile } from '../../util/safe-read.js';
 import type { CliIO } from '../main.js';
-import { parseChoice, parseInteger, parseNumberIn, parseSeed } from '../options.js';
+import { parseChoice, parseInteger, parseNumberIn, parseSeed, parseThreads } from '../options.js';
 import { addScoreOptions, scoreLine, scoreSpecFor, type ScoreFlags } from '../score-options.js';
 import { addPreprocessOptions, describePreprocess, preprocessFor } from '../preprocess-options.js';
 import { makeProgress } from '../progress.js';
@@ -33,6 +33,7 @@ interface AttackFlags extends PreprocessFlags, ScoreFlags {
   source?: string;
   engine: EngineChoice;
   ep: 'cpu' | 'cuda';
+  threads?: number;
   data: string;
   split: SplitName | 'all';
   splitSeed: number;
@@ -74,6 +75,7 @@ export function registerAttack(program: Command, io: CliIO): void {
       .option('--source <onnx>', 'craft the attack on this model instead (transfer); the images are scored by <model>')
       .option('--engine <engine>', `gradient engine: ${ENGINE_CHOICES.join(', ')}`, parseChoice('--engine', ENGINE_CHOICES), 'auto')
       .option('--ep <provider>', 'ONNX Runtime execution provider of the scores and of the ort engine: cpu or cuda', parseChoice('--ep', ['cpu', 'cuda'] as const), 'cpu')
+      .option('--threads <n>', 'ONNX Runtime intra-op threads of the scores and of the ort engine, 1 to 1024 (default: ONNX Runtime\'s, one per core)', parseThreads)
       .requiredOption('--data <spec>', 'images to attack (dataset spec, docs/DATA.md)')
       .option('--split <name>', 'train, val, test or all of --data', parseChoice('--split', ['all', ...SPLITS] as const), 'all')
       .option('--split-seed <s>', 'seed of the 70/10/20 split', parseSeed('--split-seed'), 0)
@@ -106,8 +108,9 @@ export function registerAttack(program: Command, io: CliIO): void {
     const clean = await loadPixelBatch(items, preprocess);
     const n = items.length;
     for (let i = 0; i < n; i++) await savePixelsPng(clean.data, i, h, w, path.join(opts.out, 'clean', `${stem(items[i]!)}.png`));
-    const engine = await createEngine({ model: srcModel, engine: opts.engine, ...(opts.engine !== 'tfjs' ? { ep: opts.ep } : {}) });
-    const scorer = await openScorer(file, score, pixelMap(preprocess, h * w), [3, h, w], { ep: opts.ep });
+    const threads = opts.threads !== undefined ? { threads: opts.threads } : {};
+    const engine = await createEngine({ model: srcModel, engine: opts.engine, ...(opts.engine !== 'tfjs' ? { ep: opts.ep, ...threads } : {}) });
+    const scorer = await openScorer(file, score, pixelMap(preprocess, h * w), [3, h, w], { ep: opts.ep, ...threads });
     const runs: { run: string; eps: number | null; meanClean: number; meanAttacked: number; linf: number; flowMean?: number; folder: string }[] = [];
     try {
       progress.line(`engine: ${engine.describe()}; scores: ONNX Runtime (${scorer.provider})`);

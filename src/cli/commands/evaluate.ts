@@ -17,7 +17,7 @@ import type { CliIO } from '../main.js';
 import { addScoreOptions, scoreLine, scoreSpecFor, type ScoreFlags } from '../score-options.js';
 import { addPreprocessOptions, describePreprocess, preprocessFor } from '../preprocess-options.js';
 import { makeProgress } from '../progress.js';
-import { parseChoice, parseInteger, parseNumberIn, parseSeed } from '../options.js';
+import { parseChoice, parseInteger, parseNumberIn, parseSeed, parseThreads } from '../options.js';
 
 interface EvaluateFlags extends PreprocessFlags, ScoreFlags {
   baseline?: string;
@@ -38,6 +38,7 @@ interface EvaluateFlags extends PreprocessFlags, ScoreFlags {
   quantize?: boolean;
   engine: EngineChoice;
   ep: 'cpu' | 'cuda';
+  threads?: number;
   rScore: 'msu' | 'paper';
   examples: number;
   report: string;
@@ -94,6 +95,7 @@ export function registerEvaluate(program: Command, io: CliIO): void {
       .option('--quantize', 'score the 8-bit attacked images an attacker can ship (default: the float images)')
       .option('--engine <engine>', `gradient engine for the attacks: ${ENGINE_CHOICES.join(', ')}`, parseChoice('--engine', ENGINE_CHOICES), 'auto')
       .option('--ep <provider>', 'ONNX Runtime execution provider of the scores and of the ort engine: cpu or cuda', parseChoice('--ep', ['cpu', 'cuda'] as const), 'cpu')
+      .option('--threads <n>', 'ONNX Runtime intra-op threads of the scores and of the ort engine, 1 to 1024 (default: ONNX Runtime\'s, one per core)', parseThreads)
       .option('--r-score <variant>', 'msu (default) or paper', parseChoice('--r-score', ['msu', 'paper'] as const), 'msu')
       .option('--examples <n>', 'attacked images shown beside their originals in the report', parseInteger('--examples', 0, 100), 3)
       .requiredOption('--report <dir>', 'report folder (report.json, report.md, plots/, index.html)')
@@ -160,6 +162,7 @@ export function registerEvaluate(program: Command, io: CliIO): void {
       quantize: opts.quantize === true,
       engine: opts.engine,
       ep: opts.ep,
+      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
       onEngine: (line) => progress.line(`engine: ${line}`),
       rScoreVariant: opts.rScore,
       store: state,

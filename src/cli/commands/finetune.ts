@@ -10,7 +10,7 @@ import { finetune, type Defence } from '../../train/finetune.js';
 import type { LossKind } from '../../train/losses.js';
 import { validateModel } from '../../validation/validate.js';
 import type { CliIO } from '../main.js';
-import { collect, parseChoice, parseInteger, parseNumberIn } from '../options.js';
+import { collect, parseChoice, parseInteger, parseNumberIn, parseThreads } from '../options.js';
 import { addScoreOptions, scoreLine, scoreSpecFor, type ScoreFlags } from '../score-options.js';
 import { addPreprocessOptions, describePreprocess, preprocessFor } from '../preprocess-options.js';
 import { makeProgress } from '../progress.js';
@@ -29,6 +29,7 @@ interface FinetuneFlags extends PreprocessFlags, ScoreFlags {
   freezeOrth?: boolean;
   engine: EngineChoice;
   ep?: 'cpu' | 'cuda';
+  threads?: number;
   resume?: string;
   materialize?: boolean;
   seed: number;
@@ -56,6 +57,7 @@ export function registerFinetune(program: Command, io: CliIO): void {
       .option('--freeze-orth', 'keep the orthogonal conv (Cayley W and alpha) fixed')
       .option('--engine <engine>', `gradient engine: ${ENGINE_CHOICES.join(', ')}`, parseChoice('--engine', ENGINE_CHOICES), 'auto')
       .option('--ep <provider>', 'execution provider of the ort engine: cpu or cuda', parseChoice('--ep', ['cpu', 'cuda'] as const))
+      .option('--threads <n>', 'intra-op threads of the ort engine, 1 to 1024 (default: ONNX Runtime\'s, one per core)', parseThreads)
       .option('--resume <dir>', 'continue from the last checkpoint in this folder')
       .option('--materialize', 'after training, precompute the RobustBlock for deployment')
       .option('--seed <s>', 'seed of the batch order', parseInteger('--seed', 0, 2 ** 31), 0)
@@ -90,6 +92,7 @@ export function registerFinetune(program: Command, io: CliIO): void {
       freezeOrth: opts.freezeOrth === true,
       engine: opts.engine,
       ...(opts.ep ? { ep: opts.ep } : {}),
+      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
       seed: opts.seed,
       checkpointDir: opts.resume ?? `${opts.output}.ckpt`,
       resume: opts.resume !== undefined,
