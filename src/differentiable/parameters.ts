@@ -7,7 +7,9 @@
  * by stage (`stage:layer3`: every float initializer read by the stage's nodes), `robust-block`
  * (the trainable parameters of every spliced RobustBlock, as its metadata lists them) or `all`.
  * A selector that matches nothing is an error (a typo should not silently train nothing). Pruning
- * masks (`surgery/prune/`) are parameters of the file but never selected for training.
+ * masks (`surgery/prune/`) and a spliced RobustBlock's constants (its DFT bases and inverse
+ * machinery: initializers under the block's prefix that its metadata does not list as parameters)
+ * are initializers of the file but never selected for training.
  */
 import { computeStages, findStage } from '../analysis/stages.js';
 import type { Dim } from '../analysis/shapes/types.js';
@@ -43,12 +45,30 @@ export function blockParameters(model: Model): Set<string> {
   return out;
 }
 
+/**
+ * The spliced RobustBlocks' constants: initializers under a block's name prefix (`<prefix>.`) that
+ * its metadata does not list as parameters (DFT bases, the pool matrix, the inverse's unit
+ * vectors, scalars such as 2 and -2). Part of the method, never trained.
+ */
+export function blockConstants(model: Model): Set<string> {
+  const out = new Set<string>();
+  const entries = readBlockEntries(model) ?? [];
+  if (entries.length === 0) return out;
+  const params = blockParameters(model);
+  const prefixes = entries.map((e) => `${e.options?.prefix ?? 'robust_block'}.`);
+  for (const v of model.graph.initializers()) if (!params.has(v.name) && prefixes.some((p) => v.name.startsWith(p))) out.add(v.name);
+  return out;
+}
+
 /** Resolve selectors to parameter names (file order, no duplicates). */
 export async function selectTrainable(model: Model, selectors: readonly string[], inputShapes?: Record<string, Dim[]>): Promise<string[]> {
   // pruning masks are constants of the method, never trained (a trained mask would un-prune)
   const masks = pruneMaskNames(model);
   for (const sel of selectors) if (masks.has(sel)) throw new UserError('not-trainable', `'${sel}' is a pruning mask: masks are never trained`);
-  const params = parameterNames(model).filter((p) => !masks.has(p));
+  // the RobustBlock's constants (DFT bases, inverse machinery) are the method's, not weights
+  const constants = blockConstants(model);
+  for (const sel of selectors) if (constants.has(sel)) throw new UserError('not-trainable', `'${sel}' is a constant of a spliced RobustBlock (not one of its parameters): it is never trained`);
+  const params = parameterNames(model).filter((p) => !masks.has(p) && !constants.has(p));
   const chosen = new Set<string>();
   for (const sel of selectors) {
     let matched: string[];

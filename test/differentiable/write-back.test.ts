@@ -1,6 +1,7 @@
 /** writeParameters (src/differentiable/write-back.ts): the engine-neutral, bit-exact write-back into the IR. */
 import { expect } from 'chai';
-import { selectTrainable } from '../../src/differentiable/parameters.js';
+import { blockConstants, selectTrainable } from '../../src/differentiable/parameters.js';
+import { spliceRobustBlock } from '../../src/surgery/splice.js';
 import { writeParameters } from '../../src/differentiable/write-back.js';
 import { UserError } from '../../src/errors.js';
 import { Model } from '../../src/ir/model.js';
@@ -56,5 +57,22 @@ describe('differentiable: writeParameters', () => {
     let msg = '';
     await selectTrainable(m, ['head.shape']).catch((e: Error) => (msg = e.message));
     expect(msg).to.match(/initializer 'head\.shape' is .*not float32/);
+  });
+
+  it("selectTrainable: a spliced RobustBlock's constants (DFT bases, inverse machinery) are never selected, its parameters are", async () => {
+    const m = Model.load('graphs/linearity_r18w16.onnx');
+    const backbone = await selectTrainable(m, ['all']);
+    await spliceRobustBlock(m, { stage: 'layer3' });
+    const all = await selectTrainable(m, ['all']);
+    const block = ['robust_block.reduce.weight', 'robust_block.reduce.bias', 'robust_block.orth.weight', 'robust_block.orth.alpha', 'robust_block.orth.bias'];
+    expect(new Set(all)).to.deep.equal(new Set([...backbone, ...block]));
+    const constants = [...blockConstants(m)];
+    expect(constants.length).to.be.greaterThan(10);
+    expect(constants.some((n) => n.includes('dft'))).to.equal(true);
+    expect(new Set(await selectTrainable(m, ['robust_block.*']))).to.deep.equal(new Set(block));
+    expect(new Set(await selectTrainable(m, ['robust-block']))).to.deep.equal(new Set(block));
+    let msg = '';
+    await selectTrainable(m, [constants[0]!]).catch((e: Error) => (msg = e.message));
+    expect(msg).to.match(/constant of a spliced RobustBlock/);
   });
 });
