@@ -32,6 +32,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { estimateMemory } from '../analysis/memory-estimate.js';
 import { buildGradientGraph } from '../autodiff/index.js';
+import { gradientForm } from '../differentiable/gradient-form.js';
 import { selectTrainable } from '../differentiable/parameters.js';
 import { Model } from '../ir/model.js';
 import { spliceRobustBlock } from '../surgery/splice.js';
@@ -167,7 +168,7 @@ export async function runBlockStepBench(repoRoot: string, log: (s: string) => vo
       const names = await selectTrainable(model, ['all']);
       params[variant] = names.length;
       paramBytes[variant] = names.reduce((s, n) => s + 4 * model.graph.lookup(n)!.declaredShape!.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1), 0);
-      const grad = buildGradientGraph(model, { loss: { kind: 'cotangents', outputs: ['score'] }, inputs: [], params: names });
+      const grad = buildGradientGraph(gradientForm(model).model, { loss: { kind: 'cotangents', outputs: ['score'] }, inputs: [], params: names });
       for (const batch of batches) {
         // every input with a batch dim gets its size (a symbolic dim left open is taken as 1, which
         // would contradict the image's batch and leave every shape unknown)
