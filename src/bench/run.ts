@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only io,block,convgrad,mirror,structural,shrink,finetune,ortgrad,attacks]` (`--only positions [--positions linearity,koncept,dbcnn,tres] [--positions-half]`: the paper's four positions; `--only torch [--torch-size HxW]`: ONNX Runtime vs Debian's PyTorch; `--only blockstep [--blockstep-size half]`: the RobustBlock training step; none of them in a default run): every benchmark, as ratios against a baseline measured in
+ * `npm run bench [-- --only io,block,convgrad,mirror,structural,shrink,finetune,ortgrad,attacks]` (`--only positions [--positions linearity,koncept,dbcnn,tres] [--positions-half]`: the paper's four positions; `--only torch [--torch-size HxW]`: ONNX Runtime vs Debian's PyTorch; `--only blockstep [--blockstep-size half] [--blockstep-batches 8,32] [--blockstep-reps n]`: the RobustBlock training step; none of them in a default run): every benchmark, as ratios against a baseline measured in
  * the same process, printed and written to docs/benchmarks/latest.json (docs/BENCHMARKS.md
  * records the runs that matter, with the machine).
  */
@@ -120,7 +120,10 @@ if (only?.has('blockstep')) {
   const batches = bArg >= 0 ? (process.argv[bArg + 1] ?? '').split(',').map(Number) : undefined;
   if (batches && !batches.every((b) => Number.isInteger(b) && b >= 1 && b <= 256)) throw new Error('--blockstep-batches must list integers 1..256');
   console.log(`== RobustBlock training step (all weights trainable), patched vs unpatched ResNet-50 IQA (${size} size), ONNX Runtime CPU`);
-  results.blockstep = await runBlockStepBench(repoRoot, (s) => console.log(s), { size, ...(batches ? { batches } : {}), dryRun: process.argv.includes('--blockstep-dry') });
+  const rArg = process.argv.indexOf('--blockstep-reps');
+  const reps = rArg >= 0 ? Number(process.argv[rArg + 1]) : undefined;
+  if (reps !== undefined && !(Number.isInteger(reps) && reps >= 1 && reps <= 20)) throw new Error('--blockstep-reps must be an integer 1..20');
+  results.blockstep = await runBlockStepBench(repoRoot, (s) => console.log(s), { size, ...(batches ? { batches } : {}), ...(reps !== undefined ? { reps } : {}), dryRun: process.argv.includes('--blockstep-dry') });
 }
 
 // never part of the default run: full-width models of the paper's four positions (minutes, GBs)
