@@ -8,7 +8,7 @@
  * Value: JSON [{"inputs": [names], "outputs": [names]}]. The segment's nodes are those that the
  * outputs depend on, walking back no further than the inputs, initializers and graph inputs.
  */
-import { UserError } from '../errors.js';
+import { readMetadataList } from './metadata-list.js';
 import type { Model } from './model.js';
 
 export const CHECKPOINTS_KEY = 'iqa-surgeon.checkpoints';
@@ -22,17 +22,8 @@ const names = (x: unknown): x is string[] => Array.isArray(x) && x.every((v) => 
 
 /** The recorded segments ([] when none); malformed metadata is a UserError. */
 export function readCheckpoints(model: Model): CheckpointSegment[] {
-  const raw = model.metadata().get(CHECKPOINTS_KEY);
-  if (raw === undefined || raw === '') return [];
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new UserError('bad-metadata', `metadata '${CHECKPOINTS_KEY}' is not valid JSON`);
-  }
   const ok = (s: unknown): s is CheckpointSegment => typeof s === 'object' && s !== null && names((s as CheckpointSegment).inputs) && names((s as CheckpointSegment).outputs) && (s as CheckpointSegment).outputs.length > 0;
-  if (!Array.isArray(parsed) || !parsed.every(ok)) throw new UserError('bad-metadata', `metadata '${CHECKPOINTS_KEY}' must be a JSON list of {"inputs": [...], "outputs": [...]} value names`);
-  return parsed;
+  return readMetadataList(model, CHECKPOINTS_KEY, ok, '{"inputs": [...], "outputs": [...]} value names');
 }
 
 /** Record `segments` (appended to those already recorded). */

@@ -13,7 +13,7 @@
  * Kept consistent by the passes that rename values (rename) and by materialize (regions whose
  * values are gone are dropped).
  */
-import { UserError } from '../errors.js';
+import { readMetadataList } from './metadata-list.js';
 import type { Model } from './model.js';
 
 export const INVERSE_REGIONS_KEY = 'iqa-surgeon.inverse-regions';
@@ -29,14 +29,6 @@ const NAME_FIELDS = ['input', 'output', 'inputImag', 'outputImag'] as const;
 
 /** The recorded regions ([] when none); malformed metadata is a UserError. */
 export function readInverseRegions(model: Model): InverseRegion[] {
-  const raw = model.metadata().get(INVERSE_REGIONS_KEY);
-  if (raw === undefined || raw === '') return [];
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(raw);
-  } catch {
-    throw new UserError('bad-metadata', `metadata '${INVERSE_REGIONS_KEY}' is not valid JSON`);
-  }
   const ok = (r: unknown): r is InverseRegion =>
     typeof r === 'object' &&
     r !== null &&
@@ -44,10 +36,7 @@ export function readInverseRegions(model: Model): InverseRegion[] {
     typeof (r as InverseRegion).output === 'string' &&
     ((r as InverseRegion).inputImag === undefined) === ((r as InverseRegion).outputImag === undefined) &&
     NAME_FIELDS.every((f) => (r as Record<string, unknown>)[f] === undefined || typeof (r as Record<string, unknown>)[f] === 'string');
-  if (!Array.isArray(parsed) || !parsed.every(ok)) {
-    throw new UserError('bad-metadata', `metadata '${INVERSE_REGIONS_KEY}' must be a JSON list of {"input", "output"[, "inputImag", "outputImag"]} value names`);
-  }
-  return parsed;
+  return readMetadataList(model, INVERSE_REGIONS_KEY, ok, '{"input", "output"[, "inputImag", "outputImag"]} value names');
 }
 
 /** Replace the recorded regions (the key is removed when none are left). */
