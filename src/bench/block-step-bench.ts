@@ -38,6 +38,7 @@ import { Model } from '../ir/model.js';
 import { spliceRobustBlock } from '../surgery/splice.js';
 import type { BlockStepChildArgs, BlockStepChildResult } from './block-step-child.js';
 import { widenResnet } from './make-large-model.js';
+import { largeGraphEnv } from './measure.js';
 
 export const ESTIMATE_LIMIT_BYTES = 20e9;
 const SLOW_STEP_MS = 5 * 60 * 1000;
@@ -111,7 +112,7 @@ function uptime(): string {
 function runChild(args: BlockStepChildArgs, capBytes: number, log: (s: string) => void): Promise<{ result?: BlockStepChildResult; killed?: string }> {
   const script = fileURLToPath(new URL('./block-step-child.js', import.meta.url));
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [script, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [script, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'], env: largeGraphEnv() });
     try {
       // the kernel's OOM killer takes this child first
       writeFileSync(`/proc/${child.pid}/oom_score_adj`, '1000');

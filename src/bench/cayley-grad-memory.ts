@@ -15,6 +15,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ChildArgs } from './cayley-grad-memory-child.js';
+import { largeGraphEnv } from './measure.js';
 
 function arg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,7 +24,7 @@ function arg(name: string): string | undefined {
 
 export function runCayleyGradMemory(a: ChildArgs): Record<string, unknown> {
   const script = fileURLToPath(new URL('./cayley-grad-memory-child.js', import.meta.url));
-  const r = spawnSync(process.execPath, [script, JSON.stringify(a)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const r = spawnSync(process.execPath, [script, JSON.stringify(a)], { encoding: 'utf8', maxBuffer: 1 << 24, env: largeGraphEnv() });
   if (r.status !== 0) return { args: a, failed: `exit ${r.status ?? r.signal}`, stderr: (r.stderr ?? '').slice(-2000) };
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
 }

@@ -54,3 +54,16 @@ export function fileSize(file: string): number {
   }
   return n;
 }
+
+/**
+ * Environment for a child process that runs large gradient graphs: glibc's malloc with at most 2
+ * arenas and buffers of 8 MiB or more mapped (given back on free). With glibc's defaults (an arena
+ * per thread, a moving mmap threshold) the resident memory of the RobustBlock's training step at
+ * the paper's position grew from step to step (14.6 GiB after the first, killed at 20 GB in the
+ * second); with these, 11.4 GiB after the first (docs/BENCHMARKS.md). Values the caller's
+ * environment sets are kept.
+ */
+export function largeGraphEnv(): NodeJS.ProcessEnv {
+  return { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: String(8 * 2 ** 20), ...process.env };
+}
+
