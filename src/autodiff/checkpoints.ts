@@ -22,7 +22,6 @@ import { InverseRegionNode } from './inverse-regions.js';
 import type { DiffPath } from './path.js';
 
 interface Segment {
-  spec: CheckpointSegment;
   /** The segment's nodes in graph order. */
   nodes: Node[];
   members: Set<Node>;
@@ -102,7 +101,7 @@ export class Recomputation {
         this.warnings.push(`${label} ignored (its values are kept instead): it overlaps another segment`);
         continue;
       }
-      const seg: Segment = { spec, nodes: [...found].sort((a, b) => order.get(a)! - order.get(b)!), members: found };
+      const seg: Segment = { nodes: [...found].sort((a, b) => order.get(a)! - order.get(b)!), members: found };
       // a region wholly inside the segment is recomputed with it; one that straddles its edge cannot be
       const straddles = regions.find((r) => [...r.members].some((m) => found.has(m)) && ![...r.members].every((m) => found.has(m)));
       if (straddles) {

@@ -115,20 +115,19 @@ async function gradStep(file: string, x: HostTensor, reps: number, weights: bool
     const fs: number[] = [];
     const gs: number[] = [];
     // process CPU time too (user + system, all threads): less sensitive to other processes' load
-    const cpu = cpuMs;
     const fc: number[] = [];
     const gc: number[] = [];
     for (let i = 0; i < reps; i++) {
       let t = performance.now();
-      let c = cpu();
+      let c = cpuMs();
       await base.run();
       fs.push(performance.now() - t);
-      fc.push(cpu() - c);
+      fc.push(cpuMs() - c);
       t = performance.now();
-      c = cpu();
+      c = cpuMs();
       await engine.gradients({ input: x }, ct, wrt);
       gs.push(performance.now() - t);
-      gc.push(cpu() - c);
+      gc.push(cpuMs() - c);
     }
     log(`    ${weights ? 'all-weight' : 'input'} gradients: first call (session build + run) ${sessionMs.toFixed(0)} ms; interleaved forward ${fs.map((t) => t.toFixed(0)).join(', ')} ms, step ${gs.map((t) => t.toFixed(0)).join(', ')} ms`);
     const cpuRatio = median(gc) / median(fc);
