@@ -25,7 +25,10 @@ export function scoreObjective(engine: DifferentiableModel, score: ScoreSpec, pi
   if (input === undefined) throw new UserError('attack', 'the model has no inputs to attack');
   if (engine.inputNames.length > 1 && inputName === undefined) throw new UserError('attack', `the model has ${engine.inputNames.length} inputs (${engine.inputNames.join(', ')}): choose the image input`);
   const per = imageDims[0] * imageDims[1] * imageDims[2];
-  let outRest: number[] | undefined;
+  // the per-image dims of the score output: declared by the model when static, else read from a forward
+  const dims = engine.declaredDims(score.output);
+  const declared = dims && dims.length > 0 ? dims.slice(1) : undefined;
+  let outRest: number[] | undefined = declared?.every((d): d is number => typeof d === 'number' && d > 0) ? declared : undefined;
   const feeds = (p: Float32Array, n: number): Record<string, { dims: number[]; data: Float32Array }> => {
     if (p.length !== n * per) throw new RangeError(`attack: ${p.length} pixel values for ${n} images of [${imageDims.join(',')}]`);
     return { [input]: { dims: [n, ...imageDims], data: pixels.toModel(p) } };

@@ -17,11 +17,16 @@ export interface PgdOptions {
   direction?: Direction;
   randomStart?: boolean;
   seed?: number;
+  /** Also score the clean and the attacked images through the objective (one more forward; default off: callers that report scores use their own scorer). */
+  scores?: boolean;
 }
 
 export interface AttackOutput {
   attacked: Float32Array;
-  /** Scores of the clean images (from the first gradient call) and of the attacked ones, per image. */
+}
+
+/** With `scores`: the scores of the clean images (from the first gradient call) and of the attacked ones, per image. */
+export interface ScoredAttackOutput extends AttackOutput {
   cleanScores: number[];
   attackedScores: number[];
 }
@@ -37,7 +42,9 @@ export function checkPgdOptions(o: PgdOptions): void {
 }
 
 /** Attack a batch of n images [n,3,H,W] in [0,1]. The clean pixels are not modified. */
-export async function pgd(objective: ScoreObjective, clean: Float32Array, n: number, o: PgdOptions): Promise<AttackOutput> {
+export async function pgd(objective: ScoreObjective, clean: Float32Array, n: number, o: PgdOptions & { scores: true }): Promise<ScoredAttackOutput>;
+export async function pgd(objective: ScoreObjective, clean: Float32Array, n: number, o: PgdOptions): Promise<AttackOutput>;
+export async function pgd(objective: ScoreObjective, clean: Float32Array, n: number, o: PgdOptions): Promise<AttackOutput | ScoredAttackOutput> {
   checkPgdOptions(o);
   const direction = o.direction ?? 'up';
   const x = new Float32Array(clean);
@@ -57,11 +64,14 @@ export async function pgd(objective: ScoreObjective, clean: Float32Array, n: num
       x[i] = clip01(c + d);
     }
   }
+  if (!o.scores) return { attacked: x };
   cleanScores ??= await objective.scores(clean, n);
   return { attacked: x, cleanScores, attackedScores: await objective.scores(x, n) };
 }
 
 /** FGSM: one step of size eps from the clean image. */
-export function fgsm(objective: ScoreObjective, clean: Float32Array, n: number, o: { eps: number; direction?: Direction }): Promise<AttackOutput> {
-  return pgd(objective, clean, n, { eps: o.eps, step: Math.max(o.eps, Number.MIN_VALUE), iters: 1, direction: o.direction });
+export function fgsm(objective: ScoreObjective, clean: Float32Array, n: number, o: { eps: number; direction?: Direction; scores: true }): Promise<ScoredAttackOutput>;
+export function fgsm(objective: ScoreObjective, clean: Float32Array, n: number, o: { eps: number; direction?: Direction; scores?: boolean }): Promise<AttackOutput>;
+export function fgsm(objective: ScoreObjective, clean: Float32Array, n: number, o: { eps: number; direction?: Direction; scores?: boolean }): Promise<AttackOutput> {
+  return pgd(objective, clean, n, { eps: o.eps, step: Math.max(o.eps, Number.MIN_VALUE), iters: 1, direction: o.direction, scores: o.scores === true });
 }

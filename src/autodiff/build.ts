@@ -27,6 +27,22 @@ function floatInfo(name: string, dims: readonly (number | string | undefined)[] 
   return { name, type: { tensor_type: { elem_type: 1, ...shape } } };
 }
 
+/**
+ * Shapes of the summed gradients the backward nodes produce (each has its primal's shape), as
+ * value_info: ONNX Runtime's own shape inference loses the dims after the loss head's Expand, and
+ * without them its NCHWc layout pass cannot prove that the backward's elementwise products
+ * (ReLU masks) have equal shapes, so it reorders every one back to NCHW.
+ */
+function gradientInfos(w: BackwardWriter, produced: ReadonlySet<string>, forwardNames: ReadonlySet<string>, rename: ReadonlyMap<string, string>): ValueInfoProto[] {
+  const out: ValueInfoProto[] = [];
+  for (const [name, dims] of w.gradDims) {
+    if (!produced.has(name) || forwardNames.has(name) || rename.has(name)) continue;
+    if (!dims.every((d) => typeof d === 'number' || !d.includes('?'))) continue;
+    out.push(floatInfo(name, dims));
+  }
+  return out;
+}
+
 export function buildGradientGraph(model: Model, req: GradientGraphRequest): GradientGraph {
   const clone = model.clone();
   clone.graph.toposort();
@@ -160,7 +176,7 @@ export function buildGradientGraph(model: Model, req: GradientGraphRequest): Gra
       ...plan.inputs.map((n) => floatInfo(inputGrads[n]!, w.dims(n))),
       ...plan.params.map((n) => floatInfo(paramGrads[n]!, w.dims(n))),
     ],
-    value_info: (g.value_info ?? []).filter((v) => graph.lookup(v.name ?? '') && !wantedOutputs.includes(v.name ?? '')),
+    value_info: [...(g.value_info ?? []).filter((v) => graph.lookup(v.name ?? '') && !wantedOutputs.includes(v.name ?? '')), ...gradientInfos(w, produced, forwardNames, rename)],
   };
   const opsets = (proto.opset_import ?? []).map((o) => ((o.domain ?? '') === '' || o.domain === 'ai.onnx' ? { ...o, version: plan.opset.version } : o));
   const result = new Model({ ...proto, ir_version: plan.opset.irVersion, opset_import: opsets, graph: out });

@@ -53,6 +53,8 @@ export interface DifferentiableModel {
   describe(): string;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
+  /** The dims a graph output is declared with (a string is a symbolic dim, undefined an unknown one); undefined when the model declares no shape. */
+  declaredDims(output: string): readonly (number | string | undefined)[] | undefined;
   /** Forward pass; returns the graph outputs (or the named values). */
   forward(feeds: Record<string, HostTensor>, outputs?: readonly string[]): Promise<Record<string, HostTensor>>;
   /** Loss and gradients: `loss` is a built-in loss or explicit cotangents per output. */

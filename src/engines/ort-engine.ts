@@ -282,6 +282,10 @@ export class OrtEngine implements DifferentiableModel {
     return { elemType: DataType.FLOAT, dims: this.dimsOf(name), data: this.value(name) };
   }
 
+  declaredDims(output: string): readonly (number | string | undefined)[] | undefined {
+    return this.model.graph.lookup(output)?.declaredShape;
+  }
+
   async forward(feeds: Record<string, HostTensor>, outputs?: readonly string[]): Promise<Record<string, HostTensor>> {
     this.checkOpen();
     const wanted = outputs?.length ? [...outputs] : [...this.outputNames];

@@ -246,6 +246,10 @@ export class Mirror implements DifferentiableModel {
     return result;
   }
 
+  declaredDims(output: string): readonly (number | string | undefined)[] | undefined {
+    return this.model.graph.lookup(output)?.declaredShape;
+  }
+
   async forward(feeds: Record<string, HostTensor>, outputs?: readonly string[]): Promise<Record<string, HostTensor>> {
     const tf = this.tf;
     const wanted = outputs?.length ? [...outputs] : [...this.outputNames];

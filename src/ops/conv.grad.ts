@@ -4,7 +4,9 @@
  * Conv, y = conv(x, W) + B with groups g (depthwise included), any spatial rank:
  * - dx: ConvTranspose(dy, W) with the forward strides/dilations/group; pads and output_padding
  *   chosen so the result has x's extent (transposeGeometry); for stride-1 convs with a constant
- *   weight, a plain Conv of dy with W transposed per group and flipped in space (CONV_INPUT_GRAD).
+ *   weight, a plain Conv of dy with W transposed per group and flipped in space (CONV_INPUT_GRAD);
+ *   a ConvTranspose with a constant weight is followed by an identity depthwise conv where x is in
+ *   ONNX Runtime's blocked layout (src/ops/grad-layout.ts).
  * - dW (see CONV_WEIGHT_GRAD for which form runs): by unfolding (the kernel taps of x as channels
  *   of a one-hot depthwise Conv, contracted with dy by a batched MatMul), or by a Conv over
  *   batch-transposed tensors: x reshaped to [Cg, g*N, H, W] (batch <- input channel
@@ -15,6 +17,7 @@
  * Spatial dims must be static (batch may be symbolic).
  */
 import { range, spatialDims, transposeGeometry, windowOf } from './grad-common.js';
+import { reblock } from './grad-layout.js';
 import type { GradientEmitter, GradientRule, GradientTable } from './types.js';
 
 function convBackward(g: GradientEmitter, dy: readonly (string | null)[], wanted: readonly boolean[]): (string | null)[] {
@@ -69,6 +72,8 @@ function convBackward(g: GradientEmitter, dy: readonly (string | null)[], wanted
     const attrs: Record<string, number[] | number> = { strides: win.strides, dilations: win.dilations, pads, group, kernel_shape: kernel };
     if (outputPadding.some((p) => p !== 0)) attrs.output_padding = outputPadding;
     out[0] = g.emit('ConvTranspose', [d, wt], attrs)[0]!;
+    // a constant weight: the backward around it runs blocked, so bring dX back (src/ops/grad-layout.ts)
+    if (g.isConstant(wt)) out[0] = reblock(g, out[0], node.inputs[0]!);
   }
   if (wanted[1]) {
     const f = CONV_WEIGHT_GRAD.form === 'auto' ? (wdims[1]! <= FEW_CHANNELS ? 'transposed-conv' : 'unfold') : CONV_WEIGHT_GRAD.form;

@@ -9,11 +9,13 @@
  * - AveragePool: dy divided by each window's divisor (count_include_pad 1: the window clipped to the
  *   padded input; 0: to the input, computed statically as ONNX Runtime does), then ConvTranspose
  *   with a ones kernel over [N*C, 1, ...] (pads and output_padding give back x's extent).
- * - GlobalAveragePool: dy expanded to x's shape over the spatial size.
+ * - GlobalAveragePool: dy expanded to x's shape over the spatial size (the division a depthwise
+ *   conv where x is in ONNX Runtime's blocked layout, src/ops/grad-layout.ts).
  * - GlobalMaxPool: dy where x equals the max (ties all receive it, as the mirror's tfjs gradient).
  */
 import type { Node } from '../ir/node.js';
 import { range, spatialDims, transposeGeometry, windowOf } from './grad-common.js';
+import { blockedChannels, channelScale } from './grad-layout.js';
 import type { GradientEmitter, GradientRule, GradientTable } from './types.js';
 
 function nonOverlapping(node: Node): boolean {
@@ -105,8 +107,15 @@ const globalAveragePool: GradientRule = {
   backward: (g, dy) => {
     const d = dy[0];
     if (!d) return [null];
-    const x = g.node.inputs[0]!.name;
+    const xv = g.node.inputs[0]!;
+    const x = xv.name;
     const e = g.emit('Expand', [d, g.shape(x)])[0]!;
+    // x blocked (src/ops/grad-layout.ts): the division as a depthwise conv, so the backward starts blocked
+    const c = blockedChannels(g, xv);
+    if (c !== undefined) {
+      const sp = spatialDims(g, x)!;
+      return [channelScale(g, e, c, 1 / (sp[0]! * sp[1]!))];
+    }
     return [g.emit('Div', [e, spatialSize(g, x)])[0]!];
   },
 };

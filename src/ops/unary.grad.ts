@@ -3,16 +3,23 @@
  * src/autodiff/. Kinks follow the mirror (tfjs): Relu's gradient is 0 at 0; Clip passes the
  * gradient where min <= x <= max.
  */
+import { blockedChannels, reluMask } from './grad-layout.js';
 import type { GradientRule, GradientTable } from './types.js';
 
 type Backward = GradientRule['backward'];
 
-/** dx = dy where y > 0 (y = relu(x): the same mask as x > 0). */
+/**
+ * dx = dy where y > 0 (y = relu(x): the same mask as x > 0). Where y is in ONNX Runtime's blocked
+ * layout, dy * Clip(y * 2^126, 0, 1) keeps the backward blocked (src/ops/grad-layout.ts).
+ */
 const relu: Backward = (g, dy) => {
   const d = dy[0];
   if (!d) return [null];
+  const y = g.node.outputs[0]!;
+  const c = blockedChannels(g, y);
+  if (c !== undefined) return [g.emit('Mul', [d, reluMask(g, y, c)])[0]!];
   const zero = g.constFloat([0], []);
-  const mask = g.emit('Greater', [g.node.outputs[0]!.name, zero])[0]!;
+  const mask = g.emit('Greater', [y.name, zero])[0]!;
   return [g.emit('Where', [mask, d, zero])[0]!];
 };
 

@@ -3,8 +3,7 @@
  * no browser or canvas needed): absolute gain and R-score against eps per model and attack, and
  * clean-vs-attacked score scatter per model.
  */
-import * as vega from 'vega';
-import * as vl from 'vega-lite';
+import type * as vl from 'vega-lite';
 import { attackKey, type EvaluateResult } from './schema.js';
 
 export interface Plot {
@@ -17,6 +16,8 @@ export interface Plot {
 type VlSpec = vl.TopLevelSpec;
 
 async function render(spec: VlSpec): Promise<string> {
+  // loaded here, not at start-up: Vega costs about 300 ms to import and only reports draw plots
+  const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
   const view = new vega.View(vega.parse(vl.compile(spec).spec), { renderer: 'none' });
   try {
     return await view.toSVG();

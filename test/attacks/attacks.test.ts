@@ -62,8 +62,8 @@ describe('attacks on the default Linearity-style model (tfjs engine)', function 
     const gains: Record<string, number> = {};
     for (const eps of [2, 6]) {
       const e = eps / 255;
-      const p1 = await pgd(objective, clean, COUNT, { eps: e, step: 1 / 255, iters: 1 });
-      const p8 = await pgd(objective, clean, COUNT, { eps: e, step: 1 / 255, iters: 8 });
+      const p1 = await pgd(objective, clean, COUNT, { eps: e, step: 1 / 255, iters: 1, scores: true });
+      const p8 = await pgd(objective, clean, COUNT, { eps: e, step: 1 / 255, iters: 8, scores: true });
       checkBudget(clean, p1.attacked, e);
       checkBudget(clean, p8.attacked, e);
       const rnd = mulberry32(eps);
@@ -84,11 +84,11 @@ describe('attacks on the default Linearity-style model (tfjs engine)', function 
   });
 
   it('FGSM gains more than PGD-1 at eps 4 (one full step); --direction down lowers the scores', async () => {
-    const f = await fgsm(objective, clean, COUNT, { eps: 4 / 255 });
-    const p1 = await pgd(objective, clean, COUNT, { eps: 4 / 255, step: 1 / 255, iters: 1 });
+    const f = await fgsm(objective, clean, COUNT, { eps: 4 / 255, scores: true });
+    const p1 = await pgd(objective, clean, COUNT, { eps: 4 / 255, step: 1 / 255, iters: 1, scores: true });
     checkBudget(clean, f.attacked, 4 / 255);
     expect(gain(f)).to.be.greaterThan(gain(p1));
-    const down = await pgd(objective, clean, COUNT, { eps: 4 / 255, step: 1 / 255, iters: 4, direction: 'down' });
+    const down = await pgd(objective, clean, COUNT, { eps: 4 / 255, step: 1 / 255, iters: 4, direction: 'down', scores: true });
     expect(gain(down)).to.be.lessThan(0);
     down.attackedScores.forEach((s, i) => expect(s).to.be.lessThan(down.cleanScores[i]!));
   });
@@ -126,7 +126,7 @@ describe('attacks on a model whose output ignores its input', () => {
     try {
       const objective = scoreObjective(engine, { output: 'score', reduce: { kind: 'mean' }, lowerIsBetter: false }, pixelMap({ range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1], colorOrder: 'RGB' }, 64), [3, 8, 8]);
       const x = Float32Array.from({ length: 2 * 3 * 64 }, (_, i) => (i % 7) / 7);
-      const r = await pgd(objective, x, 2, { eps: 8 / 255, step: 1 / 255, iters: 8 });
+      const r = await pgd(objective, x, 2, { eps: 8 / 255, step: 1 / 255, iters: 8, scores: true });
       expect(Array.from(r.attacked)).to.deep.equal(Array.from(x));
       expect(gain(r)).to.equal(0);
     } finally {
