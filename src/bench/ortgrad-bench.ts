@@ -6,7 +6,8 @@
  * baseline is ONNX Runtime's forward of the unmodified file with default session options, timed
  * in the same process. Measured on ORT CPU:
  * - forward+backward / forward, steady state (median of `reps` after a warm-up), for input
- *   gradients (every weight constant) and for all-weight gradients (every weight an input);
+ *   gradients (every weight constant; also with the textbook rule forms, src/ops/grad-layout.ts
+ *   off) and for all-weight gradients (every weight an input);
  * - PGD-8 on one image at 498x664 end to end through `iqa-surgeon attack` in a child process
  *   (start-up, model load, sessions, 8 gradient steps, scoring, PNG writing), in forwards;
  * - PGD-8 images/s of the ort engine against the tfjs engine on the same model (a smaller one
@@ -29,6 +30,7 @@ import { createEngine, type EngineChoice } from '../engines/factory.js';
 import { OrtEngine } from '../engines/ort-engine.js';
 import { Model } from '../ir/model.js';
 import { DataType } from '../onnx/data-types.js';
+import { BLOCKED_LAYOUT } from '../ops/grad-layout.js';
 import { openRunner } from '../runtime/index.js';
 import { makeDefaultDataset } from '../data/make-default.js';
 import { widenResnet } from './make-large-model.js';
@@ -39,6 +41,8 @@ export interface GradRow {
   forwardMs: number;
   /** stepMs over forwardMs, both medians of the interleaved runs. */
   inputGrad: { sessionMs: number; stepMs: number; forwardMs: number; ratio: number; cpuRatio: number };
+  /** Input gradients with the textbook rule forms (src/ops/grad-layout.ts off), for comparison. */
+  inputGradTextbook?: { stepMs: number; forwardMs: number; ratio: number; cpuRatio: number };
   weightGrad?: { sessionMs: number; stepMs: number; forwardMs: number; ratio: number; cpuRatio: number; params: number };
 }
 
@@ -104,13 +108,19 @@ export async function baseline(file: string, x: HostTensor, threads?: number): P
  * Steady-state gradient step against the baseline forward, interleaved (forward, step, forward,
  * step, ...) so that the load of a shared machine weighs on both alike; medians of each.
  */
-async function gradStep(file: string, x: HostTensor, reps: number, weights: boolean, base: Baseline, log: (s: string) => void): Promise<{ sessionMs: number; stepMs: number; forwardMs: number; cpuRatio: number; params: number }> {
+async function gradStep(file: string, x: HostTensor, reps: number, weights: boolean, base: Baseline, log: (s: string) => void, opts: { textbook?: boolean } = {}): Promise<{ sessionMs: number; stepMs: number; forwardMs: number; cpuRatio: number; params: number }> {
   const engine = await OrtEngine.create(Model.load(file), weights ? { trainable: ['all'] } : {});
   try {
     const ct = { score: { dims: [x.dims[0]!, 1], data: new Float32Array(x.dims[0]!).fill(1) } };
     const wrt = weights ? {} : { inputs: ['input'], params: [] };
     const t0 = performance.now();
-    await engine.gradients({ input: x }, ct, wrt);
+    // the gradient graph is built on the first call: the textbook forms only for that build
+    BLOCKED_LAYOUT.enabled = opts.textbook !== true;
+    try {
+      await engine.gradients({ input: x }, ct, wrt);
+    } finally {
+      BLOCKED_LAYOUT.enabled = true;
+    }
     const sessionMs = performance.now() - t0;
     const fs: number[] = [];
     const gs: number[] = [];
@@ -129,7 +139,7 @@ async function gradStep(file: string, x: HostTensor, reps: number, weights: bool
       gs.push(performance.now() - t);
       gc.push(cpuMs() - c);
     }
-    log(`    ${weights ? 'all-weight' : 'input'} gradients: first call (session build + run) ${sessionMs.toFixed(0)} ms; interleaved forward ${fs.map((t) => t.toFixed(0)).join(', ')} ms, step ${gs.map((t) => t.toFixed(0)).join(', ')} ms`);
+    log(`    ${weights ? 'all-weight' : 'input'} gradients${opts.textbook ? ' (textbook forms)' : ''}: first call (session build + run) ${sessionMs.toFixed(0)} ms; interleaved forward ${fs.map((t) => t.toFixed(0)).join(', ')} ms, step ${gs.map((t) => t.toFixed(0)).join(', ')} ms`);
     const cpuRatio = median(gc) / median(fc);
     log(`      CPU time: forward ${median(fc).toFixed(0)} ms, step ${median(gc).toFixed(0)} ms = ${cpuRatio.toFixed(2)}x`);
     return { sessionMs, stepMs: median(gs), forwardMs: median(fs), cpuRatio, params: engine.trainableNames().length };
@@ -240,6 +250,9 @@ export async function runOrtGradBench(repoRoot: string, log: (s: string) => void
         const ig = await gradStep(file, x, reps, false, base, log);
         row = { size: `${h}x${w}`, forwardMs: f, inputGrad: { sessionMs: ig.sessionMs, stepMs: ig.stepMs, forwardMs: ig.forwardMs, ratio: ig.stepMs / ig.forwardMs, cpuRatio: ig.cpuRatio } };
         log(`    input gradients ${ig.stepMs.toFixed(0)} ms = ${row.inputGrad.ratio.toFixed(2)}x forward (goal <= 3x)`);
+        const tb = await gradStep(file, x, reps, false, base, log, { textbook: true });
+        row.inputGradTextbook = { stepMs: tb.stepMs, forwardMs: tb.forwardMs, ratio: tb.stepMs / tb.forwardMs, cpuRatio: tb.cpuRatio };
+        log(`    input gradients, textbook rule forms (no blocked layout): ${tb.stepMs.toFixed(0)} ms = ${row.inputGradTextbook.ratio.toFixed(2)}x forward`);
         if (h * w <= 224 * 224 || opts.weightsAtLarge !== false) {
           const wg = await gradStep(file, x, reps, true, base, log);
           row.weightGrad = { sessionMs: wg.sessionMs, stepMs: wg.stepMs, forwardMs: wg.forwardMs, ratio: wg.stepMs / wg.forwardMs, cpuRatio: wg.cpuRatio, params: wg.params };
