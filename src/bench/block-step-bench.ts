@@ -21,9 +21,9 @@
  * optimisations off; the child measured 1.6-1.8x its estimate at half size (two engines, the
  * gradient graphs built in JavaScript, ONNX Runtime's optimised copies), so the watchdog, not the
  * estimate, is what bounds it.
- * Note: the selector `all` (finetune's default) also selects the block's float constants (DFT
- * bases, the Schur inverse's unit vectors, the pool matrix: 193 parameters against 108), so the
- * patched step also differentiates those, as finetune does today.
+ * The selector `all` (finetune's default) takes the block's trainable weights but never its float
+ * constants (DFT bases, the Schur inverse's unit vectors, the pool matrix; `blockConstants` in
+ * src/differentiable/parameters.ts); runs before that fix differentiated those too.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

@@ -134,3 +134,45 @@ describe('attacks on a model whose output ignores its input', () => {
     }
   });
 });
+
+describe('what PGD runs through the engine', () => {
+  /** The engine with its forward calls counted. */
+  function counting(engine: DifferentiableModel): { engine: DifferentiableModel; forwards: () => number } {
+    let n = 0;
+    const wrapped = Object.create(engine) as DifferentiableModel;
+    wrapped.forward = (feeds, outputs) => {
+      n++;
+      return engine.forward(feeds, outputs);
+    };
+    return { engine: wrapped, forwards: () => n };
+  }
+
+  for (const [what, outDims, expected] of [
+    ['a score output declared [N,1]: no forward at all (the dims are the model\'s)', ['N', 1], 0],
+    ['a score output of unknown per-image size: one forward for its dims', ['N', 'K'], 1],
+  ] as const) {
+    it(what, async () => {
+      const proto = buildModel({
+        inputs: [tensorInfo('x', FLOAT, ['N', 3, 8, 8])],
+        outputs: [tensorInfo('score', FLOAT, [...outDims])],
+        initializers: [floatTensor('w', [1, 3, 1, 1], [0.5, -0.25, 1])],
+        nodes: [node('Conv', ['x', 'w'], ['c'], 'conv'), node('GlobalAveragePool', ['c'], ['g'], 'gap'), node('Flatten', ['g'], ['score'], 'flat')],
+      });
+      const base = await createEngine({ model: new Model(proto), engine: 'ort' });
+      try {
+        const { engine, forwards } = counting(base);
+        const objective = scoreObjective(engine, { output: 'score', reduce: { kind: 'none' }, lowerIsBetter: false }, pixelMap({ range: [0, 1], mean: [0, 0, 0], std: [1, 1, 1], colorOrder: 'RGB' }, 64), [3, 8, 8]);
+        const x = Float32Array.from({ length: 2 * 3 * 64 }, (_, i) => 0.2 + 0.6 * ((i * 7) % 11) / 11);
+        const r = await pgd(objective, x, 2, { eps: 4 / 255, step: 1 / 255, iters: 3 });
+        expect(r.attacked).to.not.deep.equal(x);
+        expect(forwards()).to.equal(expected);
+        // asking for scores costs forwards for the clean and the attacked images' scores
+        const s = await pgd(objective, x, 2, { eps: 4 / 255, step: 1 / 255, iters: 1, scores: true });
+        expect(s.attackedScores).to.have.length(2);
+        expect(s.attackedScores[0]).to.be.greaterThan(s.cleanScores[0]!);
+      } finally {
+        base.dispose();
+      }
+    });
+  }
+});
