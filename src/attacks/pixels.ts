@@ -17,24 +17,43 @@ export interface PixelMap {
 
 export function pixelMap(spec: Pick<PreprocessSpec, 'range' | 'mean' | 'std' | 'colorOrder'>, hw: number): PixelMap {
   const [lo, hi] = spec.range;
+  const r = hi - lo;
   const src = (c: number): number => (spec.colorOrder === 'RGB' ? c : 2 - c);
   const per = 3 * hw;
-  const map = (x: Float32Array, f: (v: number, c: number) => number, inverseOrder: boolean): Float32Array => {
+  const check = (x: Float32Array): void => {
     if (x.length % per !== 0) throw new RangeError(`pixel map: ${x.length} values is not a whole number of [3,H,W] images of ${hw} pixels`);
-    const out = new Float32Array(x.length);
-    for (let n = 0; n < x.length / per; n++) {
-      for (let c = 0; c < 3; c++) {
-        const from = n * per + (inverseOrder ? c : src(c)) * hw;
-        const to = n * per + (inverseOrder ? src(c) : c) * hw;
-        const k = inverseOrder ? src(c) : src(c);
-        for (let i = 0; i < hw; i++) out[to + i] = f(x[from + i]!, k);
-      }
-    }
-    return out;
   };
+  // plain loops per channel (no callback per value: these run on every attack step, 1M values at 498x664)
   return {
-    toModel: (p) => map(p, (v, s) => (v * (hi - lo) + lo - spec.mean[s]!) / spec.std[s]!, false),
-    gradToPixels: (g) => map(g, (v, s) => (v * (hi - lo)) / spec.std[s]!, true),
+    toModel: (p) => {
+      check(p);
+      const out = new Float32Array(p.length);
+      for (let n = 0; n < p.length / per; n++) {
+        for (let c = 0; c < 3; c++) {
+          const s = src(c);
+          const from = n * per + s * hw;
+          const to = n * per + c * hw;
+          const m = spec.mean[s]!;
+          const d = spec.std[s]!;
+          for (let i = 0; i < hw; i++) out[to + i] = (p[from + i]! * r + lo - m) / d;
+        }
+      }
+      return out;
+    },
+    gradToPixels: (g) => {
+      check(g);
+      const out = new Float32Array(g.length);
+      for (let n = 0; n < g.length / per; n++) {
+        for (let c = 0; c < 3; c++) {
+          const s = src(c);
+          const from = n * per + c * hw;
+          const to = n * per + s * hw;
+          const d = spec.std[s]!;
+          for (let i = 0; i < hw; i++) out[to + i] = (g[from + i]! * r) / d;
+        }
+      }
+      return out;
+    },
     description: `pixels [0,1] -> range [${lo}, ${hi}], mean [${spec.mean.join(', ')}], std [${spec.std.join(', ')}], ${spec.colorOrder}`,
   };
 }
