@@ -20,8 +20,16 @@ const relu: Backward = (g, dy) => {
   if (c !== undefined) return [g.emit('Mul', [d, reluMask(g, y, c)])[0]!];
   const zero = g.constFloat([0], []);
   const mask = g.emit('Greater', [y.name, zero])[0]!;
+  if (RELU_MASK.form === 'mul') return [g.emit('Mul', [d, g.emit('Cast', [mask], { to: 1 })[0]!])[0]!];
   return [g.emit('Where', [mask, d, zero])[0]!];
 };
+
+/**
+ * Elsewhere: dy * float(y > 0) (the mirror's form: tfjs multiplies by step(x); a NaN or infinite
+ * dy where y <= 0 gives NaN) or Where(y > 0, dy, 0). The product is the default: all-weight steps of
+ * a ResNet-50 ran 3-6% faster with it than with Where (docs/AUTODIFF.md).
+ */
+export const RELU_MASK: { form: 'where' | 'mul' } = { form: 'mul' };
 
 const neg: Backward = (g, dy) => [dy[0] ? g.emit('Neg', [dy[0]])[0]! : null];
 
