@@ -115,11 +115,12 @@ async function gradStep(file: string, x: HostTensor, reps: number, weights: bool
     const wrt = weights ? {} : { inputs: ['input'], params: [] };
     const t0 = performance.now();
     // the gradient graph is built on the first call: the textbook forms only for that build
-    BLOCKED_LAYOUT.enabled = opts.textbook !== true;
+    const was = BLOCKED_LAYOUT.enabled;
+    BLOCKED_LAYOUT.enabled = was && opts.textbook !== true;
     try {
       await engine.gradients({ input: x }, ct, wrt);
     } finally {
-      BLOCKED_LAYOUT.enabled = true;
+      BLOCKED_LAYOUT.enabled = was;
     }
     const sessionMs = performance.now() - t0;
     const fs: number[] = [];

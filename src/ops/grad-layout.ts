@@ -8,7 +8,7 @@
  * an attack needs), the textbook rules break the layout at every ReLU (Greater + Where), at
  * GlobalAveragePool (Expand + Div) and after every strided conv's ConvTranspose, so the residual
  * stream of the backward runs in NCHW between reorders. Measured on a ResNet-50 at 498x664
- * (docs/AUTODIFF.md), the forms below remove about 85 of 95 reorders.
+ * (docs/AUTODIFF.md), the forms below leave 11 of its 141 reorders.
  *
  * The forms are exact except where noted, run on every provider, and are emitted only where
  * `blockedLayout` says the forward value is blocked; elsewhere the rules keep the textbook forms.
@@ -22,6 +22,7 @@ const BLOCK = 16;
 /** Whether the rules use the blocked forms (on by default; off gives the textbook forms, for measurements and tests). */
 export const BLOCKED_LAYOUT = { enabled: true };
 
+// per Value: buildGradientGraph differentiates a fresh clone, so one request's constants decide
 const memo = new WeakMap<Value, boolean>();
 
 function channels(g: GradientEmitter, v: Value): number | undefined {
@@ -51,6 +52,7 @@ export function blockedLayout(g: GradientEmitter, v: Value): boolean {
   let r = false;
   if (c !== undefined && n && n.domain === '') {
     const ins = n.inputs.filter((x): x is Value => x !== null);
+    const single = n.outputs.filter((o) => o !== null).length === 1;
     switch (n.opType) {
       case 'Conv':
         r = constConv(g, n, c);
@@ -59,19 +61,16 @@ export function blockedLayout(g: GradientEmitter, v: Value): boolean {
       case 'Sigmoid':
       case 'Tanh':
       case 'BatchNormalization':
-        r = n.outputs.filter((o) => o !== null).length === 1 && !!ins[0] && blockedLayout(g, ins[0]);
-        break;
       case 'MaxPool':
       case 'AveragePool':
-        r = n.outputs.filter((o) => o !== null).length === 1 && !!ins[0] && blockedLayout(g, ins[0]);
+        // a MaxPool that also outputs Indices (for its own backward) has no blocked kernel
+        r = single && !!ins[0] && blockedLayout(g, ins[0]);
         break;
       case 'Add':
       case 'Sum':
       case 'Mul':
         r = ins.length >= 1 && ins.every((x) => blockedLayout(g, x));
         break;
-      default:
-        r = false;
     }
   }
   memo.set(v, r);
@@ -99,7 +98,7 @@ export function reluMask(g: GradientEmitter, y: Value, c: number): string {
   return g.emit('Clip', [scaled], { min: 0, max: 1 }, { floats: ['min', 'max'] })[0]!;
 }
 
-/** A gradient made by a non-blocked op (ConvTranspose, Expand), brought to the blocked layout by an identity depthwise conv when its forward value `like` is blocked. */
+/** A gradient made by a non-blocked op (ConvTranspose), brought to the blocked layout by an identity depthwise conv when its forward value `like` is blocked. */
 export function reblock(g: GradientEmitter, grad: string, like: Value): string {
   const c = blockedChannels(g, like);
   return c === undefined ? grad : channelScale(g, grad, c, 1);
