@@ -23,6 +23,11 @@ export interface PgdOptions {
 
 export interface AttackOutput {
   attacked: Float32Array;
+  /**
+   * The objective's scores at the starting point, read from the first gradient call (no extra
+   * forward): the clean images' scores unless `randomStart`.
+   */
+  startScores: number[];
 }
 
 /** With `scores`: the scores of the clean images (from the first gradient call) and of the attacked ones, per image. */
@@ -52,10 +57,10 @@ export async function pgd(objective: ScoreObjective, clean: Float32Array, n: num
     const rnd = mulberry32(o.seed ?? 0);
     for (let i = 0; i < x.length; i++) x[i] = clip01(clean[i]! + (2 * rnd() - 1) * o.eps);
   }
-  let cleanScores: number[] | undefined;
+  let startScores: number[] = [];
   for (let it = 0; it < o.iters; it++) {
     const { scores, grad } = await objective.gradient(x, n, direction);
-    if (it === 0 && !o.randomStart) cleanScores = scores;
+    if (it === 0) startScores = scores;
     for (let i = 0; i < x.length; i++) {
       const g = grad[i]!;
       const s = g > 0 ? 1 : g < 0 ? -1 : 0;
@@ -64,9 +69,9 @@ export async function pgd(objective: ScoreObjective, clean: Float32Array, n: num
       x[i] = clip01(c + d);
     }
   }
-  if (!o.scores) return { attacked: x };
-  cleanScores ??= await objective.scores(clean, n);
-  return { attacked: x, cleanScores, attackedScores: await objective.scores(x, n) };
+  if (!o.scores) return { attacked: x, startScores };
+  const cleanScores = o.randomStart ? await objective.scores(clean, n) : startScores;
+  return { attacked: x, startScores, cleanScores, attackedScores: await objective.scores(x, n) };
 }
 
 /** FGSM: one step of size eps from the clean image. */

@@ -49,6 +49,11 @@ export interface MemoryStats {
 export interface DifferentiableModel {
   /** Which engine computes it, in words (e.g. "tfjs mirror on cpu"). */
   readonly engine: string;
+  /**
+   * 'ort': forward outputs are ONNX Runtime running the model's own nodes (in a gradient graph
+   * they are the forward part, unchanged), so they are the file's scores; 'tfjs': the mirror's.
+   */
+  readonly kind: 'ort' | 'tfjs';
   /** One line for users: the engine, its backend, and why faster backends were not used. */
   describe(): string;
   readonly inputNames: readonly string[];

@@ -44,6 +44,8 @@ export interface EngineOptions {
   threads?: number;
   /** Graph optimisations of the ort engine's sessions (default `all`). */
   optimization?: OptimizationLevel;
+  /** Whether the ort engine's intra-op threads spin between operators (default off; on for a loop of gradient steps with nothing else running, e.g. `attack`). */
+  spinning?: boolean;
 }
 
 /**
@@ -80,6 +82,7 @@ export async function createEngine(opts: EngineOptions): Promise<DifferentiableM
     if (opts.ep) o.ep = opts.ep;
     if (opts.threads !== undefined) o.threads = opts.threads;
     if (opts.optimization) o.optimization = opts.optimization;
+    if (opts.spinning !== undefined) o.spinning = opts.spinning;
     return OrtEngine.create(opts.model, o);
   }
   // tfjs, or auto on a model the gradient rules cannot differentiate: the TensorFlow.js mirror

@@ -91,6 +91,7 @@ function fitTarget(target: HostTensor, declared: readonly (number | string | und
 }
 
 export class OrtEngine implements DifferentiableModel {
+  readonly kind = 'ort';
   readonly model: Model;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];

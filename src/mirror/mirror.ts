@@ -47,6 +47,7 @@ function firstLine(e: unknown): string {
 let mirrorSerial = 0;
 
 export class Mirror implements DifferentiableModel {
+  readonly kind = 'tfjs';
   readonly backend: LoadedBackend;
   readonly tf: TF;
   readonly model: Model;

@@ -166,6 +166,10 @@ describe('what PGD runs through the engine', () => {
         const r = await pgd(objective, x, 2, { eps: 4 / 255, step: 1 / 255, iters: 3 });
         expect(r.attacked).to.not.deep.equal(x);
         expect(forwards()).to.equal(expected);
+        // the first step's scores are the clean images' (no forward of their own)
+        const direct = await objective.scores(x, 2);
+        expect(r.startScores).to.have.length(2);
+        r.startScores.forEach((v, i) => expect(Math.abs(v - direct[i]!)).to.be.at.most(1e-5 * Math.max(1, Math.abs(direct[i]!))));
         // asking for scores costs forwards for the clean and the attacked images' scores
         const s = await pgd(objective, x, 2, { eps: 4 / 255, step: 1 / 255, iters: 1, scores: true });
         expect(s.attackedScores).to.have.length(2);

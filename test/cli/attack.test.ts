@@ -4,7 +4,7 @@
  * scores from ONNX Runtime that PGD raises.
  */
 import { expect } from 'chai';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { decodeNpy, encodeNpy } from '../../src/attacks/npy.js';
@@ -66,6 +66,36 @@ describe('cli: attack', function () {
     }
   });
 
+  it('an ort attack takes the clean scores from its first gradient step (equal to the scorer\'s), and --batch splits the images without changing the result', async () => {
+    const run = async (...args: string[]): Promise<{ cleanScoresFrom: string; runs: { meanClean: number; meanAttacked: number }[] }> => {
+      const r = await cli('attack', 'graphs/linearity_r18w16.onnx', '--engine', 'ort', '--data', data, '--max-images', '3', '--json', ...args);
+      expect(r.code, r.err).to.equal(0);
+      return JSON.parse(r.out);
+    };
+    const outA = temps.make('batch8');
+    const outB = temps.make('batch2');
+    const a = await run('--attack', 'pgd', '--eps', '4', '--iters', '2', '--out', outA);
+    const b = await run('--attack', 'pgd', '--eps', '4', '--iters', '2', '--batch', '2', '--out', outB);
+    // stAdv starts from the clean images too, but its clean scores come from the ONNX Runtime scorer
+    const c = await run('--attack', 'stadv', '--stadv-iterations', '1', '--out', temps.make('stadv'));
+    expect(a.cleanScoresFrom).to.equal('first-gradient-step');
+    expect(c.cleanScoresFrom).to.equal('scorer');
+    const ref = c.runs[0]!.meanClean;
+    expect(Math.abs(a.runs[0]!.meanClean - ref)).to.be.at.most(1e-5 * Math.max(1, Math.abs(ref)));
+    expect(Math.abs(b.runs[0]!.meanClean - ref)).to.be.at.most(1e-5 * Math.max(1, Math.abs(ref)));
+    expect(Math.abs(b.runs[0]!.meanAttacked - a.runs[0]!.meanAttacked)).to.be.at.most(1e-3 * Math.max(1, Math.abs(a.runs[0]!.meanAttacked)));
+    // the same attacked images whatever the batching (a pixel may differ where a gradient is ~0)
+    const names = readdirSync(path.join(outA, 'pgd-2-eps4')).filter((x) => x.endsWith('.png'));
+    expect(names).to.have.length(3);
+    for (const f of names) {
+      const pa = await pixels(path.join(outA, 'pgd-2-eps4', f));
+      const pb = await pixels(path.join(outB, 'pgd-2-eps4', f));
+      let differ = 0;
+      for (let i = 0; i < pa.length; i++) if (pa[i] !== pb[i]) differ++;
+      expect(differ / pa.length, f).to.be.at.most(0.01);
+    }
+  });
+
   it('uap saves its perturbation (.npy within eps, and a PNG) and reuses a saved one', async () => {
     const out = temps.make('uap');
     const r = await cli('attack', 'graphs/linearity_r18w16.onnx', '--attack', 'uap', '--eps', '8', '--uap-epochs', '1', '--data', data, '--max-images', '3', '--out', out);
@@ -100,6 +130,8 @@ describe('cli: attack', function () {
       [['--attack', 'pgd', '--eps', '1,x'], /--eps '1,x' must be comma-separated numbers/],
       [['--attack', 'pgd', '--iters', '0'], /--iters '0' must be comma-separated integers in \[1, 1000\]/],
       [['--attack', 'uap', '--uap', '/dev/zero'], /UAP file '\/dev\/zero' is not a regular file/],
+      [['--attack', 'pgd', '--batch', '0'], /--batch/],
+      [['--attack', 'pgd', '--batch', '257'], /--batch/],
     ] as const) {
       const r = await cli('attack', 'graphs/linearity_r18w16.onnx', ...args, '--data', data, '--max-images', '2', '--out', out);
       expect(r.code, r.err).to.equal(1);

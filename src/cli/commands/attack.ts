@@ -12,7 +12,8 @@ import { listDataset, parseDatasetSpec, selectSplit, SPLITS, type DatasetItem, t
 import { loadPixelBatch, savePixelsPng } from '../../data/pixels.js';
 import { readPreprocess, type PreprocessFlags } from '../../data/preprocess.js';
 import { createEngine, ENGINE_CHOICES, type EngineChoice } from '../../engines/factory.js';
-import { UsageError } from '../../errors.js';
+import { UsageError, UserError } from '../../errors.js';
+import { ATTACK_BATCH, seedFor } from '../../evaluate/evaluate.js';
 import { openScorer } from '../../evaluate/scoring.js';
 import { Model } from '../../ir/model.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
@@ -43,6 +44,7 @@ interface AttackFlags extends PreprocessFlags, ScoreFlags {
   uapEpochs: number;
   stadvIterations: number;
   seed: number;
+  batch: number;
   saveFloat?: boolean;
   out: string;
   json?: boolean;
@@ -85,6 +87,7 @@ export function registerAttack(program: Command, io: CliIO): void {
       .option('--uap-epochs <n>', 'UAP: training epochs', parseInteger('--uap-epochs', 1, 1000), 5)
       .option('--stadv-iterations <n>', 'stAdv: L-BFGS iterations', parseInteger('--stadv-iterations', 1, 1000), 5)
       .option('--seed <s>', 'seed of random starts and UAP batches', parseSeed('--seed'), 0)
+      .option('--batch <n>', 'images per attack batch, 1 to 256: the gradient engine holds a batch\'s activations (random starts are drawn per batch, as in evaluate)', parseInteger('--batch', 1, 256), ATTACK_BATCH)
       .option('--save-float', 'also save the float attacked images as .npy ([3,H,W] float32 in [0,1])')
       .requiredOption('--out <dir>', 'output folder: clean/<stem>.png and <attack>[-<iters>]-eps<k>/<stem>.png')
       .option('--json', 'print the iqa-surgeon/attack@1 summary as JSON'),
@@ -109,26 +112,28 @@ export function registerAttack(program: Command, io: CliIO): void {
     const n = items.length;
     for (let i = 0; i < n; i++) await savePixelsPng(clean.data, i, h, w, path.join(opts.out, 'clean', `${stem(items[i]!)}.png`));
     const threads = opts.threads !== undefined ? { threads: opts.threads } : {};
-    const engine = await createEngine({ model: srcModel, engine: opts.engine, ...(opts.engine !== 'tfjs' ? { ep: opts.ep, ...threads } : {}) });
+    // gradient steps run back to back with nothing else on the cores: the engine's threads spin between operators
+    const engine = await createEngine({ model: srcModel, engine: opts.engine, ...(opts.engine !== 'tfjs' ? { ep: opts.ep, ...threads, spinning: true } : {}) });
     const scorer = await openScorer(file, score, pixelMap(preprocess, h * w), [3, h, w], { ep: opts.ep, ...threads });
+    let cleanScoresFrom: 'first-gradient-step' | 'scorer' = 'scorer';
     const runs: { run: string; eps: number | null; meanClean: number; meanAttacked: number; linf: number; flowMean?: number; folder: string }[] = [];
+    const per = 3 * h * w;
+    const names = items.map((i) => i.name);
     try {
       progress.line(`engine: ${engine.describe()}; scores: ONNX Runtime (${scorer.provider})`);
       const objective = scoreObjective(engine, srcScore, pixelMap(srcPre, h * w), [3, h, w]);
-      const cleanScores = await scorer.score(clean.data, n, items.map((i) => i.name));
-      const meanClean = cleanScores.reduce((a, b) => a + b, 0) / n;
       const plan = opts.attack === 'stadv' ? [{ k: 0, e: null as number | null }] : iters.flatMap((k) => eps.map((e) => ({ k, e: e as number | null })));
+      // The clean scores: where the ONNX Runtime engine crafts the attack on the scored model itself
+      // and the first gradient step starts at the clean images, that step's forward (ONNX Runtime
+      // running the file's own nodes, inside the gradient graph) already gives them; else the scorer.
+      const fromFirstStep = engine.kind === 'ort' && !opts.source && (opts.attack === 'pgd' || opts.attack === 'fgsm') && !opts.randomStart;
+      if (fromFirstStep) cleanScoresFrom = 'first-gradient-step';
+      const cleanScores: number[] = fromFirstStep ? new Array<number>(n).fill(Number.NaN) : await scorer.score(clean.data, n, names);
       progress.start(plan.length, opts.attack);
       for (const [pi, { k, e }] of plan.entries()) {
-        let attacked: Float32Array;
-        let flowMean: number | undefined;
-        if (opts.attack === 'pgd') attacked = (await pgd(objective, clean.data, n, { eps: e! / 255, step: opts.step / 255, iters: k, direction: opts.direction, randomStart: opts.randomStart === true, seed: opts.seed })).attacked;
-        else if (opts.attack === 'fgsm') attacked = (await fgsm(objective, clean.data, n, { eps: e! / 255, direction: opts.direction })).attacked;
-        else if (opts.attack === 'stadv') {
-          const r = await stadv(objective, clean.data, n, { iterations: opts.stadvIterations, direction: opts.direction });
-          attacked = r.attacked;
-          flowMean = r.flowMean;
-        } else {
+        const attacked = new Float32Array(clean.data.length);
+        let flowSum = 0;
+        if (opts.attack === 'uap') {
           let u: Perturbation;
           if (opts.uap) {
             const t = decodeNpy(readRegularFile(opts.uap, { what: 'UAP file', maxBytes: 1 << 30 }), `UAP file '${opts.uap}'`);
@@ -146,20 +151,43 @@ export function registerAttack(program: Command, io: CliIO): void {
           // the perturbation as an image: 0.5 + u / (2 eps), so +eps is white and -eps black
           const vis = u.data.map((v) => 0.5 + v / (2 * Math.max(e! / 255, 1e-12)));
           await savePixelsPng(vis, 0, u.dims[1], u.dims[2], path.join(folder, 'perturbation.png'));
-          attacked = applyPerturbation(clean.data, [n, 3, h, w], u);
+          attacked.set(applyPerturbation(clean.data, [n, 3, h, w], u));
+        } else {
+          // image-wise attacks run in batches of --batch images (the engine's memory grows with the batch)
+          for (let s = 0; s < n; s += opts.batch) {
+            const b = Math.min(opts.batch, n - s);
+            const x = clean.data.subarray(s * per, (s + b) * per);
+            if (opts.attack === 'stadv') {
+              const r = await stadv(objective, x, b, { iterations: opts.stadvIterations, direction: opts.direction });
+              attacked.set(r.attacked, s * per);
+              flowSum += r.flowMean * b;
+              continue;
+            }
+            const r = opts.attack === 'pgd'
+              ? await pgd(objective, x, b, { eps: e! / 255, step: opts.step / 255, iters: k, direction: opts.direction, randomStart: opts.randomStart === true, seed: seedFor(opts.seed, s) })
+              : await fgsm(objective, x, b, { eps: e! / 255, direction: opts.direction });
+            attacked.set(r.attacked, s * per);
+            if (fromFirstStep && pi === 0) {
+              r.startScores.forEach((v, i) => {
+                if (!Number.isFinite(v)) throw new UserError('nan-score', `the model's score for ${names[s + i]} is ${v}: a NaN score is a failure, not a number (check the model's input domain)`);
+                cleanScores[s + i] = v;
+              });
+            }
+          }
         }
+        const meanClean = cleanScores.reduce((a, b) => a + b, 0) / n;
+        const flowMean = opts.attack === 'stadv' ? flowSum / n : undefined;
         const linf = opts.attack === 'stadv' ? linfDistance(clean.data, attacked) : checkBudget(clean.data, attacked, e! / 255);
         const run = `${opts.attack}${opts.attack === 'pgd' ? `-${k}` : ''}${e === null ? '' : `-eps${e}`}`;
         const folder = path.join(opts.out, run);
         for (let i = 0; i < n; i++) {
           await savePixelsPng(attacked, i, h, w, path.join(folder, `${stem(items[i]!)}.png`));
           if (opts.saveFloat) {
-            const one = attacked.slice(i * 3 * h * w, (i + 1) * 3 * h * w);
-            const npy = encodeNpy([3, h, w], one);
+            const npy = encodeNpy([3, h, w], attacked.slice(i * per, (i + 1) * per));
             writeFileAtomic(path.join(folder, `${stem(items[i]!)}.npy`), (wr) => wr.write(npy));
           }
         }
-        const adv = await scorer.score(attacked, n, items.map((i) => i.name));
+        const adv = await scorer.score(attacked, n, names);
         runs.push({ run, eps: e, meanClean, meanAttacked: adv.reduce((a, b) => a + b, 0) / n, linf: linf * 255, ...(flowMean !== undefined ? { flowMean } : {}), folder });
         progress.update(pi + 1, {});
       }
@@ -169,7 +197,7 @@ export function registerAttack(program: Command, io: CliIO): void {
       await scorer.dispose();
     }
     if (opts.json) {
-      io.out(`${JSON.stringify({ schema: 'iqa-surgeon/attack@1', model: file, source: opts.source ?? null, images: n, preprocessing: preprocess, runs }, null, 2)}\n`);
+      io.out(`${JSON.stringify({ schema: 'iqa-surgeon/attack@1', model: file, source: opts.source ?? null, images: n, preprocessing: preprocess, cleanScoresFrom, runs }, null, 2)}\n`);
       return;
     }
     for (const r of runs) io.out(`${r.run}: mean score ${r.meanClean.toFixed(4)} -> ${r.meanAttacked.toFixed(4)} (L-inf ${r.linf.toFixed(2)}/255${r.flowMean !== undefined ? `, mean flow ${r.flowMean.toFixed(3)} px` : ''}) in ${r.folder}\n`);
