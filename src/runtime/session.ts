@@ -19,6 +19,7 @@ import { forEachTensor } from '../onnx/model-io.js';
 import type { ModelProto, TensorProto } from '../onnx/proto-types.js';
 import { isExternal, tensorByteLength } from '../onnx/tensor-data.js';
 import { checkMemoryEstimate, describeEstimate, type MemoryEstimate } from './memory-limit.js';
+import { encodeWithInMemoryWeights, type InMemoryExternal } from './in-memory-weights.js';
 import { notice } from './notices.js';
 import { loadOrt, type OrtSession, type OrtTensor } from './ort.js';
 import { fromOrtTensor, toOrtTensor, type RuntimeTensor } from './tensor.js';
@@ -167,6 +168,8 @@ export function sessionSource(model: Model): SessionSource {
 interface Prepared {
   source: SessionSource;
   input: string | Uint8Array;
+  /** Initializers handed over beside the bytes (src/runtime/in-memory-weights.ts). */
+  externalData?: InMemoryExternal[];
   cleanup?: () => void;
 }
 
@@ -179,7 +182,10 @@ function prepare(model: Model | Uint8Array | string): Prepared {
   const file = unmodifiedFile(model);
   if (file) return { source: 'path', input: file };
   const proto = model.syncProto();
-  if (!hasExternalData(proto) && inlineSize(proto) < BUFFER_LIMIT_BYTES) return { source: 'buffer', input: model.toBytes() };
+  if (!hasExternalData(proto) && inlineSize(proto) < BUFFER_LIMIT_BYTES) {
+    const { bytes, externalData } = encodeWithInMemoryWeights(proto);
+    return { source: 'buffer', input: bytes, ...(externalData.length ? { externalData } : {}) };
+  }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'iqa-session-'));
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
   try {
@@ -212,10 +218,11 @@ export async function openRunner(model: Model | Uint8Array | string, opts: Runne
     ...(opts.spinning === false ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
   };
   const notices: string[] = [];
+  const extra = prepared.externalData ? { externalData: prepared.externalData } : {};
   const create = (providers: string[]): Promise<OrtSession> =>
     typeof prepared.input === 'string'
-      ? ort.InferenceSession.create(prepared.input, { ...base, executionProviders: providers })
-      : ort.InferenceSession.create(prepared.input, { ...base, executionProviders: providers });
+      ? ort.InferenceSession.create(prepared.input, { ...base, ...extra, executionProviders: providers })
+      : ort.InferenceSession.create(prepared.input, { ...base, ...extra, executionProviders: providers });
   let session: OrtSession;
   let provider: ExecutionProvider = 'cpu';
   try {

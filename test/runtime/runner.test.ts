@@ -11,6 +11,7 @@ import { CheckFailedError, UserError } from '../../src/errors.js';
 import { Model } from '../../src/ir/model.js';
 import { encode } from '../../src/onnx/codec.js';
 import type { ModelProto } from '../../src/onnx/proto-types.js';
+import { encodeWithInMemoryWeights } from '../../src/runtime/in-memory-weights.js';
 import { isSizeLimitMessage, openRunner, sessionSource, withRunner } from '../../src/runtime/session.js';
 import { setMaxMemoryBytes } from '../../src/runtime/memory-limit.js';
 import { noticeLines } from '../../src/runtime/notices.js';
@@ -87,6 +88,41 @@ describe('runtime: runners', () => {
       return r.run(feeds);
     });
     expect(Array.from(out.y!.data as Float32Array)).to.deep.equal(expected(X));
+  });
+
+  it('a modified model goes over as a buffer with its large initializers beside it (in-memory external data, not copied): the same outputs as from its file', async () => {
+    const dir = temps.make('inmem');
+    const [k, n] = [128, 256];
+    const w = Float32Array.from({ length: k * n }, (_, i) => Math.sin(i * 0.37));
+    const proto: ModelProto = {
+      ir_version: 8,
+      opset_import: [{ domain: '', version: 13 }],
+      graph: {
+        name: 'g',
+        node: [node('MatMul', ['x', 'w'], ['m'], 'mm'), node('Add', ['m', 'b'], ['y'], 'add')],
+        input: [tensorInfo('x', 1, [2, k])],
+        output: [tensorInfo('y', 1, [2, n])],
+        initializer: [{ name: 'w', dims: [k, n], data_type: 1, raw_data: new Uint8Array(w.buffer) }, floatTensor('b', [n], Array.from({ length: n }, (_, i) => i / n))],
+      },
+    };
+    writeFileSync(path.join(dir, 'm.onnx'), encode(proto, 'ModelProto'));
+    const x = { x: { elemType: 1, dims: [2, k], data: Float32Array.from({ length: 2 * k }, (_, i) => Math.cos(i)) } };
+    const fromFile = await withRunner(path.join(dir, 'm.onnx'), {}, (r) => r.run(x));
+    const m = Model.load(path.join(dir, 'm.onnx'));
+    m.setMetadata('edited', 'yes');
+    expect(sessionSource(m)).to.equal('buffer');
+    const enc = encodeWithInMemoryWeights(m.syncProto());
+    expect(enc.externalData).to.have.length(1); // w (128 KB) moves; b (1 KB) stays inline
+    expect(enc.externalData[0]!.data).to.equal(m.syncProto().graph!.initializer!.find((t) => t.name === 'w')!.raw_data);
+    expect(enc.bytes.byteLength).to.be.below(k * n * 4);
+    const fromBuffer = await withRunner(m, {}, (r) => r.run(x));
+    expect(Array.from(fromBuffer.y!.data as Float32Array)).to.deep.equal(Array.from(fromFile.y!.data as Float32Array));
+    // and a wrong weight is told apart: the check compares values, not just shapes
+    const other = Model.load(path.join(dir, 'm.onnx'));
+    const wt = other.syncProto().graph!.initializer!.find((t) => t.name === 'w')!;
+    wt.raw_data = new Uint8Array(Float32Array.from(w, (v) => v * 1.001).buffer);
+    const changed = await withRunner(other, {}, (r) => r.run(x));
+    expect(Array.from(changed.y!.data as Float32Array)).to.not.deep.equal(Array.from(fromFile.y!.data as Float32Array));
   });
 
   it('a model over 2 GB (external data in a sparse file) is opened by path, or saved with external data when modified: never inlined', () => {
