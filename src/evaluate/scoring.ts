@@ -15,6 +15,11 @@ export interface Scorer {
   dispose(): Promise<void>;
 }
 
+/** A NaN or infinite score is an error naming the image, never a number in a report. */
+export function checkScore(v: number, image: string): void {
+  if (!Number.isFinite(v)) throw new UserError('nan-score', `the model's score for ${image} is ${v}: a NaN score is a failure, not a number (check the model's input domain)`);
+}
+
 export async function openScorer(file: string, score: ScoreSpec, pixels: PixelMap, imageDims: readonly [number, number, number], opts: { ep?: ExecutionProvider; batch?: number; threads?: number } = {}): Promise<Scorer> {
   // ONNX Runtime's own default optimisations (all: fusions and, on CPU, the blocked conv layout);
   // the runtime's default (none) is for exact comparisons (a ResNet-50 at 498x664: 612 vs 465 ms)
@@ -32,7 +37,7 @@ export async function openScorer(file: string, score: ScoreSpec, pixels: PixelMa
         const y = (await runner.run({ [input]: { elemType: 1, dims: [k, ...imageDims], data } }, [score.output]))[score.output]!;
         const scores = scoresOf(score, { dims: y.dims, data: y.data as Float32Array });
         scores.forEach((v, i) => {
-          if (!Number.isFinite(v)) throw new UserError('nan-score', `the model's score for ${names?.[s + i] ?? `image ${s + i}`} is ${v}: a NaN score is a failure, not a number (check the model's input domain)`);
+          checkScore(v, names?.[s + i] ?? `image ${s + i}`);
         });
         out.push(...scores);
       }

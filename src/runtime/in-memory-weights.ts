@@ -11,6 +11,7 @@
  */
 import { clearLayout, encode, type ProtoMessage } from '../onnx/codec.js';
 import { DataLocation, type ModelProto, type TensorProto } from '../onnx/proto-types.js';
+import { isExternal } from '../onnx/tensor-data.js';
 
 export interface InMemoryExternal {
   /** A location name no file has ('<prefix><index>.bin'). */
@@ -28,7 +29,7 @@ export function encodeWithInMemoryWeights(proto: ModelProto): { bytes: Uint8Arra
   const externalData: InMemoryExternal[] = [];
   for (const t of proto.graph?.initializer ?? []) {
     const raw = t.raw_data;
-    if (!raw || raw.byteLength < MIN_BYTES || t.data_location === DataLocation.EXTERNAL || moved.has(t)) continue;
+    if (!raw || raw.byteLength < MIN_BYTES || isExternal(t)) continue;
     const path = `${PREFIX}${externalData.length}.bin`;
     externalData.push({ path, data: raw });
     const ref: TensorProto = { ...t, data_location: DataLocation.EXTERNAL, external_data: [{ key: 'location', value: path }, { key: 'offset', value: '0' }, { key: 'length', value: String(raw.byteLength) }] };

@@ -12,9 +12,9 @@ import { listDataset, parseDatasetSpec, selectSplit, SPLITS, type DatasetItem, t
 import { loadPixelBatch, savePixelsPng } from '../../data/pixels.js';
 import { readPreprocess, type PreprocessFlags } from '../../data/preprocess.js';
 import { createEngine, ENGINE_CHOICES, type EngineChoice } from '../../engines/factory.js';
-import { UsageError, UserError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 import { ATTACK_BATCH, seedFor } from '../../evaluate/evaluate.js';
-import { openScorer } from '../../evaluate/scoring.js';
+import { checkScore, openScorer } from '../../evaluate/scoring.js';
 import { Model } from '../../ir/model.js';
 import { writeFileAtomic } from '../../util/atomic-write.js';
 import { readRegularFile } from '../../util/safe-read.js';
@@ -169,7 +169,7 @@ export function registerAttack(program: Command, io: CliIO): void {
             attacked.set(r.attacked, s * per);
             if (fromFirstStep && pi === 0) {
               r.startScores.forEach((v, i) => {
-                if (!Number.isFinite(v)) throw new UserError('nan-score', `the model's score for ${names[s + i]} is ${v}: a NaN score is a failure, not a number (check the model's input domain)`);
+                checkScore(v, names[s + i]!);
                 cleanScores[s + i] = v;
               });
             }
