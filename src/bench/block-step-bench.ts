@@ -1,6 +1,6 @@
 /**
  * RobustBlock training-step cost (issue 15, a record): `npm run bench -- --only blockstep
- * [--blockstep-size half] [--blockstep-batches 8,32] [--blockstep-dry]` (`--blockstep-dry`: the estimates only).
+ * [--blockstep-size half] [--blockstep-batches 8,32] [--blockstep-micro n] [--blockstep-dry]` (`--blockstep-dry`: the estimates only).
  *
  * Model: the full-width ResNet-50 IQA export (make-large-model.ts `widenResnet`) at 498x664 (the
  * Linearity position of positions-bench.ts), and the same model with the RobustBlock spliced after
@@ -54,6 +54,8 @@ export interface BlockStepEstimate {
 
 export interface BlockStepRow {
   batch: number;
+  /** Images per engine call where the batch goes in slices (gradients summed). */
+  micro?: number;
   /** Static estimate of the child (larger graph + both parameter copies). */
   childEstimateBytes: number;
   skipped?: string;
@@ -142,7 +144,7 @@ function runChild(args: BlockStepChildArgs, capBytes: number, log: (s: string) =
   });
 }
 
-export async function runBlockStepBench(repoRoot: string, log: (s: string) => void, opts: { size?: 'full' | 'half'; batches?: number[]; reps?: number; dryRun?: boolean } = {}): Promise<BlockStepBench> {
+export async function runBlockStepBench(repoRoot: string, log: (s: string) => void, opts: { size?: 'full' | 'half'; batches?: number[]; reps?: number; micro?: number; dryRun?: boolean } = {}): Promise<BlockStepBench> {
   const size: [number, number] = opts.size === 'half' ? [249, 332] : [498, 664];
   const batches = opts.batches ?? [8, 32];
   const reps = opts.reps ?? 2;
@@ -170,7 +172,7 @@ export async function runBlockStepBench(repoRoot: string, log: (s: string) => vo
       params[variant] = names.length;
       paramBytes[variant] = names.reduce((s, n) => s + 4 * model.graph.lookup(n)!.declaredShape!.reduce<number>((a, d) => a * (typeof d === 'number' ? d : 1), 1), 0);
       const grad = buildGradientGraph(gradientForm(model).model, { loss: { kind: 'cotangents', outputs: ['score'] }, inputs: [], params: names });
-      for (const batch of batches) {
+      for (const batch of new Set(batches.map((b) => Math.min(b, opts.micro ?? b)))) {
         // every input with a batch dim gets its size (a symbolic dim left open is taken as 1, which
         // would contradict the image's batch and leave every shape unknown)
         const e = estimateMemory(grad.model, { inputShapes: { input: [batch, 3, ...size], [grad.feeds.cotangents.score!]: [batch, 1] } });
@@ -182,9 +184,11 @@ export async function runBlockStepBench(repoRoot: string, log: (s: string) => vo
     const rows: BlockStepRow[] = [];
     let tooSlow: string | undefined;
     for (const batch of batches) {
-      const per = estimates.filter((e) => e.batch === batch);
-      const childEstimateBytes = Math.max(...per.map((e) => e.bytes)) + paramBytes.unpatched! + paramBytes.patched!;
-      const row: BlockStepRow = { batch, childEstimateBytes };
+      // the engine's memory is a slice's: the estimate of the micro-batch, plus the summed gradients
+      const micro = opts.micro !== undefined && opts.micro < batch ? opts.micro : undefined;
+      const per = estimates.filter((e) => e.batch === (micro ?? batch));
+      const childEstimateBytes = Math.max(...per.map((e) => e.bytes)) + paramBytes.unpatched! + paramBytes.patched! + (micro ? Math.max(paramBytes.unpatched!, paramBytes.patched!) : 0);
+      const row: BlockStepRow = { batch, ...(micro ? { micro } : {}), childEstimateBytes };
       rows.push(row);
       const avail = availableBytes();
       if (opts.dryRun) row.skipped = 'dry run: estimates only';
@@ -196,8 +200,8 @@ export async function runBlockStepBench(repoRoot: string, log: (s: string) => vo
         continue;
       }
       const cap = Math.min(ESTIMATE_LIMIT_BYTES, avail - 1e9);
-      log(`  batch ${batch}: child estimated ${GB(childEstimateBytes)}, ${GB(avail)} available, watchdog cap ${GB(cap)}; ${uptime()}`);
-      const res = await runChild({ files, batch, h: size[0], w: size[1], reps }, cap, log);
+      log(`  batch ${batch}${micro ? ` in engine calls of ${micro}` : ''}: child estimated ${GB(childEstimateBytes)}, ${GB(avail)} available, watchdog cap ${GB(cap)}; ${uptime()}`);
+      const res = await runChild({ files, batch, ...(micro ? { micro } : {}), h: size[0], w: size[1], reps }, cap, log);
       if (res.killed) {
         row.killed = res.killed;
         log(`  batch ${batch}: ${res.killed}`);

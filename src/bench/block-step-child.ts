@@ -2,7 +2,8 @@
  * Child process of the RobustBlock training-step benchmark (block-step-bench.ts): one ort engine
  * per file, every weight trainable (what finetune does), ONNX Runtime's memory arena off (so the
  * process peaks at the larger step, not the sum of both); a training step is one `gradients`
- * call with the score's cotangent at batch `batch`. The first call of each engine (gradient
+ * call with the score's cotangent at batch `batch`, or with `micro`, the parameter gradients of
+ * slices of that many images summed (src/train/micro-batches.ts, as `finetune --micro-batch`). The first call of each engine (gradient
  * graph, session, first run) is timed apart; then `reps` rounds, each one step of every file in
  * turn (interleaved, so the load of a shared machine weighs on both alike). Prints JSON on stdout,
  * progress on stderr.
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { HostTensor } from '../differentiable/model.js';
 import { OrtEngine } from '../engines/ort-engine.js';
 import { Model } from '../ir/model.js';
+import { summedParamGrads } from '../train/micro-batches.js';
 import { median, peakRss } from './measure.js';
 import { cpuMs, seeded } from './ortgrad-bench.js';
 
@@ -18,6 +20,8 @@ export interface BlockStepChildArgs {
   /** Variant name -> model file (steps run in this order within each round). */
   files: Record<string, string>;
   batch: number;
+  /** Images per engine call (default: the whole batch). */
+  micro?: number;
   h: number;
   w: number;
   reps: number;
@@ -46,8 +50,12 @@ async function main(): Promise<void> {
   const step = async (n: string): Promise<number> => {
     const t = performance.now();
     const c = cpuMs();
-    const r = await engines.get(n)!.gradients({ input: x }, ct, {});
-    if (!Number.isFinite(r.loss)) throw new Error(`${n}: the loss is ${r.loss}`);
+    const per = 3 * a.h * a.w;
+    const grads = await summedParamGrads(engines.get(n)!, a.batch, a.micro ?? a.batch, (s, k) => ({
+      feeds: { input: { dims: [k, 3, a.h, a.w], data: x.data.subarray(s * per, (s + k) * per) } },
+      cotangents: { score: { dims: [k, 1], data: ct.score.data.subarray(s, s + k) } },
+    }), {});
+    for (const [p, g] of Object.entries(grads)) if (!(g.data as Float32Array).every(Number.isFinite)) throw new Error(`${n}: the gradient of '${p}' is not finite`);
     lastCpu = cpuMs() - c;
     return performance.now() - t;
   };

@@ -25,6 +25,7 @@ import { pixelMap, type PixelMap } from '../attacks/pixels.js';
 import { readCheckpoint, writeCheckpoint, type Checkpoint } from './checkpoint.js';
 import { AT_DEFAULTS, atLabels, NT_DEFAULTS, ntProbe, ntRegulariser } from './defences.js';
 import { taskLoss, type LossKind, type NormInNormOptions } from './losses.js';
+import { microSlices, summedParamGrads } from './micro-batches.js';
 
 export type Defence = 'none' | 'nt' | 'at';
 
@@ -35,6 +36,13 @@ export interface FinetuneOptions {
   score: ScoreSpec;
   epochs?: number;
   batch?: number;
+  /**
+   * Images per engine call (default: the whole batch). A batch is still one optimisation step with
+   * its loss over all its images; only the engine's forward and gradient calls go in slices of this
+   * many images, with the parameter gradients summed, so the engine's memory is that of a
+   * micro-batch (docs/TRAINING.md).
+   */
+  microBatch?: number;
   /** Learning rate of the new parameters (default 1e-4). */
   lr?: number;
   /** Learning rate of the pretrained parameters as a fraction of `lr` (default 0.1). */
@@ -98,10 +106,13 @@ export function epochBatches(items: readonly DatasetItem[], batch: number, seed:
   return out;
 }
 
-function checkOptions(o: FinetuneOptions): Required<Pick<FinetuneOptions, 'epochs' | 'batch' | 'lr' | 'lrPretrainedRatio' | 'loss' | 'defence' | 'seed'>> {
-  const r = { epochs: o.epochs ?? 5, batch: o.batch ?? 8, lr: o.lr ?? 1e-4, lrPretrainedRatio: o.lrPretrainedRatio ?? 0.1, loss: o.loss ?? 'norm-in-norm', defence: o.defence ?? 'none', seed: o.seed ?? 0 };
+function checkOptions(o: FinetuneOptions): Required<Pick<FinetuneOptions, 'epochs' | 'batch' | 'microBatch' | 'lr' | 'lrPretrainedRatio' | 'loss' | 'defence' | 'seed'>> {
+  const batch = o.batch ?? 8;
+  const r = { epochs: o.epochs ?? 5, batch, microBatch: o.microBatch ?? 2 * batch, lr: o.lr ?? 1e-4, lrPretrainedRatio: o.lrPretrainedRatio ?? 0.1, loss: o.loss ?? 'norm-in-norm', defence: o.defence ?? 'none', seed: o.seed ?? 0 };
   if (!Number.isInteger(r.epochs) || r.epochs < 1 || r.epochs > 1000) throw new UserError('usage', `--epochs must be an integer in [1, 1000] (got ${r.epochs})`);
   if (!Number.isInteger(r.batch) || r.batch < 2 || r.batch > 1024) throw new UserError('usage', `--batch must be an integer in [2, 1024] (got ${r.batch}): norm-in-norm needs 2 images`);
+  // the default covers the doubled batch of adversarial training (clean + FGSM images)
+  if (o.microBatch !== undefined && (!Number.isInteger(o.microBatch) || o.microBatch < 1 || o.microBatch > 1024)) throw new UserError('usage', `--micro-batch must be an integer in [1, 1024] (got ${o.microBatch})`);
   if (!(r.lr > 0 && r.lr <= 1)) throw new UserError('usage', `--lr must be in (0, 1] (got ${r.lr})`);
   if (!(r.lrPretrainedRatio >= 0 && r.lrPretrainedRatio <= 10)) throw new UserError('usage', `--lr-pretrained-ratio must be in [0, 10] (got ${r.lrPretrainedRatio})`);
   if (!['norm-in-norm', 'l1', 'mse'].includes(r.loss)) throw new UserError('usage', `--loss must be norm-in-norm, l1 or mse (got '${r.loss}')`);
@@ -151,21 +162,43 @@ class Trainer {
     return { [this.engine.inputNames[0]!]: { dims: [n, 3, h, w], data: this.pixels.toModel(px) } };
   }
 
-  async predict(px: Float32Array, n: number): Promise<{ scores: number[]; dims: number[] }> {
-    const y = (await this.engine.forward(this.feeds(px, n), [this.o.score.output]))[this.o.score.output]!;
-    return { scores: scoresOf(this.o.score, y), dims: y.dims };
+  private slices(n: number): [number, number][] {
+    return microSlices(n, this.cfg.microBatch);
   }
 
-  /** Parameter gradients of sum_n dLds[n] * score_n at pixels px. */
+  private per(): number {
+    const [h, w] = this.o.preprocess.size;
+    return 3 * h * w;
+  }
+
+  async predict(px: Float32Array, n: number): Promise<{ scores: number[]; dims: number[] }> {
+    const scores: number[] = [];
+    let dims: number[] = [];
+    for (const [s, c] of this.slices(n)) {
+      const y = (await this.engine.forward(this.feeds(px.subarray(s * this.per(), (s + c) * this.per()), c), [this.o.score.output]))[this.o.score.output]!;
+      scores.push(...scoresOf(this.o.score, y));
+      dims = [n, ...y.dims.slice(1)];
+    }
+    return { scores, dims };
+  }
+
+  /** Parameter gradients of sum_n dLds[n] * score_n at pixels px (summed over the micro-batches). */
   async paramGrads(px: Float32Array, n: number, dims: number[], dLds: ArrayLike<number>): Promise<Record<string, HostTensor>> {
-    const cot = scoreCotangentFrom(this.o.score, dims, dLds);
-    return (await this.engine.gradients(this.feeds(px, n), { [this.o.score.output]: cot }, { params: this.trainable })).paramGrads;
+    const per = this.per();
+    return summedParamGrads(this.engine, n, this.cfg.microBatch, (s, c) => ({
+      feeds: this.feeds(px.subarray(s * per, (s + c) * per), c),
+      cotangents: { [this.o.score.output]: scoreCotangentFrom(this.o.score, [c, ...dims.slice(1)], Array.from(dLds).slice(s, s + c)) },
+    }), { params: this.trainable });
   }
 
   async inputGrad(px: Float32Array, n: number, dims: number[]): Promise<Float32Array> {
-    const cot = scoreCotangentFrom(this.o.score, dims, new Array(n).fill(this.o.score.lowerIsBetter ? -1 : 1));
-    const r = await this.engine.gradients(this.feeds(px, n), { [this.o.score.output]: cot }, { inputs: [this.engine.inputNames[0]!], params: [] });
-    return this.pixels.gradToPixels(r.inputGrads[this.engine.inputNames[0]!]!.data as Float32Array);
+    const out = new Float32Array(n * this.per());
+    for (const [s, c] of this.slices(n)) {
+      const cot = scoreCotangentFrom(this.o.score, [c, ...dims.slice(1)], new Array(c).fill(this.o.score.lowerIsBetter ? -1 : 1));
+      const r = await this.engine.gradients(this.feeds(px.subarray(s * this.per(), (s + c) * this.per()), c), { [this.o.score.output]: cot }, { inputs: [this.engine.inputNames[0]!], params: [] });
+      out.set(this.pixels.gradToPixels(r.inputGrads[this.engine.inputNames[0]!]!.data as Float32Array), s * this.per());
+    }
+    return out;
   }
 
   /** One optimisation step on a batch; returns the batch's loss. */
@@ -177,7 +210,11 @@ class Trainer {
     if (this.cfg.defence === 'at') {
       // FGSM examples on the current model (raise the predicted quality; the reference's step
       // 5/255 within eps 4/255 is one step of eps), labels lowered by SSIM
-      const adv = (await fgsm(this.objective, px, n, { eps: Math.min(AT_DEFAULTS.eps, AT_DEFAULTS.step) })).attacked;
+      const adv = new Float32Array(px.length);
+      for (const [s, c] of this.slices(n)) {
+        const part = px.subarray(s * this.per(), (s + c) * this.per());
+        adv.set((await fgsm(this.objective, part, c, { eps: Math.min(AT_DEFAULTS.eps, AT_DEFAULTS.step) })).attacked, s * this.per());
+      }
       const advLabels = atLabels(px, adv, batch.mos, batch.dims, range);
       const both = new Float32Array(px.length * 2);
       both.set(px);

@@ -71,13 +71,17 @@ describe('autodiff core rules vs finite differences of ORT', function () {
     }
   });
 
-  it('Conv dX form auto: the flipped Conv where the weight is constant (attacks), ConvTranspose where it is trained', () => {
+  it('Conv dX form auto: the flipped Conv at stride 1 (constant or trained weight), ConvTranspose at stride 2', () => {
     const vals = [val('x', [1, 2, 5, 5], 1), val('w', [3, 2, 3, 3], 2, true)];
-    const kase = smallCase([nd('Conv', ['x', 'w'], [ints('pads', [1, 1, 1, 1])])], vals, ['y']);
-    const ops = (params: string[]): string[] => buildGradientGraph(kase.model, { loss: { kind: 'mean', output: 'y' }, inputs: ['x'], params }).model.graph.nodes.map((x) => x.opType);
+    const ops = (strides: number[], params: string[]): string[] => {
+      const kase = smallCase([nd('Conv', ['x', 'w'], [ints('pads', [1, 1, 1, 1]), ints('strides', strides)])], vals, ['y']);
+      return buildGradientGraph(kase.model, { loss: { kind: 'mean', output: 'y' }, inputs: ['x'], params }).model.graph.nodes.map((x) => x.opType);
+    };
     expect(CONV_INPUT_GRAD.form).to.equal('auto');
-    expect(ops([])).to.include('Conv').and.not.include('ConvTranspose');
-    expect(ops(['w'])).to.include('ConvTranspose');
+    expect(ops([1, 1], [])).to.include('Conv').and.not.include('ConvTranspose');
+    expect(ops([1, 1], ['w'])).to.include('Conv').and.not.include('ConvTranspose');
+    expect(ops([2, 2], ['w'])).to.include('ConvTranspose');
+    expect(ops([2, 2], [])).to.include('ConvTranspose');
   });
 
   it('a 5% wrong Conv gradient fails the check', async () => {

@@ -21,10 +21,10 @@ describe('cli: finetune and evaluate', function () {
     await makeDefaultDataset({ out: data, size: 24, seed: 11 });
   });
 
-  it('finetune --json prints finetune@1 and writes a model and its checkpoint', async () => {
+  it('finetune --json (engine calls of 3 images) prints finetune@1 and writes a model and its checkpoint', async () => {
     const dir = temps.make('ft');
     const out = path.join(dir, 'tuned.onnx');
-    const r = await cli('finetune', 'graphs/linearity_r18w16.onnx', '--data', data, '--epochs', '1', '--lr', '1e-4', '-o', out, '--json');
+    const r = await cli('finetune', 'graphs/linearity_r18w16.onnx', '--data', data, '--epochs', '1', '--lr', '1e-4', '--micro-batch', '3', '-o', out, '--json');
     expect(r.code, r.err).to.equal(0);
     const j = JSON.parse(r.out);
     expect(j.schema).to.equal('finetune@1');
@@ -66,6 +66,8 @@ describe('cli: finetune and evaluate', function () {
     [['finetune', 'graphs/linearity_r18w16.onnx', '--epochs', '0'], /--epochs '0' must be an integer from 1 to 1000/],
     [['finetune', 'graphs/linearity_r18w16.onnx', '--lr', 'abc'], /--lr 'abc' is not a finite number/],
     [['finetune', 'graphs/linearity_r18w16.onnx', '--loss', 'huber'], /--loss must be norm-in-norm, l1, mse/],
+    [['finetune', 'graphs/linearity_r18w16.onnx', '--micro-batch', '0'], /--micro-batch '0' must be an integer from 1 to 1024/],
+    [['finetune', 'graphs/linearity_r18w16.onnx', '--micro-batch', '1025'], /--micro-batch '1025' must be an integer from 1 to 1024/],
     [['evaluate', 'graphs/linearity_r18w16.onnx', '--attacks', 'pgd-0'], /PGD iterations must be in \[1, 1000\]/],
     [['evaluate', 'graphs/linearity_r18w16.onnx', '--attacks', 'cw'], /unknown attack 'cw'/],
     [['evaluate', 'graphs/linearity_r18w16.onnx', '--eps', '2,300'], /--eps '2,300' must be comma-separated numbers in \[0, 255\]/],

@@ -22,6 +22,7 @@ interface FinetuneFlags extends PreprocessFlags, ScoreFlags {
   lr: number;
   lrPretrainedRatio: number;
   batch: number;
+  microBatch?: number;
   loss: LossKind;
   defence: Defence;
   trainable: string[];
@@ -50,6 +51,7 @@ export function registerFinetune(program: Command, io: CliIO): void {
       .option('--lr <x>', 'learning rate of the new parameters (the RobustBlock and --new)', parseNumberIn('--lr', 1e-12, 1), 1e-4)
       .option('--lr-pretrained-ratio <x>', 'learning rate of the pretrained parameters as a fraction of --lr', parseNumberIn('--lr-pretrained-ratio', 0, 10), 0.1)
       .option('--batch <n>', 'images per batch (>= 2)', parseInteger('--batch', 2, 1024), 8)
+      .option('--micro-batch <n>', 'images per engine call, 1 to 1024 (default: the whole batch); the step and its loss stay the batch\'s, gradients are summed over the calls, the engine\'s memory is a micro-batch\'s', parseInteger('--micro-batch', 1, 1024))
       .option('--loss <loss>', 'norm-in-norm, l1 or mse', parseChoice('--loss', ['norm-in-norm', 'l1', 'mse'] as const), 'norm-in-norm')
       .option('--defence <d>', 'none, nt (gradient-norm regularisation) or at (FGSM adversarial training)', parseChoice('--defence', ['none', 'nt', 'at'] as const), 'none')
       .option('--trainable <selector>', 'parameters to train (name, glob, stage:<name>, robust-block, all); repeatable', collect, [])
@@ -83,6 +85,7 @@ export function registerFinetune(program: Command, io: CliIO): void {
       score,
       epochs: opts.epochs,
       batch: opts.batch,
+      ...(opts.microBatch !== undefined ? { microBatch: opts.microBatch } : {}),
       lr: opts.lr,
       lrPretrainedRatio: opts.lrPretrainedRatio,
       loss: opts.loss,

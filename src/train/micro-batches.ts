@@ -1,0 +1,45 @@
+/**
+ * Micro-batches: a batch's engine calls in slices of at most `size` images, with the parameter
+ * gradients of the slices summed. Exact where the gradient is linear in the cotangents and images
+ * do not interact in the forward (inference-mode BatchNormalization): the sum of the slices'
+ * vector-Jacobian products is the whole batch's. Memory is then that of one slice.
+ */
+import type { DifferentiableModel, GradientRequest, HostTensor } from '../differentiable/model.js';
+
+/** [first image, count] of each slice of `n` images in slices of at most `size`. */
+export function microSlices(n: number, size: number): [number, number][] {
+  if (!(Number.isInteger(size) && size >= 1)) throw new RangeError(`micro-batch size must be a positive integer (got ${size})`);
+  const out: [number, number][] = [];
+  for (let s = 0; s < n; s += size) out.push([s, Math.min(size, n - s)]);
+  return out;
+}
+
+/** What one slice feeds the engine: its inputs and the cotangents of its outputs. */
+export interface SliceCall {
+  feeds: Record<string, HostTensor>;
+  cotangents: Record<string, HostTensor>;
+}
+
+/**
+ * Parameter gradients of a batch of `n` images, summed over slices of at most `size` images
+ * (`slice(start, count)` builds each call). One slice returns the engine's result as it is; more
+ * slices sum into copies (slice order, float32).
+ */
+export async function summedParamGrads(engine: DifferentiableModel, n: number, size: number, slice: (start: number, count: number) => SliceCall, wrt: GradientRequest): Promise<Record<string, HostTensor>> {
+  const slices = microSlices(n, size);
+  let sum: Record<string, HostTensor> | undefined;
+  for (const [s, c] of slices) {
+    const call = slice(s, c);
+    const g = (await engine.gradients(call.feeds, call.cotangents, wrt)).paramGrads;
+    if (slices.length === 1) return g;
+    if (!sum) sum = Object.fromEntries(Object.entries(g).map(([k, v]) => [k, { dims: [...v.dims], data: Float32Array.from(v.data as Float32Array) }]));
+    else {
+      for (const [k, v] of Object.entries(g)) {
+        const acc = sum[k]!.data as Float32Array;
+        const d = v.data as Float32Array;
+        for (let i = 0; i < acc.length; i++) acc[i]! += d[i]!;
+      }
+    }
+  }
+  return sum!;
+}
