@@ -26,6 +26,8 @@ describe('autodiff core rules vs finite differences of ORT', function () {
     { what: 'groups 2, stride 2 with an uneven remainder', x: [2, 4, 8, 7], w: [6, 2, 3, 3], attrs: [int('group', 2), ints('strides', [2, 2])], bias: true },
     { what: 'depthwise with multiplier 2, pads 1', x: [2, 3, 6, 6], w: [6, 1, 3, 3], attrs: [int('group', 3), ints('pads', [1, 1, 1, 1])] },
     { what: '1x1 stride 2 (downsample)', x: [2, 4, 7, 7], w: [6, 4, 1, 1], attrs: [ints('strides', [2, 2])] },
+    { what: '1x1 stride 1 with bias', x: [2, 4, 5, 6], w: [6, 4, 1, 1], attrs: [], bias: true },
+    { what: '1x1 strides 2, 3 on an even extent', x: [1, 3, 8, 9], w: [5, 3, 1, 1], attrs: [ints('strides', [2, 3])] },
     { what: 'auto_pad SAME_UPPER stride 2', x: [1, 2, 7, 6], w: [3, 2, 3, 3], attrs: [{ name: 'auto_pad', s: new TextEncoder().encode('SAME_UPPER'), type: 3 }, ints('strides', [2, 2])] },
     { what: 'few output positions (L < M: the unfold form folds the batch)', x: [3, 3, 4, 4], w: [12, 3, 3, 3], attrs: [ints('strides', [2, 2])], bias: true },
     { what: '1-D conv', x: [2, 3, 11], w: [4, 3, 3], attrs: [ints('strides', [2]), ints('pads', [1, 0])] },
