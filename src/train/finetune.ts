@@ -108,10 +108,10 @@ export function epochBatches(items: readonly DatasetItem[], batch: number, seed:
 
 function checkOptions(o: FinetuneOptions): Required<Pick<FinetuneOptions, 'epochs' | 'batch' | 'microBatch' | 'lr' | 'lrPretrainedRatio' | 'loss' | 'defence' | 'seed'>> {
   const batch = o.batch ?? 8;
+  // the default micro-batch (twice the batch) also covers adversarial training's doubled batch
   const r = { epochs: o.epochs ?? 5, batch, microBatch: o.microBatch ?? 2 * batch, lr: o.lr ?? 1e-4, lrPretrainedRatio: o.lrPretrainedRatio ?? 0.1, loss: o.loss ?? 'norm-in-norm', defence: o.defence ?? 'none', seed: o.seed ?? 0 };
   if (!Number.isInteger(r.epochs) || r.epochs < 1 || r.epochs > 1000) throw new UserError('usage', `--epochs must be an integer in [1, 1000] (got ${r.epochs})`);
   if (!Number.isInteger(r.batch) || r.batch < 2 || r.batch > 1024) throw new UserError('usage', `--batch must be an integer in [2, 1024] (got ${r.batch}): norm-in-norm needs 2 images`);
-  // the default covers the doubled batch of adversarial training (clean + FGSM images)
   if (o.microBatch !== undefined && (!Number.isInteger(o.microBatch) || o.microBatch < 1 || o.microBatch > 1024)) throw new UserError('usage', `--micro-batch must be an integer in [1, 1024] (got ${o.microBatch})`);
   if (!(r.lr > 0 && r.lr <= 1)) throw new UserError('usage', `--lr must be in (0, 1] (got ${r.lr})`);
   if (!(r.lrPretrainedRatio >= 0 && r.lrPretrainedRatio <= 10)) throw new UserError('usage', `--lr-pretrained-ratio must be in [0, 10] (got ${r.lrPretrainedRatio})`);
@@ -166,16 +166,17 @@ class Trainer {
     return microSlices(n, this.cfg.microBatch);
   }
 
-  private per(): number {
+  /** Images [s, s + c) of a pixel batch (a view). */
+  private images(px: Float32Array, s: number, c: number): Float32Array {
     const [h, w] = this.o.preprocess.size;
-    return 3 * h * w;
+    return px.subarray(s * 3 * h * w, (s + c) * 3 * h * w);
   }
 
   async predict(px: Float32Array, n: number): Promise<{ scores: number[]; dims: number[] }> {
     const scores: number[] = [];
     let dims: number[] = [];
     for (const [s, c] of this.slices(n)) {
-      const y = (await this.engine.forward(this.feeds(px.subarray(s * this.per(), (s + c) * this.per()), c), [this.o.score.output]))[this.o.score.output]!;
+      const y = (await this.engine.forward(this.feeds(this.images(px, s, c), c), [this.o.score.output]))[this.o.score.output]!;
       scores.push(...scoresOf(this.o.score, y));
       dims = [n, ...y.dims.slice(1)];
     }
@@ -184,19 +185,18 @@ class Trainer {
 
   /** Parameter gradients of sum_n dLds[n] * score_n at pixels px (summed over the micro-batches). */
   async paramGrads(px: Float32Array, n: number, dims: number[], dLds: ArrayLike<number>): Promise<Record<string, HostTensor>> {
-    const per = this.per();
     return summedParamGrads(this.engine, n, this.cfg.microBatch, (s, c) => ({
-      feeds: this.feeds(px.subarray(s * per, (s + c) * per), c),
+      feeds: this.feeds(this.images(px, s, c), c),
       cotangents: { [this.o.score.output]: scoreCotangentFrom(this.o.score, [c, ...dims.slice(1)], Array.from(dLds).slice(s, s + c)) },
     }), { params: this.trainable });
   }
 
   async inputGrad(px: Float32Array, n: number, dims: number[]): Promise<Float32Array> {
-    const out = new Float32Array(n * this.per());
+    const out = new Float32Array(px.length);
     for (const [s, c] of this.slices(n)) {
       const cot = scoreCotangentFrom(this.o.score, [c, ...dims.slice(1)], new Array(c).fill(this.o.score.lowerIsBetter ? -1 : 1));
-      const r = await this.engine.gradients(this.feeds(px.subarray(s * this.per(), (s + c) * this.per()), c), { [this.o.score.output]: cot }, { inputs: [this.engine.inputNames[0]!], params: [] });
-      out.set(this.pixels.gradToPixels(r.inputGrads[this.engine.inputNames[0]!]!.data as Float32Array), s * this.per());
+      const r = await this.engine.gradients(this.feeds(this.images(px, s, c), c), { [this.o.score.output]: cot }, { inputs: [this.engine.inputNames[0]!], params: [] });
+      this.images(out, s, c).set(this.pixels.gradToPixels(r.inputGrads[this.engine.inputNames[0]!]!.data as Float32Array));
     }
     return out;
   }
@@ -212,8 +212,7 @@ class Trainer {
       // 5/255 within eps 4/255 is one step of eps), labels lowered by SSIM
       const adv = new Float32Array(px.length);
       for (const [s, c] of this.slices(n)) {
-        const part = px.subarray(s * this.per(), (s + c) * this.per());
-        adv.set((await fgsm(this.objective, part, c, { eps: Math.min(AT_DEFAULTS.eps, AT_DEFAULTS.step) })).attacked, s * this.per());
+        this.images(adv, s, c).set((await fgsm(this.objective, this.images(px, s, c), c, { eps: Math.min(AT_DEFAULTS.eps, AT_DEFAULTS.step) })).attacked);
       }
       const advLabels = atLabels(px, adv, batch.mos, batch.dims, range);
       const both = new Float32Array(px.length * 2);
