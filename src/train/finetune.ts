@@ -69,7 +69,7 @@ export interface FinetuneOptions {
 }
 
 export type FinetuneEvent =
-  | { kind: 'start'; engine: string; trainable: number; newParams: number; images: number; batches: number; startEpoch: number; epochs: number }
+  | { kind: 'start'; engine: string; trainable: number; newParams: number; images: number; batches: number; startEpoch: number; epochs: number; microBatch?: number }
   | { kind: 'batch'; epoch: number; batch: number; batches: number; loss: number; images: number }
   | { kind: 'epoch'; summary: EpochSummary };
 
@@ -311,7 +311,7 @@ export async function finetune(model: Model, o: FinetuneOptions): Promise<Finetu
       }
     }
     const batchesPerEpoch = epochBatches(o.train, cfg.batch, cfg.seed, 1).length;
-    o.onEvent?.({ kind: 'start', engine: engine.describe(), trainable: trainable.length, newParams: newParams.size, images: o.train.length, batches: batchesPerEpoch, startEpoch, epochs: cfg.epochs });
+    o.onEvent?.({ kind: 'start', engine: engine.describe(), trainable: trainable.length, newParams: newParams.size, images: o.train.length, batches: batchesPerEpoch, startEpoch, epochs: cfg.epochs, ...(o.microBatch !== undefined ? { microBatch: o.microBatch } : {}) });
     if (startEpoch === 1) {
       // epoch 0: the model as given, the baseline every later epoch must beat to be kept
       const val = await trainer.validate(o.val, cfg.batch);

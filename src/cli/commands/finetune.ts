@@ -100,7 +100,7 @@ export function registerFinetune(program: Command, io: CliIO): void {
       checkpointDir: opts.resume ?? `${opts.output}.ckpt`,
       resume: opts.resume !== undefined,
       onEvent: (e) => {
-        if (e.kind === 'start') progress.line(`engine: ${e.engine}; ${e.trainable} trainable parameters (${e.newParams} new); ${e.images} training images, ${e.batches} batches per epoch`);
+        if (e.kind === 'start') progress.line(`engine: ${e.engine}; ${e.trainable} trainable parameters (${e.newParams} new); ${e.images} training images, ${e.batches} batches per epoch${e.microBatch !== undefined ? `, engine calls of at most ${e.microBatch} images` : ''}`);
         else if (e.kind === 'batch') {
           if (e.batch === 1) {
             progress.start(e.batches, `epoch ${e.epoch}`);
