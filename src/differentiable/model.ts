@@ -76,6 +76,12 @@ export interface DifferentiableModel {
    * changed (the others keep their bytes).
    */
   writeBack(names?: readonly string[]): string[];
+  /**
+   * Parameter gradients summed over `count` calls (call i: its feeds and the cotangents of its
+   * outputs), equal to the sum of `gradients` over the calls; optional: an engine that can share
+   * work between the calls (one backward pass through a weight-only stage) implements it.
+   */
+  sumParamGrads?(count: number, call: (i: number) => { feeds: Record<string, HostTensor>; cotangents: Record<string, HostTensor> }, wrt?: GradientRequest): Promise<Record<string, HostTensor>>;
   /** Live engine memory; the contract tests check it stays flat across repeated calls. */
   memoryStats?(): MemoryStats;
   /** Release engine memory. */

@@ -28,6 +28,7 @@ import { openRunner, type ExecutionProvider, type OptimizationLevel, type Runner
 import { hostToRuntime, runtimeToHost } from './host-tensors.js';
 import { sessionModel } from './session-model.js';
 import { gradientForm, type ChunkReport } from '../differentiable/gradient-form.js';
+import { splitWeightStage, type WeightStage } from './weight-stage.js';
 
 export interface OrtEngineOptions {
   /** Trainable parameter selectors (names, globs, `stage:<name>`, `robust-block`, `all`); default: none. */
@@ -52,6 +53,12 @@ export interface OrtEngineOptions {
   cayleyChunks?: { aboveBytes?: number; chunkBytes?: number };
   /** ONNX Runtime's CPU memory arena (default on); off, each run's buffers go back to the system, so several engines in one process peak at the largest, not the sum. */
   memoryArena?: boolean;
+  /**
+   * Compute the weight stage (nodes that read fed parameters and no graph input: the RobustBlock's
+   * Cayley) once per parameter update and feed its values to every call, and differentiate it
+   * once per `sumParamGrads` (default on; src/engines/weight-stage.ts).
+   */
+  hoistWeights?: boolean;
 }
 
 /** The request every engine call could make: all float inputs and the trainable parameters (checked before anything runs). */
@@ -110,6 +117,13 @@ export class OrtEngine implements DifferentiableModel {
   /** The form gradient graphs are built from (large Cayley blocks chunked; see gradientForm), made on first use. */
   private differentiated: Model | undefined;
   private chunked: ChunkReport[] = [];
+  /** The weight stage per set of fed parameters (null: none). */
+  private readonly stages = new Map<string, WeightStage | null>();
+  /** Bumped whenever a fed parameter changes: the stage's values are recomputed for the next call. */
+  private version = 0;
+  private stageValues: { key: string; version: number; values: Record<string, RuntimeTensor> } | undefined;
+  /** How many times the weight stage's forward ran (it runs once per parameter update). */
+  stageRuns = 0;
 
   private constructor(model: Model, trainable: string[], opts: OrtEngineOptions) {
     this.model = model;
@@ -150,7 +164,7 @@ export class OrtEngine implements DifferentiableModel {
 
   describe(): string {
     const threads = this.opts.threads !== undefined ? `${this.opts.threads} intra-op threads` : `ONNX Runtime's default intra-op threads (${os.availableParallelism()} cores)`;
-    return `${this.engine}: ONNX Runtime with gradient graphs (reverse mode as ONNX, src/autodiff), ${this.provider} execution provider${this.fallback}, ${threads}, graph optimisation ${this.opts.optimization ?? 'all'}; ${this.host.size} parameter(s) fed as inputs, every other weight constant${this.chunkNote}`;
+    return `${this.engine}: ONNX Runtime with gradient graphs (reverse mode as ONNX, src/autodiff), ${this.provider} execution provider${this.fallback}, ${threads}, graph optimisation ${this.opts.optimization ?? 'all'}; ${this.host.size} parameter(s) fed as inputs, every other weight constant${this.chunkNote}${this.stageNote}`;
   }
 
   /** What gradientForm did, once gradients were asked for. */
@@ -159,11 +173,19 @@ export class OrtEngine implements DifferentiableModel {
     return c.length ? `; RobustBlock Cayley differentiated in recomputed frequency chunks (${c.map((r) => `${r.prefix}: ${r.chunks} chunks of ${r.rows} row(s)`).join(', ')})` : '';
   }
 
-  /** The engine's host copies of fed parameters (their count and bytes); sessions are ONNX Runtime's. */
+  /** The weight stage in use, once a call has split it. */
+  private get stageNote(): string {
+    const s = this.stages.get(JSON.stringify(this.fed()));
+    return s ? `; a weight stage of ${s.nodes} node(s) (parameters only) computed once per parameter update, not per call` : '';
+  }
+
+  /** The engine's host copies of fed parameters and of the weight stage's values (their count and bytes); sessions are ONNX Runtime's. */
   memoryStats(): MemoryStats {
     let bytes = 0;
     for (const a of this.host.values()) bytes += a.byteLength;
-    return { tensors: this.host.size, bytes };
+    const stage = Object.values(this.stageValues?.values ?? {});
+    for (const t of stage) bytes += (t.data as Float32Array).byteLength;
+    return { tensors: this.host.size + stage.length, bytes };
   }
 
   /** How many sessions the engine holds (one per request shape). */
@@ -210,6 +232,7 @@ export class OrtEngine implements DifferentiableModel {
       if (Buffer.from(init.buffer, init.byteOffset, init.byteLength).equals(Buffer.from(value.data.buffer, value.data.byteOffset, value.data.byteLength))) return;
     }
     this.host.set(name, value.data.slice());
+    this.version++;
   }
 
   writeBack(names: readonly string[] = this.trainable): string[] {
@@ -293,25 +316,66 @@ export class OrtEngine implements DifferentiableModel {
     for (const w of wanted) if (!this.model.graph.lookup(w)) throw new UserError('no-such-value', `no value named '${w}' in the main graph`);
     const extra = [...new Set(wanted.filter((w) => !this.outputNames.includes(w)))].sort();
     const runFeeds = this.inputFeeds(feeds);
-    const runner = await this.forwardRunner(extra);
-    for (const p of this.fed()) runFeeds[p] = this.paramFeed(p);
+    const stage = this.stage();
+    let runner: Runner;
+    if (stage && extra.every((w) => stage.data.graph.lookup(w)?.producer())) {
+      const key = JSON.stringify(['forward-data', this.fed(), extra]);
+      runner = await this.cached(key, () => this.open(sessionModel(stage.data, stage.dataParams, extra)));
+      for (const p of stage.dataParams) runFeeds[p] = this.paramFeed(p);
+      Object.assign(runFeeds, await this.stageOutputs(stage));
+    } else {
+      runner = await this.forwardRunner(extra);
+      for (const p of this.fed()) runFeeds[p] = this.paramFeed(p);
+    }
     const res = await runner.run(runFeeds, wanted.filter((w, i) => wanted.indexOf(w) === i));
     const out: Record<string, HostTensor> = {};
     for (const w of wanted) out[w] = runtimeToHost(res[w]!, `value '${w}'`);
     return out;
   }
 
-  private gradSession(req: GradientGraphRequest, fed: string[]): Promise<GradSession> {
-    const key = JSON.stringify(['gradients', req.loss, [...(req.inputs ?? [])].sort(), [...(req.params ?? [])].sort(), fed]);
-    return this.cached(key, async () => {
+  /** The form gradient graphs and the weight stage are built from (large Cayley blocks chunked; see gradientForm). */
+  private differentiatedModel(): Model {
+    if (!this.differentiated) {
       const c = this.opts.cayleyChunks;
-      if (!this.differentiated) {
-        const form = gradientForm(this.model, { ...(c?.aboveBytes !== undefined ? { chunkAboveBytes: c.aboveBytes } : {}), ...(c?.chunkBytes !== undefined ? { chunkBytes: c.chunkBytes } : {}) });
-        this.differentiated = form.model;
-        this.chunked = form.chunked;
-      }
-      const base = fed.length ? sessionModel(this.differentiated, fed) : this.differentiated;
-      const graph = buildGradientGraph(base, req);
+      const form = gradientForm(this.model, { ...(c?.aboveBytes !== undefined ? { chunkAboveBytes: c.aboveBytes } : {}), ...(c?.chunkBytes !== undefined ? { chunkBytes: c.chunkBytes } : {}) });
+      this.differentiated = form.model;
+      this.chunked = form.chunked;
+    }
+    return this.differentiated;
+  }
+
+  /** The weight stage for the parameters fed now, when hoisting is on and the model has one. */
+  private stage(): WeightStage | undefined {
+    if (this.opts.hoistWeights === false) return undefined;
+    const fed = this.fed();
+    if (fed.length === 0) return undefined;
+    const key = JSON.stringify(fed);
+    if (!this.stages.has(key)) this.stages.set(key, splitWeightStage(this.differentiatedModel(), fed) ?? null);
+    return this.stages.get(key) ?? undefined;
+  }
+
+  /** The stage's boundary values for the current parameters: computed on the first call after an update, then reused. */
+  private async stageOutputs(stage: WeightStage): Promise<Record<string, RuntimeTensor>> {
+    const key = JSON.stringify(this.fed());
+    const c = this.stageValues;
+    if (c && c.key === key && c.version === this.version) return c.values;
+    const version = this.version;
+    this.stageValues = undefined;
+    const runner = await this.cached(JSON.stringify(['stage-forward', key]), () => this.open(sessionModel(stage.weight, stage.weightParams)));
+    const feeds: Record<string, RuntimeTensor> = {};
+    for (const p of stage.weightParams) feeds[p] = this.paramFeed(p);
+    const res = await runner.run(feeds, stage.boundary.map((b) => b.name));
+    this.stageRuns++;
+    const values: Record<string, RuntimeTensor> = {};
+    for (const b of stage.boundary) values[b.name] = res[b.name]!;
+    if (version === this.version) this.stageValues = { key, version, values };
+    return values;
+  }
+
+  private gradSession(base: Model, req: GradientGraphRequest, fed: string[], tag: string): Promise<GradSession> {
+    const key = JSON.stringify(['gradients', tag, req.loss, [...(req.inputs ?? [])].sort(), [...(req.params ?? [])].sort(), fed]);
+    return this.cached(key, async () => {
+      const graph = buildGradientGraph(fed.length ? sessionModel(base, fed) : base, req);
       const runner = await this.open(graph.model);
       const s: GradSession = { runner, graph };
       if (graph.feeds.target !== undefined) {
@@ -323,6 +387,56 @@ export class OrtEngine implements DifferentiableModel {
   }
 
   async gradients(feeds: Record<string, HostTensor>, loss: BuiltinLoss | Record<string, HostTensor>, wrt: GradientRequest = {}): Promise<GradientResult> {
+    const call = this.prepare(feeds, loss, wrt);
+    const stage = this.stage();
+    if (!stage) return (await this.gradCall(call)).result;
+    const { result, boundaryGrads } = await this.gradCall(call, stage);
+    if (boundaryGrads) this.addInto(result.paramGrads, await this.stageGradients(stage, boundaryGrads, call.stageWrt(stage)));
+    return result;
+  }
+
+  /**
+   * Parameter gradients summed over `count` calls (call i: its feeds and its outputs' cotangents),
+   * as the sum of `gradients` over the calls. With a weight stage, the calls' gradients with
+   * respect to the stage's values are summed first and the stage is differentiated once.
+   */
+  async sumParamGrads(count: number, call: (i: number) => { feeds: Record<string, HostTensor>; cotangents: Record<string, HostTensor> }, wrt: GradientRequest = {}): Promise<Record<string, HostTensor>> {
+    const sum: Record<string, HostTensor> = {};
+    let boundary: Record<string, HostTensor> | undefined;
+    let stage: WeightStage | undefined;
+    let stageWrt: string[] = [];
+    for (let i = 0; i < count; i++) {
+      const c = call(i);
+      const prepared = this.prepare(c.feeds, c.cotangents, { ...wrt, inputs: [] });
+      stage = this.stage();
+      const r = await this.gradCall(prepared, stage);
+      this.addInto(sum, r.result.paramGrads);
+      if (r.boundaryGrads) {
+        boundary ??= {};
+        this.addInto(boundary, r.boundaryGrads);
+        stageWrt = prepared.stageWrt(stage!);
+      }
+    }
+    if (stage && boundary) this.addInto(sum, await this.stageGradients(stage, boundary, stageWrt));
+    return sum;
+  }
+
+  /** Add `g` into `acc` (copies on first sight, float32). */
+  private addInto(acc: Record<string, HostTensor>, g: Record<string, HostTensor>): void {
+    for (const [k, v] of Object.entries(g)) {
+      const have = acc[k];
+      if (!have) {
+        acc[k] = { dims: [...v.dims], data: Float32Array.from(v.data as Float32Array) };
+        continue;
+      }
+      const a = have.data as Float32Array;
+      const d = v.data as Float32Array;
+      for (let i = 0; i < a.length; i++) a[i]! += d[i]!;
+    }
+  }
+
+  /** A call checked and turned into runtime feeds, before anything runs. */
+  private prepare(feeds: Record<string, HostTensor>, loss: BuiltinLoss | Record<string, HostTensor>, wrt: GradientRequest) {
     this.checkOpen();
     const inputNames = [...new Set(wrt.inputs ?? [])];
     const paramNames = [...new Set(wrt.params ?? this.trainable)];
@@ -341,11 +455,34 @@ export class OrtEngine implements DifferentiableModel {
       for (const o of outs) if (!this.outputNames.includes(o)) throw new UserError('no-such-value', `'${o}' is not a graph output`);
       spec = { kind: 'cotangents', outputs: outs.sort() };
     }
-    const fed = this.fed(new Set(paramNames));
-    const s = await this.gradSession({ loss: spec, inputs: inputNames, params: paramNames }, fed);
+    /** The requested parameters only the stage reads (their gradients come through it). */
+    const stageWrt = (stage: WeightStage): string[] => paramNames.filter((p) => stage.weightParams.includes(p));
+    return { loss, spec, inputNames, paramNames, runFeeds, stageWrt };
+  }
+
+  /**
+   * One run of a gradient graph: of the whole model, or with a stage, of its data model with the
+   * stage's values fed (and, when a requested parameter feeds the stage, their gradients returned).
+   */
+  private async gradCall(call: ReturnType<OrtEngine['prepare']>, stage?: WeightStage): Promise<{ result: GradientResult; boundaryGrads?: Record<string, HostTensor> }> {
+    const { loss, spec, inputNames, paramNames, runFeeds } = call;
+    const stageWrt = stage ? call.stageWrt(stage) : [];
+    const boundaryWrt = stageWrt.length ? stage!.boundary.map((b) => b.name) : [];
+    // a parameter both sides read gets both gradients; one only the stage reads, the stage's
+    const dataWrt = stage ? paramNames.filter((p) => !stage.weightParams.includes(p) || stage.dataParams.includes(p)) : paramNames;
+    let s: GradSession;
+    let fed: string[];
+    if (stage) {
+      fed = stage.dataParams.filter((p) => !dataWrt.includes(p));
+      s = await this.gradSession(stage.data, { loss: spec, inputs: [...inputNames, ...boundaryWrt], params: dataWrt }, fed, 'data');
+      Object.assign(runFeeds, await this.stageOutputs(stage));
+    } else {
+      fed = this.fed(new Set(paramNames));
+      s = await this.gradSession(this.differentiatedModel(), { loss: spec, inputs: inputNames, params: paramNames }, fed, 'whole');
+    }
     const g = s.graph;
     for (const p of fed) runFeeds[p] = this.paramFeed(p);
-    for (const p of paramNames) runFeeds[g.feeds.params[p]!] = this.paramFeed(p);
+    for (const p of dataWrt) runFeeds[g.feeds.params[p]!] = this.paramFeed(p);
     if (isBuiltin(loss)) {
       if (loss.kind !== 'mean') {
         if (!loss.target) throw new UserError('engine-loss', `the ${loss.kind} loss needs a target`);
@@ -354,7 +491,8 @@ export class OrtEngine implements DifferentiableModel {
     } else {
       for (const [o, c] of Object.entries(loss)) runFeeds[g.feeds.cotangents[o]!] = hostToRuntime(c, DataType.FLOAT, `the cotangent of '${o}'`);
     }
-    const fetch = [g.fetch.loss, ...Object.values(g.fetch.outputs), ...inputNames.map((n) => g.fetch.inputGrads[n]!), ...paramNames.map((n) => g.fetch.paramGrads[n]!)];
+    const wantInputs = [...inputNames, ...boundaryWrt];
+    const fetch = [g.fetch.loss, ...Object.values(g.fetch.outputs), ...wantInputs.map((n) => g.fetch.inputGrads[n]!), ...dataWrt.map((n) => g.fetch.paramGrads[n]!)];
     const res = await s.runner.run(runFeeds, [...new Set(fetch)]);
     const result: GradientResult = { loss: Number((res[g.fetch.loss]!.data as Float32Array)[0]), outputs: {}, inputGrads: {}, paramGrads: {} };
     for (const [o, name] of Object.entries(g.fetch.outputs)) result.outputs[o] = runtimeToHost(res[name]!, `output '${o}'`);
@@ -369,8 +507,27 @@ export class OrtEngine implements DifferentiableModel {
       }
     }
     for (const n of inputNames) result.inputGrads[n] = runtimeToHost(res[g.fetch.inputGrads[n]!]!, `gradient of input '${n}'`);
-    for (const n of paramNames) result.paramGrads[n] = runtimeToHost(res[g.fetch.paramGrads[n]!]!, `gradient of parameter '${n}'`);
-    return result;
+    for (const n of dataWrt) result.paramGrads[n] = runtimeToHost(res[g.fetch.paramGrads[n]!]!, `gradient of parameter '${n}'`);
+    if (!boundaryWrt.length) return { result };
+    const boundaryGrads: Record<string, HostTensor> = {};
+    for (const n of boundaryWrt) boundaryGrads[n] = runtimeToHost(res[g.fetch.inputGrads[n]!]!, `gradient of '${n}'`);
+    return { result, boundaryGrads };
+  }
+
+  /** The gradients of the parameters `wrt` through the stage, given the gradients of its values. */
+  private async stageGradients(stage: WeightStage, boundaryGrads: Record<string, HostTensor>, wrt: string[]): Promise<Record<string, HostTensor>> {
+    const fed = stage.weightParams.filter((p) => !wrt.includes(p));
+    const outputs = stage.boundary.map((b) => b.name).sort();
+    const s = await this.gradSession(stage.weight, { loss: { kind: 'cotangents', outputs }, params: wrt }, fed, 'stage');
+    const g = s.graph;
+    const feeds: Record<string, RuntimeTensor> = {};
+    for (const p of fed) feeds[p] = this.paramFeed(p);
+    for (const p of wrt) feeds[g.feeds.params[p]!] = this.paramFeed(p);
+    for (const o of outputs) feeds[g.feeds.cotangents[o]!] = hostToRuntime(boundaryGrads[o]!, DataType.FLOAT, `the gradient of '${o}'`);
+    const res = await s.runner.run(feeds, wrt.map((p) => g.fetch.paramGrads[p]!));
+    const out: Record<string, HostTensor> = {};
+    for (const p of wrt) out[p] = runtimeToHost(res[g.fetch.paramGrads[p]!]!, `gradient of parameter '${p}'`);
+    return out;
   }
 
   /** Stop ONNX Runtime's profiling in every session (engines built with `profilePrefix`). */
@@ -387,6 +544,7 @@ export class OrtEngine implements DifferentiableModel {
     const pending = [...this.sessions.values()];
     this.sessions.clear();
     this.host.clear();
+    this.stageValues = undefined;
     for (const p of pending) {
       p.then((s) => ('runner' in s ? s.runner : s).dispose()).catch(() => {});
     }

@@ -23,10 +23,12 @@ export interface SliceCall {
 /**
  * Parameter gradients of a batch of `n` images, summed over slices of at most `size` images
  * (`slice(start, count)` builds each call). One slice returns the engine's result as it is; more
- * slices sum into copies (slice order, float32).
+ * slices sum into copies (slice order, float32), or go to the engine's own `sumParamGrads` where
+ * it has one (the ort engine then differentiates a weight stage once for all slices).
  */
 export async function summedParamGrads(engine: DifferentiableModel, n: number, size: number, slice: (start: number, count: number) => SliceCall, wrt: GradientRequest): Promise<Record<string, HostTensor>> {
   const slices = microSlices(n, size);
+  if (slices.length > 1 && engine.sumParamGrads) return engine.sumParamGrads(slices.length, (i) => slice(...slices[i]!), wrt);
   let sum: Record<string, HostTensor> | undefined;
   for (const [s, c] of slices) {
     const call = slice(s, c);
