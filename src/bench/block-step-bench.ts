@@ -64,6 +64,8 @@ export interface BlockStepRow {
   ratio?: number;
   /** The same in process CPU time. */
   cpuRatio?: number;
+  /** With `whole`: the patched step run whole (the weight stage in every slice) over the patched step, wall time. */
+  wholeRatio?: number;
   killed?: string;
 }
 
@@ -144,7 +146,7 @@ function runChild(args: BlockStepChildArgs, capBytes: number, log: (s: string) =
   });
 }
 
-export async function runBlockStepBench(repoRoot: string, log: (s: string) => void, opts: { size?: 'full' | 'half'; batches?: number[]; reps?: number; micro?: number; dryRun?: boolean } = {}): Promise<BlockStepBench> {
+export async function runBlockStepBench(repoRoot: string, log: (s: string) => void, opts: { size?: 'full' | 'half'; batches?: number[]; reps?: number; micro?: number; dryRun?: boolean; whole?: boolean } = {}): Promise<BlockStepBench> {
   const size: [number, number] = opts.size === 'half' ? [249, 332] : [498, 664];
   const batches = opts.batches ?? [8, 32];
   const reps = opts.reps ?? 2;
@@ -201,7 +203,8 @@ export async function runBlockStepBench(repoRoot: string, log: (s: string) => vo
       }
       const cap = Math.min(ESTIMATE_LIMIT_BYTES, avail - 1e9);
       log(`  batch ${batch}${micro ? ` in engine calls of ${micro}` : ''}: child estimated ${GB(childEstimateBytes)}, ${GB(avail)} available, watchdog cap ${GB(cap)}; ${uptime()}`);
-      const res = await runChild({ files, batch, ...(micro ? { micro } : {}), h: size[0], w: size[1], reps }, cap, log);
+      const variants: Record<string, string> = opts.whole ? { ...files, 'patched-whole': files.patched } : files;
+      const res = await runChild({ files: variants, batch, ...(micro ? { micro } : {}), h: size[0], w: size[1], reps, ...(opts.whole ? { whole: ['patched-whole'] } : {}) }, cap, log);
       if (res.killed) {
         row.killed = res.killed;
         log(`  batch ${batch}: ${res.killed}`);
@@ -213,6 +216,10 @@ export async function runBlockStepBench(repoRoot: string, log: (s: string) => vo
       row.ratio = m.patched! / m.unpatched!;
       row.cpuRatio = mc.patched! / mc.unpatched!;
       log(`  batch ${batch}: step unpatched ${(m.unpatched! / 1000).toFixed(1)} s (CPU ${(mc.unpatched! / 1000).toFixed(1)} s), patched ${(m.patched! / 1000).toFixed(1)} s (CPU ${(mc.patched! / 1000).toFixed(1)} s) -> ${row.ratio.toFixed(2)}x wall, ${row.cpuRatio.toFixed(2)}x CPU (child peak RSS ${GB(row.result.peakRssBytes)})`);
+      if (m['patched-whole'] !== undefined) {
+        row.wholeRatio = m['patched-whole'] / m.patched!;
+        log(`  batch ${batch}: patched run whole (the weight stage in every engine call) ${(m['patched-whole'] / 1000).toFixed(1)} s (CPU ${(mc['patched-whole']! / 1000).toFixed(1)} s): ${row.wholeRatio.toFixed(2)}x the patched step with the stage hoisted`);
+      }
       if (row.result.medianMs.patched! > SLOW_STEP_MS) tooSlow = `the patched step at batch ${batch} took ${(row.result.medianMs.patched! / 60000).toFixed(1)} min (over 5 min): larger batches not run`;
     }
     load.after = uptime();

@@ -3,7 +3,8 @@
  * per file, every weight trainable (what finetune does), ONNX Runtime's memory arena off (so the
  * process peaks at the larger step, not the sum of both); a training step is one `gradients`
  * call with the score's cotangent at batch `batch`, or with `micro`, the parameter gradients of
- * slices of that many images summed (src/train/micro-batches.ts, as `finetune --micro-batch`). The first call of each engine (gradient
+ * slices of that many images summed (src/train/micro-batches.ts, as `finetune --micro-batch`: the
+ * engine computes the block's weight stage once per step, unless the variant is listed in `whole`). The first call of each engine (gradient
  * graph, session, first run) is timed apart; then `reps` rounds, each one step of every file in
  * turn (interleaved, so the load of a shared machine weighs on both alike). Prints JSON on stdout,
  * progress on stderr.
@@ -25,6 +26,8 @@ export interface BlockStepChildArgs {
   h: number;
   w: number;
   reps: number;
+  /** Variants whose engine runs the model whole (no weight stage hoisted: src/engines/weight-stage.ts). */
+  whole?: string[];
 }
 
 export interface BlockStepChildResult {
@@ -43,7 +46,7 @@ async function main(): Promise<void> {
   const a = JSON.parse(process.argv[2] ?? '{}') as BlockStepChildArgs;
   const names = Object.keys(a.files);
   const engines = new Map<string, OrtEngine>();
-  for (const n of names) engines.set(n, await OrtEngine.create(Model.load(a.files[n]!), { trainable: ['all'], memoryArena: false }));
+  for (const n of names) engines.set(n, await OrtEngine.create(Model.load(a.files[n]!), { trainable: ['all'], memoryArena: false, hoistWeights: !a.whole?.includes(n) }));
   const x: HostTensor = { dims: [a.batch, 3, a.h, a.w], data: seeded(a.batch * 3 * a.h * a.w, 1) };
   const ct = { score: { dims: [a.batch, 1], data: new Float32Array(a.batch).fill(1 / a.batch) } };
   let lastCpu = 0;

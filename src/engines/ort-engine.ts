@@ -386,30 +386,34 @@ export class OrtEngine implements DifferentiableModel {
     });
   }
 
+  /**
+   * With a weight stage, a call that differentiates none of the stage's parameters (input
+   * gradients, parameters outside the stage) runs the data model on the stage's cached values; one
+   * that does runs the whole model, which computes the stage once as the split would, plus once
+   * more for its backward pass.
+   */
   async gradients(feeds: Record<string, HostTensor>, loss: BuiltinLoss | Record<string, HostTensor>, wrt: GradientRequest = {}): Promise<GradientResult> {
     const call = this.prepare(feeds, loss, wrt);
     const stage = this.stage();
-    if (!stage) return (await this.gradCall(call)).result;
-    const { result, boundaryGrads } = await this.gradCall(call, stage);
-    if (boundaryGrads) this.addInto(result.paramGrads, await this.stageGradients(stage, boundaryGrads, call.stageWrt(stage)));
-    return result;
+    return (await this.gradCall(call, stage && call.stageWrt(stage).length === 0 ? stage : undefined)).result;
   }
 
   /**
    * Parameter gradients summed over `count` calls (call i: its feeds and its outputs' cotangents),
-   * as the sum of `gradients` over the calls. With a weight stage, the calls' gradients with
-   * respect to the stage's values are summed first and the stage is differentiated once.
+   * as the sum of `gradients` over the calls. With a weight stage whose parameters are requested,
+   * the calls run the data model on the stage's cached values, their gradients with respect to
+   * those values are summed, and the stage is differentiated once for all of them.
    */
   async sumParamGrads(count: number, call: (i: number) => { feeds: Record<string, HostTensor>; cotangents: Record<string, HostTensor> }, wrt: GradientRequest = {}): Promise<Record<string, HostTensor>> {
     const sum: Record<string, HostTensor> = {};
+    const stage = count > 1 ? this.stage() : undefined;
     let boundary: Record<string, HostTensor> | undefined;
-    let stage: WeightStage | undefined;
     let stageWrt: string[] = [];
     for (let i = 0; i < count; i++) {
       const c = call(i);
       const prepared = this.prepare(c.feeds, c.cotangents, { ...wrt, inputs: [] });
-      stage = this.stage();
-      const r = await this.gradCall(prepared, stage);
+      const hoist = stage && prepared.stageWrt(stage).length > 0;
+      const r = await this.gradCall(prepared, hoist ? stage : undefined);
       this.addInto(sum, r.result.paramGrads);
       if (r.boundaryGrads) {
         boundary ??= {};
@@ -421,12 +425,12 @@ export class OrtEngine implements DifferentiableModel {
     return sum;
   }
 
-  /** Add `g` into `acc` (copies on first sight, float32). */
+  /** Add `g` into `acc` (float32); a tensor seen first is taken over, not copied (callers pass results of their own runs). */
   private addInto(acc: Record<string, HostTensor>, g: Record<string, HostTensor>): void {
     for (const [k, v] of Object.entries(g)) {
       const have = acc[k];
       if (!have) {
-        acc[k] = { dims: [...v.dims], data: Float32Array.from(v.data as Float32Array) };
+        acc[k] = v;
         continue;
       }
       const a = have.data as Float32Array;

@@ -97,7 +97,11 @@ describe('engines: the weight stage', function () {
         const names = hoisted.trainableNames();
         expect(Object.keys(ga.paramGrads).sort()).to.deep.equal([...names].sort());
         for (const p of names) expect(relL2(ga.paramGrads[p]!.data, gb.paramGrads[p]!.data), p).to.be.at.most(1e-5);
-        expect(hoisted.stageRuns, 'one stage forward for both calls').to.equal(1);
+        // input gradients and parameters outside the stage: the data model on the cached stage values
+        const gi = await hoisted.gradients({ input: x }, ct, { inputs: ['input'], params: [`${P}.reduce.weight`] });
+        expect(relL2(gi.inputGrads.input!.data, gb.inputGrads.input!.data), 'input, data model').to.be.at.most(1e-5);
+        expect(relL2(gi.paramGrads[`${P}.reduce.weight`]!.data, gb.paramGrads[`${P}.reduce.weight`]!.data), 'reduce.weight, data model').to.be.at.most(1e-5);
+        expect(hoisted.stageRuns, 'one stage forward for the forward and the gradient calls').to.equal(1);
         const slice = (i: number): { feeds: Record<string, HostTensor>; cotangents: Record<string, HostTensor> } => {
           const per = x.data.length / 2;
           return { feeds: { input: { dims: [2, ...X.slice(1)], data: x.data.subarray(i * per, (i + 1) * per) } }, cotangents: { score: { dims: [2, 1], data: ct.score.data.subarray(2 * i, 2 * i + 2) } } };
