@@ -146,7 +146,7 @@ function runChild(args: BlockStepChildArgs, capBytes: number, log: (s: string) =
   });
 }
 
-export async function runBlockStepBench(repoRoot: string, log: (s: string) => void, opts: { size?: 'full' | 'half'; batches?: number[]; reps?: number; micro?: number; dryRun?: boolean; whole?: boolean } = {}): Promise<BlockStepBench> {
+export async function runBlockStepBench(repoRoot: string, log: (s: string) => void, opts: { size?: 'full' | 'half'; batches?: number[]; reps?: number; micro?: number; dryRun?: boolean; whole?: boolean; stageSumMaxBytes?: number } = {}): Promise<BlockStepBench> {
   const size: [number, number] = opts.size === 'half' ? [249, 332] : [498, 664];
   const batches = opts.batches ?? [8, 32];
   const reps = opts.reps ?? 2;
@@ -204,7 +204,7 @@ export async function runBlockStepBench(repoRoot: string, log: (s: string) => vo
       const cap = Math.min(ESTIMATE_LIMIT_BYTES, avail - 1e9);
       log(`  batch ${batch}${micro ? ` in engine calls of ${micro}` : ''}: child estimated ${GB(childEstimateBytes)}, ${GB(avail)} available, watchdog cap ${GB(cap)}; ${uptime()}`);
       const variants: Record<string, string> = opts.whole ? { ...files, 'patched-whole': files.patched } : files;
-      const res = await runChild({ files: variants, batch, ...(micro ? { micro } : {}), h: size[0], w: size[1], reps, ...(opts.whole ? { whole: ['patched-whole'] } : {}) }, cap, log);
+      const res = await runChild({ files: variants, batch, ...(micro ? { micro } : {}), h: size[0], w: size[1], reps, ...(opts.whole ? { whole: ['patched-whole'] } : {}), ...(opts.stageSumMaxBytes !== undefined ? { stageSumMaxBytes: opts.stageSumMaxBytes } : {}) }, cap, log);
       if (res.killed) {
         row.killed = res.killed;
         log(`  batch ${batch}: ${res.killed}`);

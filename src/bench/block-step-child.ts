@@ -28,6 +28,8 @@ export interface BlockStepChildArgs {
   reps: number;
   /** Variants whose engine runs the model whole (no weight stage hoisted: src/engines/weight-stage.ts). */
   whole?: string[];
+  /** The engines' `stageSumMaxBytes` (default: theirs). */
+  stageSumMaxBytes?: number;
 }
 
 export interface BlockStepChildResult {
@@ -46,7 +48,7 @@ async function main(): Promise<void> {
   const a = JSON.parse(process.argv[2] ?? '{}') as BlockStepChildArgs;
   const names = Object.keys(a.files);
   const engines = new Map<string, OrtEngine>();
-  for (const n of names) engines.set(n, await OrtEngine.create(Model.load(a.files[n]!), { trainable: ['all'], memoryArena: false, hoistWeights: !a.whole?.includes(n) }));
+  for (const n of names) engines.set(n, await OrtEngine.create(Model.load(a.files[n]!), { trainable: ['all'], memoryArena: false, hoistWeights: !a.whole?.includes(n), ...(a.stageSumMaxBytes !== undefined ? { stageSumMaxBytes: a.stageSumMaxBytes } : {}) }));
   const x: HostTensor = { dims: [a.batch, 3, a.h, a.w], data: seeded(a.batch * 3 * a.h * a.w, 1) };
   const ct = { score: { dims: [a.batch, 1], data: new Float32Array(a.batch).fill(1 / a.batch) } };
   let lastCpu = 0;

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only io,block,convgrad,mirror,structural,shrink,finetune,ortgrad,attacks]` (`--only positions [--positions linearity,koncept,dbcnn,tres] [--positions-half]`: the paper's four positions; `--only torch [--torch-size HxW]`: ONNX Runtime vs Debian's PyTorch; `--only blockstep [--blockstep-size half] [--blockstep-batches 8,32] [--blockstep-reps n] [--blockstep-micro n] [--blockstep-whole]`: the RobustBlock training step; none of them in a default run): every benchmark, as ratios against a baseline measured in
+ * `npm run bench [-- --only io,block,convgrad,mirror,structural,shrink,finetune,ortgrad,attacks]` (`--only positions [--positions linearity,koncept,dbcnn,tres] [--positions-half]`: the paper's four positions; `--only torch [--torch-size HxW]`: ONNX Runtime vs Debian's PyTorch; `--only blockstep [--blockstep-size half] [--blockstep-batches 8,32] [--blockstep-reps n] [--blockstep-micro n] [--blockstep-whole] [--blockstep-stage-sum-max-gb g]`: the RobustBlock training step; none of them in a default run): every benchmark, as ratios against a baseline measured in
  * the same process, printed and written to docs/benchmarks/latest.json (docs/BENCHMARKS.md
  * records the runs that matter, with the machine).
  */
@@ -126,7 +126,10 @@ if (only?.has('blockstep')) {
   const mArg = process.argv.indexOf('--blockstep-micro');
   const micro = mArg >= 0 ? Number(process.argv[mArg + 1]) : undefined;
   if (micro !== undefined && !(Number.isInteger(micro) && micro >= 1 && micro <= 256)) throw new Error('--blockstep-micro must be an integer 1..256');
-  results.blockstep = await runBlockStepBench(repoRoot, (s) => console.log(s), { size, ...(batches ? { batches } : {}), ...(reps !== undefined ? { reps } : {}), ...(micro !== undefined ? { micro } : {}), dryRun: process.argv.includes('--blockstep-dry'), whole: process.argv.includes('--blockstep-whole') });
+  const sArg = process.argv.indexOf('--blockstep-stage-sum-max-gb');
+  const stageGb = sArg > 0 ? Number(process.argv[sArg + 1]) : undefined;
+  if (stageGb !== undefined && !(stageGb >= 0 && stageGb <= 1024)) throw new Error('--blockstep-stage-sum-max-gb must be a number of GB in [0, 1024]');
+  results.blockstep = await runBlockStepBench(repoRoot, (s) => console.log(s), { size, ...(batches ? { batches } : {}), ...(reps !== undefined ? { reps } : {}), ...(micro !== undefined ? { micro } : {}), dryRun: process.argv.includes('--blockstep-dry'), whole: process.argv.includes('--blockstep-whole'), ...(stageGb !== undefined ? { stageSumMaxBytes: stageGb * 1e9 } : {}) });
 }
 
 // never part of the default run: full-width models of the paper's four positions (minutes, GBs)

@@ -59,6 +59,15 @@ export interface OrtEngineOptions {
    * once per `sumParamGrads` (default on; src/engines/weight-stage.ts).
    */
   hoistWeights?: boolean;
+  /**
+   * `sumParamGrads` differentiates the stage once for all calls only when its boundary values
+   * (e.g. Q) take at most this many bytes (default: 1/16 of the machine's memory); larger, each
+   * call differentiates it as before. Summing holds the values, each call's gradient of them, its
+   * copy out of ONNX Runtime and the running sum at once: at the paper's position (Q 2.3 GB) that
+   * pushed a batch-32 step in calls of 8 past 20 GB on a 24 GB machine, where the per-call form
+   * peaked at 12.9 GB.
+   */
+  stageSumMaxBytes?: number;
 }
 
 /** The request every engine call could make: all float inputs and the trainable parameters (checked before anything runs). */
@@ -95,6 +104,11 @@ function fitTarget(target: HostTensor, declared: readonly (number | string | und
   if (free === 1 && prod > 0 && n % prod === 0) return { dims: declared.map((d) => (typeof d === 'number' ? d : n / prod)), data: target.data };
   if (target.dims.length === declared.length) return target;
   throw new UserError('engine-shape', `the ${what} target has dims [${target.dims.join(',')}], which do not fit the output [${declared.map((d) => d ?? '?').join(',')}]`);
+}
+
+/** Bytes of a weight stage's boundary values (float32). */
+function stageBytes(stage: WeightStage): number {
+  return stage.boundary.reduce((s, b) => s + 4 * b.dims.reduce((a, d) => a * d, 1), 0);
 }
 
 export class OrtEngine implements DifferentiableModel {
@@ -171,6 +185,10 @@ export class OrtEngine implements DifferentiableModel {
   private get chunkNote(): string {
     const c = this.chunked.filter((r) => r.chunks > 0);
     return c.length ? `; RobustBlock Cayley differentiated in recomputed frequency chunks (${c.map((r) => `${r.prefix}: ${r.chunks} chunks of ${r.rows} row(s)`).join(', ')})` : '';
+  }
+
+  private get stageSumLimit(): number {
+    return this.opts.stageSumMaxBytes ?? os.totalmem() / 16;
   }
 
   /** The weight stage in use, once a call has split it. */
@@ -400,13 +418,15 @@ export class OrtEngine implements DifferentiableModel {
 
   /**
    * Parameter gradients summed over `count` calls (call i: its feeds and its outputs' cotangents),
-   * as the sum of `gradients` over the calls. With a weight stage whose parameters are requested,
-   * the calls run the data model on the stage's cached values, their gradients with respect to
-   * those values are summed, and the stage is differentiated once for all of them.
+   * as the sum of `gradients` over the calls. With a weight stage whose parameters are requested
+   * (and whose values fit `stageSumMaxBytes`), the calls run the data model on the stage's cached
+   * values, their gradients with respect to those values are summed, and the stage is
+   * differentiated once for all of them.
    */
   async sumParamGrads(count: number, call: (i: number) => { feeds: Record<string, HostTensor>; cotangents: Record<string, HostTensor> }, wrt: GradientRequest = {}): Promise<Record<string, HostTensor>> {
     const sum: Record<string, HostTensor> = {};
-    const stage = count > 1 ? this.stage() : undefined;
+    const staged = count > 1 ? this.stage() : undefined;
+    const stage = staged && stageBytes(staged) <= this.stageSumLimit ? staged : undefined;
     let boundary: Record<string, HostTensor> | undefined;
     let stageWrt: string[] = [];
     for (let i = 0; i < count; i++) {
@@ -481,6 +501,10 @@ export class OrtEngine implements DifferentiableModel {
       s = await this.gradSession(stage.data, { loss: spec, inputs: [...inputNames, ...boundaryWrt], params: dataWrt }, fed, 'data');
       Object.assign(runFeeds, await this.stageOutputs(stage));
     } else {
+      // the whole model computes the stage itself: cached values above the summing limit would
+      // only add their size to this run's peak (the next update replaces them anyway)
+      const cached = this.stageValues;
+      if (cached && Object.values(cached.values).reduce((n, t) => n + (t.data as Float32Array).byteLength, 0) > this.stageSumLimit) this.stageValues = undefined;
       fed = this.fed(new Set(paramNames));
       s = await this.gradSession(this.differentiatedModel(), { loss: spec, inputs: inputNames, params: paramNames }, fed, 'whole');
     }

@@ -130,7 +130,7 @@ describe('engines: the weight stage', function () {
     });
   }
 
-  it('a parameter read by the stage and by the data nodes gets both gradients (analytic check; dropping either fails)', async () => {
+  it('a parameter read by the stage and by the data nodes gets both gradients (analytic check; dropping either fails); a stage over stageSumMaxBytes is differentiated per call', async () => {
     // y = x * w + exp(w): Exp(w) is the stage, Mul reads w directly
     const w0 = [0.3, -0.5, 0.8];
     const bytes = modelBytes({
@@ -144,22 +144,40 @@ describe('engines: the weight stage', function () {
     const s = splitWeightStage(m, ['w'])!;
     expect(s.weightParams).to.deep.equal(['w']);
     expect(s.dataParams).to.deep.equal(['w']);
+    const x = Float32Array.of(1, 2, 3, -1, 0.5, 2);
+    const ct = Float32Array.of(0.5, -1, 2, 1, 1, -0.5);
+    const direct = [0, 1, 2].map((j) => ct[j]! * x[j]! + ct[3 + j]! * x[3 + j]!);
+    const staged = [0, 1, 2].map((j) => (ct[j]! + ct[3 + j]!) * Math.exp(w0[j]!));
+    const want = direct.map((d, j) => d + staged[j]!);
     const engine = await OrtEngine.create(m, { trainable: ['w'] });
     try {
-      const x = Float32Array.of(1, 2, 3, -1, 0.5, 2);
-      const ct = Float32Array.of(0.5, -1, 2, 1, 1, -0.5);
       const g = await engine.gradients({ x: { dims: [2, 3], data: x } }, { y: { dims: [2, 3], data: ct } });
-      const direct = [0, 1, 2].map((j) => ct[j]! * x[j]! + ct[3 + j]! * x[3 + j]!);
-      const staged = [0, 1, 2].map((j) => (ct[j]! + ct[3 + j]!) * Math.exp(w0[j]!));
-      const want = direct.map((d, j) => d + staged[j]!);
       expect(relL2(g.paramGrads.w!.data, want)).to.be.at.most(1e-6);
       expect(relL2(direct, want), 'the direct part alone').to.be.greaterThan(1e-2);
       expect(relL2(staged, want), 'the staged part alone').to.be.greaterThan(1e-2);
       const summed = await engine.sumParamGrads(2, (i) => ({ feeds: { x: { dims: [1, 3], data: x.subarray(3 * i, 3 * i + 3) } }, cotangents: { y: { dims: [1, 3], data: ct.subarray(3 * i, 3 * i + 3) } } }));
       expect(relL2(summed.w!.data, want)).to.be.at.most(1e-6);
       expect(engine.stageRuns).to.equal(1);
+      // whole-model gradient session for `gradients`; stage forward, data and stage gradients for the sum
+      expect(engine.sessionCount).to.equal(4);
     } finally {
       engine.dispose();
+    }
+    // a stage larger than stageSumMaxBytes: every call differentiates it (one whole-model session), same sum
+    const small = await OrtEngine.create(m, { trainable: ['w'], stageSumMaxBytes: 8 });
+    try {
+      const summed = await small.sumParamGrads(2, (i) => ({ feeds: { x: { dims: [1, 3], data: x.subarray(3 * i, 3 * i + 3) } }, cotangents: { y: { dims: [1, 3], data: ct.subarray(3 * i, 3 * i + 3) } } }));
+      expect(relL2(summed.w!.data, want)).to.be.at.most(1e-6);
+      expect(small.sessionCount).to.equal(1);
+      expect(small.stageRuns).to.equal(0);
+      // its cached values serve forwards, and are dropped before a whole-model gradient run
+      await small.forward({ x: { dims: [2, 3], data: x } });
+      expect(small.stageRuns).to.equal(1);
+      expect(small.memoryStats().tensors).to.equal(2);
+      await small.gradients({ x: { dims: [2, 3], data: x } }, { y: { dims: [2, 3], data: ct } });
+      expect(small.memoryStats().tensors).to.equal(1);
+    } finally {
+      small.dispose();
     }
   });
 });
