@@ -425,15 +425,16 @@ export class OrtEngine implements DifferentiableModel {
    */
   async sumParamGrads(count: number, call: (i: number) => { feeds: Record<string, HostTensor>; cotangents: Record<string, HostTensor> }, wrt: GradientRequest = {}): Promise<Record<string, HostTensor>> {
     const sum: Record<string, HostTensor> = {};
-    const staged = count > 1 ? this.stage() : undefined;
-    const stage = staged && stageBytes(staged) <= this.stageSumLimit ? staged : undefined;
+    const stage = this.stage();
+    const summable = stage !== undefined && count > 1 && stageBytes(stage) <= this.stageSumLimit;
     let boundary: Record<string, HostTensor> | undefined;
     let stageWrt: string[] = [];
     for (let i = 0; i < count; i++) {
       const c = call(i);
       const prepared = this.prepare(c.feeds, c.cotangents, { ...wrt, inputs: [] });
-      const hoist = stage && prepared.stageWrt(stage).length > 0;
-      const r = await this.gradCall(prepared, hoist ? stage : undefined);
+      // the data model on the cached stage values where no stage parameter is asked for, or where they are summed
+      const onData = stage && (prepared.stageWrt(stage).length === 0 || summable);
+      const r = await this.gradCall(prepared, onData ? stage : undefined);
       this.addInto(sum, r.result.paramGrads);
       if (r.boundaryGrads) {
         boundary ??= {};

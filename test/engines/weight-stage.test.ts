@@ -108,6 +108,9 @@ describe('engines: the weight stage', function () {
         };
         const summed = await hoisted.sumParamGrads(2, slice);
         for (const p of names) expect(relL2(summed[p]!.data, gb.paramGrads[p]!.data), `summed ${p}`).to.be.at.most(1e-5);
+        const outside = await hoisted.sumParamGrads(2, slice, { params: [`${P}.reduce.weight`] });
+        expect(Object.keys(outside)).to.deep.equal([`${P}.reduce.weight`]);
+        expect(relL2(outside[`${P}.reduce.weight`]!.data, gb.paramGrads[`${P}.reduce.weight`]!.data), 'summed, outside the stage').to.be.at.most(1e-5);
         const half = await hoisted.sumParamGrads(1, slice);
         expect(relL2(half[`${P}.orth.weight`]!.data, gb.paramGrads[`${P}.orth.weight`]!.data), 'one slice of two').to.be.greaterThan(1e-2);
         expect(hoisted.stageRuns).to.equal(1);
