@@ -391,7 +391,7 @@ export class OrtEngine implements DifferentiableModel {
   }
 
   private gradSession(base: Model, req: GradientGraphRequest, fed: string[], tag: string): Promise<GradSession> {
-    const key = JSON.stringify(['gradients', tag, req.loss, [...(req.inputs ?? [])].sort(), [...(req.params ?? [])].sort(), fed]);
+    const key = JSON.stringify(['gradients', tag, req.loss, [...(req.inputs ?? [])].sort(), [...(req.params ?? [])].sort(), fed, req.outputs ?? null]);
     return this.cached(key, async () => {
       const graph = buildGradientGraph(fed.length ? sessionModel(base, fed) : base, req);
       const runner = await this.open(graph.model);
@@ -442,7 +442,11 @@ export class OrtEngine implements DifferentiableModel {
         stageWrt = prepared.stageWrt(stage!);
       }
     }
-    if (stage && boundary) this.addInto(sum, await this.stageGradients(stage, boundary, stageWrt));
+    if (stage && boundary) {
+      // an optimizer step follows: the cached values would only add their size to the stage's backward
+      this.stageValues = undefined;
+      this.addInto(sum, await this.stageGradients(stage, boundary, stageWrt));
+    }
     return sum;
   }
 
@@ -547,7 +551,8 @@ export class OrtEngine implements DifferentiableModel {
   private async stageGradients(stage: WeightStage, boundaryGrads: Record<string, HostTensor>, wrt: string[]): Promise<Record<string, HostTensor>> {
     const fed = stage.weightParams.filter((p) => !wrt.includes(p));
     const outputs = stage.boundary.map((b) => b.name).sort();
-    const s = await this.gradSession(stage.weight, { loss: { kind: 'cotangents', outputs }, params: wrt }, fed, 'stage');
+    // no forward outputs: each chunk's Q is freed after the loss reads it
+    const s = await this.gradSession(stage.weight, { loss: { kind: 'cotangents', outputs }, params: wrt, outputs: [] }, fed, 'stage');
     const g = s.graph;
     const feeds: Record<string, RuntimeTensor> = {};
     for (const p of fed) feeds[p] = this.paramFeed(p);

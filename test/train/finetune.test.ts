@@ -15,6 +15,7 @@ import { Model } from '../../src/ir/model.js';
 import { pixelMap } from '../../src/attacks/pixels.js';
 import { withRunner } from '../../src/runtime/index.js';
 import { pruneModel } from '../../src/surgery/prune/prune.js';
+import { spliceRobustBlock } from '../../src/surgery/splice.js';
 import { epochBatches, finetune, type FinetuneOptions } from '../../src/train/finetune.js';
 import { UserError } from '../../src/errors.js';
 import { TempDirs } from '../helpers/temp-dir.js';
@@ -138,6 +139,24 @@ describe('train/finetune on the embedded dataset', function () {
         }
       });
     }
+
+    it('a spliced RobustBlock (its Cayley a weight stage, summed through once per step in calls of 3), defence nt: the whole-batch weights', async () => {
+      const splicedAfter = async (extra: Partial<FinetuneOptions>): Promise<Float32Array[]> => {
+        const m = Model.load('graphs/linearity_r18w16.onnx');
+        await spliceRobustBlock(m, { stage: 'layer3' });
+        await finetune(m, options(m, { epochs: 1, defence: 'nt', trainable: ['robust-block'], ...extra }));
+        return floats(m);
+      };
+      const m0 = Model.load('graphs/linearity_r18w16.onnx');
+      await spliceRobustBlock(m0, { stage: 'layer3' });
+      const start = floats(m0);
+      const whole = await splicedAfter({});
+      const micro = await splicedAfter({ microBatch: 3 });
+      const d = dist(start, whole, micro);
+      expect(d, `micro-batched update differs by ${d}`).to.be.lessThan(1e-2);
+      const wrong = dist(start, whole, await splicedAfter({ batch: 3 }));
+      expect(wrong, `batch 3 differs by only ${wrong}`).to.be.greaterThan(0.05);
+    });
   });
 
   it('refuses unscored data, a batch of one and out-of-range options with a UserError', async () => {
