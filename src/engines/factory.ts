@@ -46,6 +46,8 @@ export interface EngineOptions {
   optimization?: OptimizationLevel;
   /** Whether the ort engine's intra-op threads spin between operators (default off; on for a loop of gradient steps with nothing else running, e.g. `attack`). */
   spinning?: boolean;
+  /** The ort engine's `stageSumMaxBytes`: the largest weight stage it differentiates once for all micro-batches (default 1/16 of memory). */
+  stageSumMaxBytes?: number;
 }
 
 /**
@@ -83,6 +85,7 @@ export async function createEngine(opts: EngineOptions): Promise<DifferentiableM
     if (opts.threads !== undefined) o.threads = opts.threads;
     if (opts.optimization) o.optimization = opts.optimization;
     if (opts.spinning !== undefined) o.spinning = opts.spinning;
+    if (opts.stageSumMaxBytes !== undefined) o.stageSumMaxBytes = opts.stageSumMaxBytes;
     return OrtEngine.create(opts.model, o);
   }
   // tfjs, or auto on a model the gradient rules cannot differentiate: the TensorFlow.js mirror

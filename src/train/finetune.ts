@@ -61,6 +61,8 @@ export interface FinetuneOptions {
   ep?: 'cpu' | 'cuda';
   /** Intra-op threads of the ort engine (default: ONNX Runtime's). */
   threads?: number;
+  /** The ort engine's `stageSumMaxBytes` (the RobustBlock's Cayley summed through once per micro-batched step up to this size; default 1/16 of memory). */
+  stageSumMaxBytes?: number;
   seed?: number;
   /** Folder for per-epoch checkpoints; with `resume`, continue from the last one there. */
   checkpointDir?: string;
@@ -287,7 +289,7 @@ class Trainer {
  */
 export async function finetune(model: Model, o: FinetuneOptions): Promise<FinetuneResult> {
   const cfg = checkOptions(o);
-  const engine = await createEngine({ model, engine: o.engine ?? 'auto', trainable: o.trainable ?? ['all'], ...(o.ep ? { ep: o.ep } : {}), ...(o.threads !== undefined ? { threads: o.threads } : {}) });
+  const engine = await createEngine({ model, engine: o.engine ?? 'auto', trainable: o.trainable ?? ['all'], ...(o.ep ? { ep: o.ep } : {}), ...(o.threads !== undefined ? { threads: o.threads } : {}), ...(o.stageSumMaxBytes !== undefined ? { stageSumMaxBytes: o.stageSumMaxBytes } : {}) });
   try {
     const orth = o.freezeOrth ? orthParameters(model) : new Set<string>();
     const trainable = engine.trainableNames().filter((n) => !orth.has(n));
