@@ -15,21 +15,12 @@ import { readCheckpoints } from '../../src/ir/checkpoints.js';
 import { readInverseRegions } from '../../src/ir/inverse-regions.js';
 import { Model } from '../../src/ir/model.js';
 import { spliceRobustBlock } from '../../src/surgery/splice.js';
+import { relL2 } from '../autodiff/harness.js';
 import { gaussian } from '../helpers/finite-diff.js';
 import { FLOAT, floatTensor, modelBytes, node, tensorInfo } from '../helpers/proto-build.js';
 
 const P = 'robust_block';
 const X = [4, 3, 96, 128];
-
-function relL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let d = 0;
-  let n = 0;
-  for (let i = 0; i < b.length; i++) {
-    d += (a[i]! - b[i]!) ** 2;
-    n += b[i]! ** 2;
-  }
-  return n === 0 ? Math.sqrt(d) : Math.sqrt(d / n);
-}
 
 async function spliced(inverse: 'schur' | 'newton-schulz'): Promise<Model> {
   const m = Model.load('graphs/linearity_r18w16.onnx');
