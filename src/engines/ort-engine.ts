@@ -28,6 +28,7 @@ import { openRunner, type ExecutionProvider, type OptimizationLevel, type Runner
 import { hostToRuntime, runtimeToHost } from './host-tensors.js';
 import { sessionModel } from './session-model.js';
 import { gradientForm, type ChunkReport } from '../differentiable/gradient-form.js';
+import { addGrads } from '../differentiable/grad-sum.js';
 import { splitWeightStage, type WeightStage } from './weight-stage.js';
 
 export interface OrtEngineOptions {
@@ -135,7 +136,7 @@ export class OrtEngine implements DifferentiableModel {
   private readonly stages = new Map<string, WeightStage | null>();
   /** Bumped whenever a fed parameter changes: the stage's values are recomputed for the next call. */
   private version = 0;
-  private stageValues: { key: string; version: number; values: Record<string, RuntimeTensor> } | undefined;
+  private stageValues: { key: string; version: number; values: Record<string, RuntimeTensor>; bytes: number } | undefined;
   /** How many times the weight stage's forward ran (it runs once per parameter update). */
   stageRuns = 0;
 
@@ -201,9 +202,8 @@ export class OrtEngine implements DifferentiableModel {
   memoryStats(): MemoryStats {
     let bytes = 0;
     for (const a of this.host.values()) bytes += a.byteLength;
-    const stage = Object.values(this.stageValues?.values ?? {});
-    for (const t of stage) bytes += (t.data as Float32Array).byteLength;
-    return { tensors: this.host.size + stage.length, bytes };
+    const c = this.stageValues;
+    return { tensors: this.host.size + (c ? Object.keys(c.values).length : 0), bytes: bytes + (c?.bytes ?? 0) };
   }
 
   /** How many sessions the engine holds (one per request shape). */
@@ -386,7 +386,7 @@ export class OrtEngine implements DifferentiableModel {
     this.stageRuns++;
     const values: Record<string, RuntimeTensor> = {};
     for (const b of stage.boundary) values[b.name] = res[b.name]!;
-    if (version === this.version) this.stageValues = { key, version, values };
+    if (version === this.version) this.stageValues = { key, version, values, bytes: stageBytes(stage) };
     return values;
   }
 
@@ -435,33 +435,19 @@ export class OrtEngine implements DifferentiableModel {
       // the data model on the cached stage values where no stage parameter is asked for, or where they are summed
       const onData = stage && (prepared.stageWrt(stage).length === 0 || summable);
       const r = await this.gradCall(prepared, onData ? stage : undefined);
-      this.addInto(sum, r.result.paramGrads);
+      addGrads(sum, r.result.paramGrads, { adopt: true });
       if (r.boundaryGrads) {
         boundary ??= {};
-        this.addInto(boundary, r.boundaryGrads);
+        addGrads(boundary, r.boundaryGrads, { adopt: true });
         stageWrt = prepared.stageWrt(stage!);
       }
     }
     if (stage && boundary) {
       // an optimizer step follows: the cached values would only add their size to the stage's backward
       this.stageValues = undefined;
-      this.addInto(sum, await this.stageGradients(stage, boundary, stageWrt));
+      addGrads(sum, await this.stageGradients(stage, boundary, stageWrt), { adopt: true });
     }
     return sum;
-  }
-
-  /** Add `g` into `acc` (float32); a tensor seen first is taken over, not copied (callers pass results of their own runs). */
-  private addInto(acc: Record<string, HostTensor>, g: Record<string, HostTensor>): void {
-    for (const [k, v] of Object.entries(g)) {
-      const have = acc[k];
-      if (!have) {
-        acc[k] = v;
-        continue;
-      }
-      const a = have.data as Float32Array;
-      const d = v.data as Float32Array;
-      for (let i = 0; i < a.length; i++) a[i]! += d[i]!;
-    }
   }
 
   /** A call checked and turned into runtime feeds, before anything runs. */
@@ -508,8 +494,7 @@ export class OrtEngine implements DifferentiableModel {
     } else {
       // the whole model computes the stage itself: cached values above the summing limit would
       // only add their size to this run's peak (the next update replaces them anyway)
-      const cached = this.stageValues;
-      if (cached && Object.values(cached.values).reduce((n, t) => n + (t.data as Float32Array).byteLength, 0) > this.stageSumLimit) this.stageValues = undefined;
+      if ((this.stageValues?.bytes ?? 0) > this.stageSumLimit) this.stageValues = undefined;
       fed = this.fed(new Set(paramNames));
       s = await this.gradSession(this.differentiatedModel(), { loss: spec, inputs: inputNames, params: paramNames }, fed, 'whole');
     }

@@ -41,7 +41,12 @@ export function sessionModel(model: Model, fed: readonly string[], extraOutputs:
     outputs.push(info);
   }
   g.output = outputs;
+  return new Model(copy.proto, modelSource(model));
+}
+
+/** Where `model` came from, for a model derived from it (external data resolves against the same folder). */
+export function modelSource(model: Model): { dir?: string; sourceFiles?: Set<string> } {
   const src: { dir?: string; sourceFiles?: Set<string> } = { sourceFiles: new Set(model.sourceFiles) };
   if (model.dir) src.dir = model.dir;
-  return new Model(copy.proto, src);
+  return src;
 }

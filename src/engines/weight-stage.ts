@@ -24,13 +24,15 @@
  * one at a time in the stage's backward pass.
  */
 import { inferShapesStatic } from '../analysis/shapes/infer.js';
-import { CHECKPOINTS_KEY, readCheckpoints, type CheckpointSegment } from '../ir/checkpoints.js';
+import { readSegments } from '../autodiff/checkpoints.js';
+import { writeCheckpoints, type CheckpointSegment } from '../ir/checkpoints.js';
 import { pruneInverseRegions } from '../ir/inverse-regions.js';
 import { Model } from '../ir/model.js';
 import type { Node } from '../ir/node.js';
 import { cleanup } from '../ir/passes/cleanup.js';
 import { DataType } from '../onnx/data-types.js';
 import type { ValueInfoProto } from '../onnx/proto-types.js';
+import { modelSource } from './session-model.js';
 
 export interface WeightStage {
   /** The stage: parameters -> boundary values (graph outputs); no other graph input. */
@@ -44,13 +46,6 @@ export interface WeightStage {
   dataParams: string[];
   /** How many nodes moved into the stage. */
   nodes: number;
-}
-
-/** Replace the model's checkpoint segments (the key goes when none is left). */
-function setCheckpoints(model: Model, segments: CheckpointSegment[]): void {
-  const list = model.proto.metadata_props ?? [];
-  model.proto.metadata_props = list.filter((e) => e.key !== CHECKPOINTS_KEY);
-  if (segments.length) model.setMetadata(CHECKPOINTS_KEY, JSON.stringify(segments));
 }
 
 /**
@@ -124,7 +119,7 @@ export function splitWeightStage(model: Model, fed: readonly string[]): WeightSt
   const dataParams = reads(order.filter((n) => !stage.has(n)));
 
   const boundarySet = new Set(boundaryNames);
-  const segments = splitSegments(model, readSegmentsLenient(model), stage, boundarySet);
+  const segments = splitSegments(model, readSegments(model).segments, stage, boundarySet);
   const infos: ValueInfoProto[] = boundary.map((b) => ({ name: b.name, type: { tensor_type: { elem_type: DataType.FLOAT, shape: { dim: b.dims.map((d) => ({ dim_value: d })) } } } }));
 
   // the data model: the nodes outside the stage, the boundary as graph inputs
@@ -133,35 +128,21 @@ export function splitWeightStage(model: Model, fed: readonly string[]): WeightSt
   dp.node = (dp.node ?? []).filter((_, i) => !stage.has(order[i]!));
   dp.input = [...(dp.input ?? []), ...infos];
   dp.value_info = (dp.value_info ?? []).filter((v) => !boundaryNames.includes(v.name ?? ''));
-  const data = new Model(dataCopy.proto, sourceOf(model));
+  const data = new Model(dataCopy.proto, modelSource(model));
   cleanup(data);
   pruneInverseRegions(data);
-  setCheckpoints(data, segments.data);
+  writeCheckpoints(data, segments.data);
 
   // the weight model: the stage and the constants it reads; its outputs are the boundary
   const weightCopy = model.clone();
   const wp = weightCopy.proto.graph!;
   wp.node = (wp.node ?? []).filter((_, i) => weightNodes.has(order[i]!));
   wp.output = infos.map((i) => ({ ...i }));
-  const weight = new Model(weightCopy.proto, sourceOf(model));
+  const weight = new Model(weightCopy.proto, modelSource(model));
   cleanup(weight, { keepInputs: false });
   pruneInverseRegions(weight);
-  setCheckpoints(weight, segments.weight);
-  return { weight, data, boundary, weightParams, dataParams: dataParams.sort(), nodes: stage.size };
-}
-
-function sourceOf(model: Model): { dir?: string; sourceFiles?: Set<string> } {
-  const src: { dir?: string; sourceFiles?: Set<string> } = { sourceFiles: new Set(model.sourceFiles) };
-  if (model.dir) src.dir = model.dir;
-  return src;
-}
-
-function readSegmentsLenient(model: Model): CheckpointSegment[] {
-  try {
-    return readCheckpoints(model);
-  } catch {
-    return [];
-  }
+  writeCheckpoints(weight, segments.weight);
+  return { weight, data, boundary, weightParams, dataParams, nodes: stage.size };
 }
 
 /**

@@ -26,6 +26,13 @@ export function readCheckpoints(model: Model): CheckpointSegment[] {
   return readMetadataList(model, CHECKPOINTS_KEY, ok, '{"inputs": [...], "outputs": [...]} value names');
 }
 
+/** Replace the recorded segments (the key is removed when none are left). */
+export function writeCheckpoints(model: Model, segments: readonly CheckpointSegment[]): void {
+  const list = model.proto.metadata_props;
+  if (list?.some((e) => e.key === CHECKPOINTS_KEY)) model.proto.metadata_props = list.filter((e) => e.key !== CHECKPOINTS_KEY);
+  if (segments.length) model.setMetadata(CHECKPOINTS_KEY, JSON.stringify(segments));
+}
+
 /** Record `segments` (appended to those already recorded). */
 export function addCheckpoints(model: Model, segments: readonly CheckpointSegment[]): void {
   if (segments.length === 0) return;

@@ -4,6 +4,7 @@
  * do not interact in the forward (inference-mode BatchNormalization): the sum of the slices'
  * vector-Jacobian products is the whole batch's. Memory is then that of one slice.
  */
+import { addGrads } from '../differentiable/grad-sum.js';
 import type { DifferentiableModel, GradientRequest, HostTensor } from '../differentiable/model.js';
 
 /** [first image, count] of each slice of `n` images in slices of at most `size`. */
@@ -29,19 +30,12 @@ export interface SliceCall {
 export async function summedParamGrads(engine: DifferentiableModel, n: number, size: number, slice: (start: number, count: number) => SliceCall, wrt: GradientRequest): Promise<Record<string, HostTensor>> {
   const slices = microSlices(n, size);
   if (slices.length > 1 && engine.sumParamGrads) return engine.sumParamGrads(slices.length, (i) => slice(...slices[i]!), wrt);
-  let sum: Record<string, HostTensor> | undefined;
+  const sum: Record<string, HostTensor> = {};
   for (const [s, c] of slices) {
     const call = slice(s, c);
     const g = (await engine.gradients(call.feeds, call.cotangents, wrt)).paramGrads;
     if (slices.length === 1) return g;
-    if (!sum) sum = Object.fromEntries(Object.entries(g).map(([k, v]) => [k, { dims: [...v.dims], data: Float32Array.from(v.data as Float32Array) }]));
-    else {
-      for (const [k, v] of Object.entries(g)) {
-        const acc = sum[k]!.data as Float32Array;
-        const d = v.data as Float32Array;
-        for (let i = 0; i < acc.length; i++) acc[i]! += d[i]!;
-      }
-    }
+    addGrads(sum, g);
   }
-  return sum!;
+  return sum;
 }
