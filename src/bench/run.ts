@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only io,block,convgrad,mirror,structural,shrink,finetune,ortgrad,attacks]` (`--only positions [--positions linearity,koncept,dbcnn,tres] [--positions-half]`: the paper's four positions; `--only torch [--torch-size HxW]`: ONNX Runtime vs Debian's PyTorch; `--only blockstep [--blockstep-size half] [--blockstep-batches 8,32] [--blockstep-reps n] [--blockstep-micro n] [--blockstep-whole] [--blockstep-stage-sum-max-gb g]`: the RobustBlock training step; none of them in a default run): every benchmark, as ratios against a baseline measured in
+ * `npm run bench [-- --only io,block,convgrad,mirror,structural,shrink,finetune,ortgrad,attacks]` (`--only positions [--positions linearity,koncept,dbcnn,tres] [--positions-half]`: the paper's four positions; `--only torch [--torch-size HxW]`: ONNX Runtime vs Debian's PyTorch; `--only nchwc`: ONNX Runtime's blocked-layout Conv on weights reordered in the graph; `--only blockstep [--blockstep-size half] [--blockstep-batches 8,32] [--blockstep-reps n] [--blockstep-micro n] [--blockstep-whole] [--blockstep-stage-sum-max-gb g]`: the RobustBlock training step; none of them in a default run): every benchmark, as ratios against a baseline measured in
  * the same process, printed and written to docs/benchmarks/latest.json (docs/BENCHMARKS.md
  * records the runs that matter, with the machine).
  */
@@ -18,6 +18,7 @@ import { runAttackBench } from './attack-bench.js';
 import { runPositionsBench } from './positions-bench.js';
 import { runTorchBench } from './torch-bench.js';
 import { runBlockStepBench } from './block-step-bench.js';
+import { runNchwcProbe } from './nchwc-probe.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -100,6 +101,11 @@ if (want('structural')) {
 }
 
 // never part of the default run: PyTorch (Debian's, /usr/bin/python3) against ONNX Runtime, minutes
+if (only?.has('nchwc')) {
+  console.log('== NCHWc probe (record): trained convs in ONNX Runtime\'s blocked layout, weights reordered in the graph');
+  results.nchwc = await runNchwcProbe(repoRoot, (s) => console.log(s));
+}
+
 if (only?.has('torch')) {
   console.log('== ONNX Runtime vs PyTorch (record): ResNet-50 IQA, forward and PGD-8 per image, 1 thread and default threads');
   const sizeArg = process.argv.indexOf('--torch-size');
