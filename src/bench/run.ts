@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only io,block,convgrad,mirror,structural,shrink,finetune,ortgrad,attacks]` (`--only positions [--positions linearity,koncept,dbcnn,tres] [--positions-half]`: the paper's four positions; `--only torch [--torch-size HxW]`: ONNX Runtime vs Debian's PyTorch; `--only nchwc`: ONNX Runtime's blocked-layout Conv on weights reordered in the graph; `--only blockstep [--blockstep-size half] [--blockstep-batches 8,32] [--blockstep-reps n] [--blockstep-micro n] [--blockstep-whole] [--blockstep-stage-sum-max-gb g]`: the RobustBlock training step; none of them in a default run): every benchmark, as ratios against a baseline measured in
+ * `npm run bench [-- --only io,startup,block,convgrad,mirror,structural,shrink,finetune,ortgrad,attacks]` (`--only positions [--positions linearity,koncept,dbcnn,tres] [--positions-half]`: the paper's four positions; `--only torch [--torch-size HxW]`: ONNX Runtime vs Debian's PyTorch; `--only nchwc`: ONNX Runtime's blocked-layout Conv on weights reordered in the graph; `--only blockstep [--blockstep-size half] [--blockstep-batches 8,32] [--blockstep-reps n] [--blockstep-micro n] [--blockstep-whole] [--blockstep-stage-sum-max-gb g]`: the RobustBlock training step; none of them in a default run): every benchmark, as ratios against a baseline measured in
  * the same process, printed and written to docs/benchmarks/latest.json (docs/BENCHMARKS.md
  * records the runs that matter, with the machine).
  */
@@ -19,6 +19,7 @@ import { runPositionsBench } from './positions-bench.js';
 import { runTorchBench } from './torch-bench.js';
 import { runBlockStepBench } from './block-step-bench.js';
 import { runNchwcProbe } from './nchwc-probe.js';
+import { runStartupBench } from './startup-bench.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -52,6 +53,11 @@ function printRows(rows: BlockBenchRow[]): void {
       .join(', ');
     console.log(`  ${r.variant.padEnd(48)} ${(r.fileBytes / 1e6).toFixed(1).padStart(8)} MB  session ${r.sessionMs.toFixed(0).padStart(6)} ms  ${ratios}`);
   }
+}
+
+if (want('startup')) {
+  console.log('== CLI start-up: esbuild bundle (what bin/iqa-surgeon.js runs) vs tsc modules, child processes');
+  results.startup = runStartupBench(repoRoot, (s) => console.log(s));
 }
 
 if (want('block')) {

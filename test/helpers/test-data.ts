@@ -25,10 +25,10 @@ export function requireOrSkip(ctx: Context, present: boolean, what: string): voi
 }
 
 /**
- * The build the CLI tests spawn (`bin/iqa-surgeon.js` runs dist/). `npm test` builds it first, so
- * a missing build is a failure, never a skip.
+ * The build the CLI tests spawn (`bin/iqa-surgeon.js` runs dist/cli-bundle/, esbuild's bundle of
+ * dist/cli/). `npm test` builds both first, so a missing build is a failure, never a skip.
  */
-export function requireBuild(files: readonly string[] = ['dist/cli/main.js']): void {
+export function requireBuild(files: readonly string[] = ['dist/cli/main.js', 'dist/cli-bundle/main.js']): void {
   const missing = files.filter((f) => !existsSync(path.resolve(f)));
   if (missing.length > 0) throw new Error(`${missing.join(', ')} is missing: run npm run build (npm test builds first)`);
 }

@@ -7,7 +7,7 @@
  * allocates nothing). Peak RSS comes from GNU time (`/usr/bin/time -f %M`) when present, else from
  * `process.resourceUsage().maxRSS` reported by a preloaded module.
  *
- * The CLI runs from dist/ (built by `npm test`'s pretest); when dist/cli/main.js is missing these
+ * The CLI runs from dist/cli-bundle/ (built by `npm test`'s pretest); when its main.js is missing these
  * tests fail. IQA_SURGEON_BIN=<launcher> runs them against another build.
  */
 import { expect } from 'chai';
@@ -19,7 +19,7 @@ import { LOAD_CASES } from '../helpers/malformed-cases.js';
 import { modelBytes, smallMlp } from '../helpers/proto-build.js';
 import { TempDirs } from '../helpers/temp-dir.js';
 
-const CLI_MAIN = path.resolve('dist/cli/main.js');
+const CLI_MAIN = path.resolve('dist/cli-bundle/main.js');
 const BIN = process.env.IQA_SURGEON_BIN ? path.resolve(process.env.IQA_SURGEON_BIN) : path.resolve('bin/iqa-surgeon.js');
 const available = process.env.IQA_SURGEON_BIN ? existsSync(BIN) : existsSync(CLI_MAIN);
 const GNU_TIME = '/usr/bin/time';
