@@ -22,6 +22,25 @@ export async function medianMs(reps: number, f: () => Promise<unknown>): Promise
   return median(t);
 }
 
+/**
+ * Median ms of each of `runs`, timed in turns (one of each per round, `reps` rounds) so that a
+ * drifting host weighs on all alike; each runs `warmup` times first (default 1). With `alternate`,
+ * odd rounds go in the reverse order.
+ */
+export async function interleavedMedians<K extends string>(reps: number, runs: Record<K, () => unknown>, opts: { warmup?: number; alternate?: boolean } = {}): Promise<Record<K, number>> {
+  const keys = Object.keys(runs) as K[];
+  for (let i = 0; i < (opts.warmup ?? 1); i++) for (const k of keys) await runs[k]();
+  const t = Object.fromEntries(keys.map((k) => [k, [] as number[]])) as unknown as Record<K, number[]>;
+  for (let r = 0; r < reps; r++) {
+    for (const k of opts.alternate && r % 2 ? [...keys].reverse() : keys) {
+      const t0 = performance.now();
+      await runs[k]();
+      t[k].push(performance.now() - t0);
+    }
+  }
+  return Object.fromEntries(keys.map((k) => [k, median(t[k])])) as Record<K, number>;
+}
+
 /** The process's peak resident memory in bytes (VmHWM on Linux, else Node's maxRSS). */
 export function peakRss(): number {
   try {

@@ -19,7 +19,7 @@ import { sessionModel } from '../engines/session-model.js';
 import { parameterNames } from '../differentiable/parameters.js';
 import { DataType } from '../onnx/data-types.js';
 import { tensorDims, tensorTypedData } from '../onnx/tensor-data.js';
-import { median } from './measure.js';
+import { interleavedMedians } from './measure.js';
 import { makeModel, seeded } from './ortgrad-bench.js';
 
 export interface NchwcConvRow {
@@ -117,15 +117,9 @@ async function convRow(g: (typeof GEOMETRIES)[number], block: number, reps: numb
     let maxDiff = 0;
     for (let i = 0; i < ref.length; i++) maxDiff = Math.max(maxDiff, Math.abs(ref[i]! - got[i]!));
     await runners.plainConst!.run(feeds.plainConst!);
-    const t: Record<string, number[]> = { plainInput: [], plainConst: [], nchwcInput: [] };
-    for (let r = 0; r < reps; r++) {
-      for (const key of Object.keys(t)) {
-        const a = performance.now();
-        await runners[key]!.run(feeds[key]!);
-        t[key]!.push(performance.now() - a);
-      }
-    }
-    return { name, plainInputMs: median(t.plainInput!), plainConstMs: median(t.plainConst!), nchwcInputMs: median(t.nchwcInput!), maxDiff };
+    const run = (key: string) => () => runners[key]!.run(feeds[key]!);
+    const m = await interleavedMedians(reps, { plainInput: run('plainInput'), plainConst: run('plainConst'), nchwcInput: run('nchwcInput') }, { warmup: 0 });
+    return { name, plainInputMs: m.plainInput, plainConstMs: m.plainConst, nchwcInputMs: m.nchwcInput, maxDiff };
   } finally {
     for (const r of Object.values(runners)) await r.dispose();
   }
@@ -147,21 +141,8 @@ async function forwards(repoRoot: string, h: number, w: number, reps: number): P
   const constant = await openRunner(file, ALL);
   const inputs = await openRunner(sessionModel(m, names), ALL);
   try {
-    for (let i = 0; i < 2; i++) {
-      await constant.run(feed);
-      await inputs.run(fed);
-    }
-    const c: number[] = [];
-    const f: number[] = [];
-    for (let r = 0; r < reps; r++) {
-      let a = performance.now();
-      await constant.run(feed);
-      c.push(performance.now() - a);
-      a = performance.now();
-      await inputs.run(fed);
-      f.push(performance.now() - a);
-    }
-    return { constMs: median(c), inputsMs: median(f), h, w };
+    const m = await interleavedMedians(reps, { constant: () => constant.run(feed), inputs: () => inputs.run(fed) }, { warmup: 2 });
+    return { constMs: m.constant, inputsMs: m.inputs, h, w };
   } finally {
     await constant.dispose();
     await inputs.dispose();

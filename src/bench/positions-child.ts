@@ -5,7 +5,7 @@
  */
 import { DataType } from '../onnx/data-types.js';
 import { openRunner } from '../runtime/session.js';
-import { median, peakRss, seededUniform } from './measure.js';
+import { interleavedMedians, peakRss, seededUniform } from './measure.js';
 
 
 
@@ -32,20 +32,9 @@ if (other && reps) {
   // on a shared machine affects both alike; medians
   const second = await openRunner(other, { optimization: opt, logSeverity: 3 });
   const x = feed(8);
-  await session.run(x);
-  await second.run(x);
-  const ta: number[] = [];
-  const tb: number[] = [];
-  for (let r = 0; r < Number(reps); r++) {
-    let t = performance.now();
-    await session.run(x);
-    ta.push(performance.now() - t);
-    t = performance.now();
-    await second.run(x);
-    tb.push(performance.now() - t);
-  }
-  batch8Ms = median(ta);
-  otherBatch8Ms = median(tb);
+  const m = await interleavedMedians(Number(reps), { self: () => session.run(x), other: () => second.run(x) });
+  batch8Ms = m.self;
+  otherBatch8Ms = m.other;
   await second.dispose();
 }
 await session.dispose();

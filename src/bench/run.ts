@@ -57,7 +57,7 @@ function printRows(rows: BlockBenchRow[]): void {
 
 if (want('startup')) {
   console.log('== CLI start-up: esbuild bundle (what bin/iqa-surgeon.js runs) vs tsc modules, child processes');
-  results.startup = runStartupBench(repoRoot, (s) => console.log(s));
+  results.startup = await runStartupBench(repoRoot, (s) => console.log(s));
 }
 
 if (want('block')) {

@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { median } from './measure.js';
+import { interleavedMedians } from './measure.js';
 
 export interface StartupRow {
   what: string;
@@ -22,14 +22,12 @@ export interface StartupResult {
   pairs: number;
 }
 
-/** Wall time of one child `node -e <code>` (ms). */
-function child(args: string[]): number {
-  const t = performance.now();
+/** One child `node <args>`, run to its end. */
+function child(args: string[]): void {
   execFileSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  return performance.now() - t;
 }
 
-export function runStartupBench(repoRoot: string, log: (s: string) => void, pairs = 8): StartupResult {
+export async function runStartupBench(repoRoot: string, log: (s: string) => void, pairs = 8): Promise<StartupResult> {
   const modules = pathToFileURL(path.join(repoRoot, 'dist/cli/main.js')).href;
   const bundle = pathToFileURL(path.join(repoRoot, 'dist/cli-bundle/main.js')).href;
   const importOf = (url: string): string[] => ['-e', `import(${JSON.stringify(url)}).then(() => {})`];
@@ -41,20 +39,8 @@ export function runStartupBench(repoRoot: string, log: (s: string) => void, pair
   ];
   const rows: StartupRow[] = [];
   for (const c of cases) {
-    child(c.a);
-    child(c.b);
-    const ta: number[] = [];
-    const tb: number[] = [];
-    for (let k = 0; k < pairs; k++) {
-      if (k % 2) {
-        ta.push(child(c.a));
-        tb.push(child(c.b));
-      } else {
-        tb.push(child(c.b));
-        ta.push(child(c.a));
-      }
-    }
-    const row = { what: c.what, modulesMs: median(ta), bundleMs: median(tb), ratio: median(tb) / median(ta) };
+    const m = await interleavedMedians(pairs, { bundle: () => child(c.b), modules: () => child(c.a) }, { alternate: true });
+    const row = { what: c.what, modulesMs: m.modules, bundleMs: m.bundle, ratio: m.bundle / m.modules };
     rows.push(row);
     log(`  ${c.what}: bundle ${row.bundleMs.toFixed(0)} ms vs modules ${row.modulesMs.toFixed(0)} ms = ${row.ratio.toFixed(2)}x (medians of ${pairs} interleaved pairs)`);
   }
